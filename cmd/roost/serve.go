@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/roost-dev/roost"
+	"github.com/roost-dev/roost/examples/counter"
+)
+
+type serveOptions struct {
+	addr, data, durability, logLevel, logFormat string
+	idleTimeout, shutdownTimeout                time.Duration
+	maxActive                                   int
+	maxBody                                     int64
+}
+
+func newServeCmd() *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Roost server with its demo classes",
+		Long: `Run the Roost server. Objects are reached at /{class}/{name}/... (the name is
+hashed into the object's ID) and /{class}/id/{64 hex chars}/...
+
+Built-in classes:
+  counter   POST /counter/{name}/increment → {"value":N}; GET /counter/{name}
+
+Each object's data is one SQLite file under --data. SIGINT or SIGTERM stops
+the server gracefully: in-flight events finish and commit.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := envFallback(cmd.Flags()); err != nil {
+				return err
+			}
+			return serve(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
+	f.StringVar(&o.data, "data", "./roost-data", "data directory (created if missing)")
+	f.StringVar(&o.durability, "durability", roost.DurabilityFull, `"full": fsync every commit before answering; "normal": fsync at checkpoints only (survives a process crash, not a power failure)`)
+	f.DurationVar(&o.idleTimeout, "idle-timeout", 10*time.Second, "evict an object from memory after this long without events (negative: never)")
+	f.IntVar(&o.maxActive, "max-active", 2048, "most objects in memory (open databases) at once; least recently used idle ones are evicted")
+	f.Int64Var(&o.maxBody, "max-body", 4<<20, "largest HTTP request body in bytes")
+	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight events")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	return cmd
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: want text or json, got %q", format)
+}
+
+func serve(ctx context.Context, o serveOptions) error {
+	log, err := newLogger(o.logLevel, o.logFormat)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	app, err := roost.Open(ctx, roost.Config{
+		Dir: o.data, Durability: o.durability, IdleTimeout: o.idleTimeout,
+		MaxActiveObjects: o.maxActive, MaxBodyBytes: o.maxBody, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	counter.Register(app, "counter")
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		app.Close(context.Background())
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: app.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "data", o.data, "durability", o.durability)
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		log.Info("shutting down", "timeout", o.shutdownTimeout)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	if serr := srv.Shutdown(sctx); serr != nil {
+		log.Warn("http shutdown", "err", serr)
+	}
+	if cerr := app.Close(sctx); cerr != nil {
+		log.Error("close", "err", cerr)
+		err = errors.Join(err, cerr)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	log.Info("stopped")
+	return err
+}

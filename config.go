@@ -1,0 +1,87 @@
+package roost
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/roost-dev/roost/internal/clock"
+	"github.com/roost-dev/roost/internal/store"
+)
+
+// Clock is the time source of an app. Tests pass a virtual clock (see
+// package roosttest) to fire timeouts without waiting.
+type Clock = clock.Clock
+
+// Durability modes for [Config.Durability].
+const (
+	// DurabilityFull fsyncs every commit before any output of its events is
+	// released: an acknowledged write survives a power failure. The default.
+	DurabilityFull = "full"
+	// DurabilityNormal fsyncs only at checkpoints: an acknowledged write
+	// survives a crash of the process but may be lost if the machine fails.
+	DurabilityNormal = "normal"
+)
+
+// Config configures an [App]. The zero value of every field means its
+// documented default; the library never reads the environment.
+type Config struct {
+	// Dir is the data directory; each object's database lives beneath it.
+	// Required.
+	Dir string
+	// Durability is DurabilityFull (default) or DurabilityNormal.
+	Durability string
+	// IdleTimeout is how long an object stays in memory without events
+	// before it is evicted (its database closed). Defaults to 10s. Negative
+	// disables idle eviction.
+	IdleTimeout time.Duration
+	// MaxActiveObjects bounds the objects in memory and so the open database
+	// files (two descriptors each); beyond it the least recently used idle
+	// object is evicted. Defaults to 2048.
+	MaxActiveObjects int
+	// MaxPendingEvents bounds the queued events of one object; beyond it
+	// callers get ErrOverloaded (HTTP 503) at once. Defaults to 4096.
+	MaxPendingEvents int
+	// MaxKeySize, MaxValueSize and MaxDatabaseSize are the storage limits in
+	// bytes. Default 2 KiB, 2 MiB and 10 GiB (as Cloudflare's).
+	MaxKeySize, MaxValueSize int
+	MaxDatabaseSize          int64
+	// MaxBodyBytes bounds HTTP request bodies at the gateway. Defaults to
+	// 4 MiB.
+	MaxBodyBytes int64
+	// BlockConcurrencyTimeout bounds State.BlockConcurrencyWhile. Defaults to
+	// 30s.
+	BlockConcurrencyTimeout time.Duration
+	// Clock is the time source. Defaults to the real clock.
+	Clock Clock
+	// Logger receives structured logs. Defaults to slog.Default().
+	Logger *slog.Logger
+
+	// faults injects storage failures (tests in this module only).
+	faults *store.Faults
+}
+
+func (c *Config) validate() error {
+	if c.Dir == "" {
+		return errors.New("roost: config: Dir: must be set")
+	}
+	switch c.Durability {
+	case "", DurabilityFull, DurabilityNormal:
+	default:
+		return fmt.Errorf("roost: config: Durability: must be %q or %q, got %q", DurabilityFull, DurabilityNormal, c.Durability)
+	}
+	if c.IdleTimeout > 0 && c.IdleTimeout < 10*time.Millisecond {
+		return fmt.Errorf("roost: config: IdleTimeout: must be ≥ 10ms or negative, got %s", c.IdleTimeout)
+	}
+	if c.MaxActiveObjects < 0 || c.MaxPendingEvents < 0 || c.MaxKeySize < 0 || c.MaxValueSize < 0 || c.MaxDatabaseSize < 0 || c.MaxBodyBytes < 0 {
+		return errors.New("roost: config: limits must not be negative")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Clock == nil {
+		c.Clock = clock.Real()
+	}
+	return nil
+}

@@ -1,0 +1,55 @@
+// Package roost is an open-source runtime for durable objects: uniquely
+// addressable, single-instance objects, each with its own private SQLite
+// database, reached over HTTP from browsers, services and other objects.
+//
+// # Objects
+//
+// A class is a Go constructor registered under a name. The first event for an
+// object (its class and [ID]) constructs an instance; later events reuse it
+// while it stays in memory:
+//
+//	app, err := roost.Open(ctx, roost.Config{Dir: "./roost-data"})
+//	counters := roost.Register(app, "counter", counter.New) // func(*roost.State) (*counter.Counter, error)
+//	stub := counters.Get(counters.IDFromName("room-42"))
+//	resp, err := stub.Fetch(ctx, req)                       // *http.Request in, *http.Response out
+//	http.ListenAndServe("127.0.0.1:8080", app.Handler())    // /counter/room-42/... reaches the same object
+//
+// Events of one object are delivered one at a time, in order; different
+// objects run in parallel. A class may opt in to concurrent events with
+// [RegisterWithOptions]. A thousand concurrent first requests to one new
+// object run its constructor once. [State.BlockConcurrencyWhile] runs
+// initialisation before any event. An object with no events for
+// [Config.IdleTimeout] (default 10s) leaves memory and closes its database;
+// the next event brings it back from storage. At most one instance of an
+// object is ever live.
+//
+// A handler that panics or returns an error ([FetchHandler]) fails its event:
+// the event's writes roll back, the caller gets a 500 with a stable code
+// (handler_panic, handler_error), and the instance is discarded and
+// constructed again for the next event. Committed data is untouched.
+//
+// # Storage
+//
+// [State.Storage] is one SQLite database per object (WAL mode), seen through a
+// KV API ([Storage.Get], [Storage.Put], [Storage.List], …, and the typed
+// [GetJSON] and [PutJSON]) and a SQL API ([Storage.Exec], [Storage.Query]).
+//
+// All writes made while handling one event commit atomically at its end.
+// Nothing the event produces (an HTTP response) leaves the object before
+// those writes are durable: fsync'd, with the default [DurabilityFull]. If the
+// commit fails, the caller gets an error (storage_full, storage_failed) and
+// none of the writes is visible. Under load, the writes of events queued
+// together share one commit: every answered event is still durable.
+//
+// Limits: key 2 KiB, value 2 MiB, database 10 GiB per object by default
+// ([LimitError], code limit_exceeded). An object reaches only its own file:
+// files are opened beneath the data directory through an [os.Root], and an
+// SQLite authorizer refuses SQL that attaches files, changes the engine's
+// safety settings or controls transactions (code sql_not_authorized).
+//
+// # HTTP
+//
+// [App.Handler] routes /{class}/{name}/... ([Namespace.IDFromName]) and
+// /{class}/id/{hexid}/... to the object's ServeHTTP (or Fetch) with the rest
+// of the path. Errors are JSON: {"error":{"code":"…","message":"…"}}.
+package roost

@@ -1,0 +1,61 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/roost-dev/roost/internal/errcode"
+)
+
+// errorBody is the JSON shape of every error answer.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    errcode.Code `json:"code"`
+	Message string       `json:"message"`
+}
+
+// WriteError answers with {"error":{"code":"…","message":"…"}} and the status
+// of the error's code, errcode.Status(errcode.Of(err)). A nil err counts as
+// an internal error.
+//
+// The message is err.Error(), except that an internal error always reads
+// "internal error", and a bare context error (one carrying no code of its
+// own) reads a fixed sentence: neither may leak Roost's internals. Callers
+// log an internal error themselves before writing it. Every 503 answer
+// (overloaded, shutting_down, object_reset) carries "Retry-After: 1".
+//
+// WriteError must be called before anything else is written to w.
+func WriteError(w http.ResponseWriter, err error) {
+	code := errcode.Of(err)
+	if code == "" {
+		code = errcode.Internal
+	}
+	status := errcode.Status(code)
+	b, _ := json.Marshal(errorBody{Error: errorDetail{Code: code, Message: message(code, err)}}) // cannot fail: strings only
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "1")
+	}
+	w.WriteHeader(status)
+	w.Write(append(b, '\n')) // the client may be gone; nothing to do about it
+}
+
+// message is the text a client sees for err, whose code is code.
+func message(code errcode.Code, err error) string {
+	var c interface{ ErrorCode() string }
+	switch {
+	case code == errcode.Internal:
+		return "internal error"
+	case code == errcode.Timeout && !errors.As(err, &c):
+		return "the deadline passed before the request finished"
+	case code == errcode.Canceled && !errors.As(err, &c):
+		return "the request was canceled"
+	}
+	return err.Error()
+}

@@ -1,0 +1,215 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+
+	"github.com/roost-dev/roost/internal/errcode"
+	"github.com/roost-dev/roost/internal/ids"
+)
+
+// DefaultMaxBodyBytes is the request body limit when Config.MaxBodyBytes is 0.
+const DefaultMaxBodyBytes = 4 << 20
+
+// ObjectIDHeader is set on every request the gateway forwards to an object,
+// to the object's ID in hex. A value sent by the client is replaced.
+const ObjectIDHeader = "X-Roost-Object-Id"
+
+// Objects is what the gateway routes to (the root package implements it).
+type Objects interface {
+	// HasClass reports whether a class of that name is registered.
+	HasClass(class string) bool
+	// Fetch delivers req to the object and returns its response; the response is
+	// complete (the output gate already held it until the object's writes were durable).
+	Fetch(ctx context.Context, class string, id ids.ID, req *http.Request) (*http.Response, error)
+}
+
+// Config configures a [Gateway]. The zero value of each optional field means
+// its documented default.
+type Config struct {
+	// Objects receives every request that no handler mounted with
+	// [Gateway.Handle] matches. Required.
+	Objects Objects
+	// MaxBodyBytes is the largest request body the gateway reads. A request
+	// over it gets 413 body_too_large and never reaches its object. Defaults
+	// to 4 MiB; negative is an error.
+	MaxBodyBytes int64
+	// Logger receives internal errors, with the attributes class and id.
+	// Defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Gateway is the HTTP front door of `roost serve`: it routes object paths to
+// [Objects] and any other mounted pattern to its handler. It is safe for
+// concurrent use.
+type Gateway struct {
+	objects Objects
+	maxBody int64
+	logger  *slog.Logger
+	mux     *http.ServeMux
+}
+
+// New returns a gateway for cfg, or an error naming the first invalid field.
+func New(cfg Config) (*Gateway, error) {
+	if cfg.Objects == nil {
+		return nil, errors.New("gateway config: Objects: required")
+	}
+	if cfg.MaxBodyBytes < 0 {
+		return nil, fmt.Errorf("gateway config: MaxBodyBytes: must be ≥ 0, got %d", cfg.MaxBodyBytes)
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Gateway{objects: cfg.Objects, maxBody: cfg.MaxBodyBytes, logger: cfg.Logger, mux: http.NewServeMux()}, nil
+}
+
+// Handle mounts h on the gateway's mux for pattern, in the syntax of
+// http.ServeMux (e.g. "GET /{$}" for a page, "/workflows/", "/metrics").
+// A mounted pattern takes precedence over object routes; a request it does
+// not match, including one that matches its path but not its method, goes to
+// the objects. So DON'T mount "/", which would hide every object.
+// Like http.ServeMux.Handle, it panics on an invalid or conflicting pattern.
+// It is safe to call while the gateway serves.
+func (g *Gateway) Handle(pattern string, h http.Handler) {
+	g.mux.Handle(pattern, h)
+}
+
+// ServeHTTP routes r to a mounted handler if one matches, or else to its
+// object (see [ParseRoute] for the paths). An object request's body is read
+// in full, up to Config.MaxBodyBytes, before the object sees the request, so
+// a slow client never holds the object's turn. Errors are written by
+// [WriteError].
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Ask the mux first rather than mounting objects at "/": the mux would
+	// redirect a path it considers unclean (/counter/a//b), but object names
+	// and the rest of the path belong to the object, byte for byte.
+	if _, pattern := g.mux.Handler(r); pattern != "" {
+		g.mux.ServeHTTP(w, r)
+		return
+	}
+	g.serveObject(w, r)
+}
+
+func (g *Gateway) serveObject(w http.ResponseWriter, r *http.Request) {
+	rt, err := ParseRoute(r.URL.EscapedPath())
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	if !g.objects.HasClass(rt.Class) {
+		WriteError(w, errcode.New(errcode.UnknownClass, "unknown class %s: no class of that name is registered", quote(rt.Class)))
+		return
+	}
+	body, err := g.readBody(w, r)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	resp, err := checkResponse(g.objects.Fetch(r.Context(), rt.Class, rt.ID, forward(r, rt, body)))
+	if err != nil {
+		g.writeError(w, rt, err)
+		return
+	}
+	g.writeResponse(w, rt, resp)
+}
+
+// checkResponse turns a response the gateway cannot write into an internal
+// error; a missing body becomes an empty one.
+func checkResponse(resp *http.Response, err error) (*http.Response, error) {
+	switch {
+	case err != nil:
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
+		return nil, err
+	case resp == nil:
+		return nil, errors.New("Fetch returned neither a response nor an error")
+	case resp.Body == nil:
+		resp.Body = http.NoBody
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 999 {
+		resp.Body.Close()
+		return nil, fmt.Errorf("object answered with status %d, want 200 to 999", resp.StatusCode)
+	}
+	return resp, nil
+}
+
+// readBody reads r's whole body, or fails with body_too_large once it passes
+// the limit. A declared Content-Length over the limit fails before reading.
+func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > g.maxBody {
+		return nil, g.tooLarge(r.ContentLength)
+	}
+	if r.Body == nil {
+		return nil, nil
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	// MaxBytesReader also tells the server to close the connection, rather
+	// than drain the rest of an oversized body.
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, g.maxBody))
+	if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return nil, g.tooLarge(mbe.Limit + 1)
+	}
+	if err != nil {
+		return nil, errcode.New(errcode.BadRequest, "read request body: %v", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func (g *Gateway) tooLarge(atLeast int64) error {
+	return errcode.New(errcode.BodyTooLarge, "request body of at least %d bytes is over the limit of %d bytes", atLeast, g.maxBody)
+}
+
+// forward returns the request the object sees: a clone of r whose path is the
+// rest of the route, with the same query, and whose body is the one already
+// read.
+func forward(r *http.Request, rt Route, body []byte) *http.Request {
+	fr := r.Clone(r.Context())
+	fr.URL.Path, _ = url.PathUnescape(rt.Rest) // cannot fail: ParseRoute checked it
+	fr.URL.RawPath = rt.Rest
+	fr.RequestURI = fr.URL.RequestURI()
+	fr.Body = io.NopCloser(bytes.NewReader(body))
+	fr.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	fr.ContentLength = int64(len(body))
+	fr.TransferEncoding = nil
+	fr.Header.Set(ObjectIDHeader, rt.ID.String())
+	return fr
+}
+
+// writeError answers with err, logging it first when its message is hidden
+// from the client.
+func (g *Gateway) writeError(w http.ResponseWriter, rt Route, err error) {
+	if code := errcode.Of(err); code == errcode.Internal || code == "" {
+		g.logger.LogAttrs(context.Background(), slog.LevelError, "object request failed",
+			slog.String("class", rt.Class), slog.String("id", rt.ID.String()), slog.Any("err", err))
+	}
+	WriteError(w, err)
+}
+
+// writeResponse copies resp to w and closes its body.
+func (g *Gateway) writeResponse(w http.ResponseWriter, rt Route, resp *http.Response) {
+	defer resp.Body.Close()
+	h := w.Header()
+	for k, vs := range resp.Header {
+		h[k] = append(h[k], vs...)
+	}
+	w.WriteHeader(resp.StatusCode)
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		// The status is out, so the client can only see a cut body. Most often
+		// it went away; log at debug so that is not noise.
+		g.logger.LogAttrs(context.Background(), slog.LevelDebug, "copy object response",
+			slog.String("class", rt.Class), slog.String("id", rt.ID.String()), slog.Any("err", err))
+	}
+}

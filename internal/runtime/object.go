@@ -1,0 +1,288 @@
+package runtime
+
+import (
+	"container/list"
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+
+	"github.com/roost-dev/roost/internal/clock"
+	"github.com/roost-dev/roost/internal/errcode"
+	"github.com/roost-dev/roost/internal/ids"
+	"github.com/roost-dev/roost/internal/store"
+)
+
+// event is one delivery to an object.
+type event struct {
+	ctx  context.Context
+	fn   EventFunc
+	done chan error // buffered: the reply never blocks
+	// state: 0 queued, 1 running, 2 abandoned by its caller before it ran.
+	state atomic.Int32
+}
+
+func (e *event) reply(err error) { e.done <- err }
+
+// start reports whether the event may run; an abandoned one may not.
+func (e *event) start() bool { return e.state.CompareAndSwap(0, 1) }
+
+func (e *event) abandon() { e.state.CompareAndSwap(0, 2) }
+
+// object is an active object: its mailbox and, owned by its goroutine, the
+// live instance and its database.
+type object struct {
+	rt    *Runtime
+	class *Class
+	id    ids.ID
+	elem  *list.Element
+	wake  chan struct{} // 1-buffered: "look at your state"
+	done  chan struct{} // closed when the goroutine ended and the file is closed
+	prev  <-chan struct{}
+
+	// Guarded by rt.mu:
+	queue   []*event
+	busy    bool // running events
+	evict   bool // asked to leave (LRU)
+	idle    bool // the idle timer fired
+	idleGen int  // generation of the armed idle timer
+	leaving bool // removed from the active objects
+
+	// Owned by the goroutine:
+	inst any
+	act  *Activation
+	db   *store.DB
+	// reset is set when the instance must be discarded after the current
+	// event (a failed BlockConcurrencyWhile).
+	reset bool
+
+	// inflight counts concurrent events (concurrent classes only).
+	inflight sync.WaitGroup
+	concurrentState
+}
+
+func (o *object) signal() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (o *object) log() []any {
+	return []any{"class", o.class.Name, "id", o.id.String()}
+}
+
+// run is the mailbox goroutine.
+func (o *object) run() {
+	defer o.rt.wg.Done()
+	defer close(o.done)
+	if o.prev != nil {
+		<-o.prev // single activation: the previous instance closes its file first
+	}
+	var idle clock.Timer
+	defer func() {
+		if idle != nil {
+			idle.Stop()
+		}
+		o.inflight.Wait()
+		o.discard(true)
+	}()
+	for {
+		batch, leave := o.next(&idle)
+		if leave {
+			return
+		}
+		if o.class.Concurrent {
+			o.startConcurrent(batch)
+		} else {
+			o.runBatch(batch)
+		}
+	}
+}
+
+// next waits for events and takes a batch of them, or reports that the
+// object should leave (idle, evicted, closing) with nothing queued.
+func (o *object) next(idle *clock.Timer) ([]*event, bool) {
+	r := o.rt
+	for {
+		r.mu.Lock()
+		if n := min(len(o.queue), r.cfg.MaxBatch); n > 0 {
+			batch := o.queue[:n:n]
+			o.queue = o.queue[n:]
+			o.busy, o.idle = true, false
+			r.mu.Unlock()
+			return batch, false
+		}
+		if o.idle || o.evict || r.closing {
+			r.leaveLocked(o)
+			r.mu.Unlock()
+			return nil, true
+		}
+		o.busy = false
+		o.idleGen++
+		gen := o.idleGen
+		r.mu.Unlock()
+		o.armIdle(idle, gen)
+		<-o.wake
+	}
+}
+
+func (o *object) armIdle(idle *clock.Timer, gen int) {
+	d := o.rt.cfg.IdleTimeout
+	if d < 0 || o.class.Concurrent && o.busyConcurrent() {
+		return
+	}
+	if *idle != nil {
+		(*idle).Stop()
+	}
+	*idle = o.rt.cfg.Clock.AfterFunc(d, func() {
+		o.rt.mu.Lock()
+		if o.idleGen == gen {
+			o.idle = true
+		}
+		o.rt.mu.Unlock()
+		o.signal()
+	})
+}
+
+// runBatch runs events one at a time, each in its own savepoint, then commits
+// them together and answers them. A failed event is answered with its error
+// after the events before it committed; the events after it go back to the
+// front of the queue for the next (re-created) instance.
+func (o *object) runBatch(batch []*event) {
+	var ok []*event
+	for i, ev := range batch {
+		if !ev.start() {
+			continue
+		}
+		if err := o.ensureInstance(ev.ctx); err != nil {
+			ev.reply(err)
+			continue
+		}
+		if err := o.runOne(ev); err != nil {
+			o.finish(ok)
+			ev.reply(err)
+			o.discard(false)
+			o.requeue(batch[i+1:])
+			return
+		}
+		ok = append(ok, ev)
+	}
+	o.finish(ok)
+}
+
+// runOne runs a serialized event inside its savepoint.
+func (o *object) runOne(ev *event) error {
+	ctx, cancel := o.eventContext(ev.ctx)
+	defer cancel()
+	if err := o.db.BeginEvent(ctx); err != nil {
+		return err
+	}
+	err := o.call(ctx, ev.fn)
+	if o.reset && err == nil {
+		err = &errcode.Error{Code: errcode.InitFailed, Message: "BlockConcurrencyWhile failed: the instance was reset"}
+	}
+	if endErr := o.db.EndEvent(err == nil); err == nil {
+		err = endErr
+	}
+	return err
+}
+
+// finish commits the batch and answers its events.
+func (o *object) finish(ok []*event) {
+	if o.db == nil {
+		return
+	}
+	err := o.db.Commit()
+	if err != nil {
+		o.rt.log.Error("commit failed; instance reset", append(o.log(), "events", len(ok), "err", err)...)
+		err = fmt.Errorf("commit: %w", err)
+	}
+	for _, ev := range ok {
+		ev.reply(err)
+	}
+	if err != nil {
+		o.discard(true)
+	}
+}
+
+func (o *object) requeue(rest []*event) {
+	if len(rest) == 0 {
+		return
+	}
+	o.rt.mu.Lock()
+	o.queue = append(append([]*event(nil), rest...), o.queue...)
+	o.rt.mu.Unlock()
+}
+
+// eventContext is the handler's context: the caller's, also canceled when
+// the runtime gives up on a graceful close.
+func (o *object) eventContext(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
+	stop := context.AfterFunc(o.rt.ctx, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// call runs user code and turns a panic into an error.
+func (o *object) call(ctx context.Context, fn EventFunc) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			o.rt.log.Error("handler panic; instance reset", append(o.log(), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))...)
+			err = &errcode.Error{Code: errcode.HandlerPanic, Message: fmt.Sprintf("handler panicked: %v", p)}
+		}
+	}()
+	return fn(ctx, o.inst)
+}
+
+// ensureInstance opens the database and runs the constructor if there is no
+// live instance, in an event of its own that commits before any other event.
+func (o *object) ensureInstance(ctx context.Context) error {
+	if o.inst != nil {
+		return nil
+	}
+	if o.db == nil {
+		db, err := o.rt.cfg.Store.Open(o.class.Name, o.id)
+		if err != nil {
+			return fmt.Errorf("activate %s/%s: %w", o.class.Name, o.id, err)
+		}
+		db.SetSerial(!o.class.Concurrent)
+		o.db = db
+	}
+	o.act = &Activation{obj: o}
+	o.reset = false
+	err := o.runOne(&event{ctx: ctx, fn: func(ctx context.Context, _ any) error {
+		inst, err := o.class.New(ctx, o.act)
+		o.inst = inst
+		return err
+	}})
+	// The constructor's writes commit with the first batch: its savepoint
+	// is released, so a later failing event does not undo them.
+	if err != nil || o.inst == nil {
+		o.discard(true)
+		if errcode.Of(err) == errcode.Internal || errcode.Of(err) == errcode.HandlerError {
+			err = &errcode.Error{Code: errcode.InitFailed, Message: fmt.Sprintf("construct %s: %v", o.class.Name, err), Err: err}
+		}
+		return fmt.Errorf("activate %s/%s: %w", o.class.Name, o.id, err)
+	}
+	return nil
+}
+
+// discard drops the live instance; closeDB also closes its database (after a
+// failed commit, or when the object leaves memory).
+func (o *object) discard(closeDB bool) {
+	if o.act != nil {
+		o.act.dead.Store(true)
+	}
+	o.inst, o.act = nil, nil
+	if o.db == nil {
+		return
+	}
+	o.db.Rollback()
+	if closeDB {
+		if err := o.db.Close(); err != nil {
+			o.rt.log.Warn("close database", append(o.log(), "err", err)...)
+		}
+		o.db = nil
+	}
+}

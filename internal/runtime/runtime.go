@@ -1,0 +1,297 @@
+package runtime
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/roost-dev/roost/internal/clock"
+	"github.com/roost-dev/roost/internal/errcode"
+	"github.com/roost-dev/roost/internal/ids"
+	"github.com/roost-dev/roost/internal/store"
+)
+
+// Errors of the runtime.
+var (
+	// ErrShuttingDown: the runtime is closing and accepts no new events.
+	ErrShuttingDown = &errcode.Error{Code: errcode.ShuttingDown, Message: "server is shutting down"}
+	// ErrUnknownClass: no class of that name is registered.
+	ErrUnknownClass = errors.New("unknown class")
+	// ErrOverloaded: the object's mailbox is full.
+	ErrOverloaded = &errcode.Error{Code: errcode.Overloaded, Message: "object overloaded: too many pending events; retry later"}
+)
+
+// Config configures a [Runtime]. The zero value of a field means its default.
+type Config struct {
+	// Store holds the objects' databases. Required.
+	Store *store.Store
+	// Clock is the time source. Defaults to the real clock.
+	Clock clock.Clock
+	// Logger receives the runtime's logs. Defaults to slog.Default().
+	Logger *slog.Logger
+	// IdleTimeout is how long an object stays in memory without events.
+	// Defaults to 10s. Negative disables idle eviction.
+	IdleTimeout time.Duration
+	// MaxActive bounds the objects in memory, and so the open database files
+	// (two descriptors each): beyond it the least recently used idle object is
+	// evicted. Defaults to 2048.
+	MaxActive int
+	// MaxPending bounds the queued events of one object; beyond it callers get
+	// an overloaded error at once. Defaults to 4096.
+	MaxPending int
+	// MaxBatch bounds the events that share one commit. Defaults to 128.
+	MaxBatch int
+	// BlockTimeout bounds BlockConcurrencyWhile. Defaults to 30s.
+	BlockTimeout time.Duration
+}
+
+func (c *Config) fill() error {
+	if c.Store == nil {
+		return errors.New("runtime: config: Store: must be set")
+	}
+	if c.Clock == nil {
+		c.Clock = clock.Real()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 10 * time.Second
+	}
+	if c.MaxActive == 0 {
+		c.MaxActive = 2048
+	}
+	if c.MaxPending == 0 {
+		c.MaxPending = 4096
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = 128
+	}
+	if c.BlockTimeout == 0 {
+		c.BlockTimeout = 30 * time.Second
+	}
+	if c.MaxActive < 1 || c.MaxPending < 1 || c.MaxBatch < 1 || c.BlockTimeout < 0 {
+		return fmt.Errorf("runtime: config: MaxActive, MaxPending, MaxBatch must be ≥ 1 (got %d, %d, %d)", c.MaxActive, c.MaxPending, c.MaxBatch)
+	}
+	return nil
+}
+
+// Class is a registered kind of object.
+type Class struct {
+	// Name is the class name, valid per ids.ValidClass.
+	Name string
+	// Concurrent lets events of one object run at the same time.
+	Concurrent bool
+	// New constructs an instance. It runs in the object's turn, inside an
+	// event of its own, so its writes commit atomically before any event.
+	New func(ctx context.Context, a *Activation) (any, error)
+}
+
+// EventFunc is an event: it runs in the object's turn with the live instance.
+// Its output must be held by the caller until Do returns nil (output gate).
+type EventFunc func(ctx context.Context, instance any) error
+
+// Runtime activates objects and delivers their events.
+type Runtime struct {
+	cfg     Config
+	log     *slog.Logger
+	classes sync.Map // string → *Class
+
+	// ctx is canceled when Close runs out of time: handlers see it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the mailbox goroutines
+
+	mu sync.Mutex // guards the fields below and every object's queue and state
+	// objects are the active objects; lru orders them, most recent first.
+	objects  map[objKey]*object
+	lru      *list.List
+	evicting int
+	closing  bool
+	// changed is closed and replaced whenever an object activates or leaves.
+	changed chan struct{}
+}
+
+type objKey struct {
+	class string
+	id    ids.ID
+}
+
+// New returns a runtime. Register classes before delivering events.
+func New(cfg Config) (*Runtime, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Runtime{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel,
+		objects: map[objKey]*object{}, lru: list.New(), changed: make(chan struct{})}, nil
+}
+
+// Register adds a class. It fails for an invalid or duplicate name.
+func (r *Runtime) Register(c *Class) error {
+	if err := ids.ValidClass(c.Name); err != nil {
+		return err
+	}
+	if _, dup := r.classes.LoadOrStore(c.Name, c); dup {
+		return fmt.Errorf("runtime: class %q is already registered", c.Name)
+	}
+	return nil
+}
+
+// Class returns the registered class of that name.
+func (r *Runtime) Class(name string) (*Class, bool) {
+	c, ok := r.classes.Load(name)
+	if !ok {
+		return nil, false
+	}
+	return c.(*Class), true
+}
+
+// Do delivers an event to the object and waits until it ran and its writes
+// are durable. It returns the event's error, a commit error, or the caller's
+// context error (an event still queued then never runs).
+func (r *Runtime) Do(ctx context.Context, class string, id ids.ID, fn EventFunc) error {
+	c, ok := r.Class(class)
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownClass, class)
+	}
+	ev := &event{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	o, err := r.enqueue(c, id, ev)
+	if err != nil {
+		return err
+	}
+	o.signal()
+	select {
+	case err := <-ev.done:
+		return err
+	case <-ctx.Done():
+		ev.abandon()
+		// An event that already started finishes; report what the caller
+		// asked for.
+		return ctx.Err()
+	}
+}
+
+func (r *Runtime) enqueue(c *Class, id ids.ID, ev *event) (*object, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing {
+		return nil, ErrShuttingDown
+	}
+	k := objKey{c.Name, id}
+	o := r.objects[k]
+	if o == nil || o.leaving {
+		o = r.activateLocked(c, id, o)
+	}
+	if len(o.queue) >= r.cfg.MaxPending {
+		return nil, ErrOverloaded
+	}
+	o.queue = append(o.queue, ev)
+	r.lru.MoveToFront(o.elem)
+	return o, nil
+}
+
+// activateLocked creates the object and starts its goroutine. prev is an
+// instance of the same object that is still leaving: the new one waits for it.
+func (r *Runtime) activateLocked(c *Class, id ids.ID, prev *object) *object {
+	r.evictLRULocked()
+	o := &object{rt: r, class: c, id: id, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	if prev != nil {
+		o.prev = prev.done
+	}
+	o.elem = r.lru.PushFront(o)
+	r.objects[objKey{c.Name, id}] = o
+	r.notifyLocked()
+	r.wg.Add(1)
+	go o.run()
+	return o
+}
+
+// evictLRULocked asks the least recently used idle object to leave when the
+// active objects reach MaxActive.
+func (r *Runtime) evictLRULocked() {
+	if len(r.objects)-r.evicting < r.cfg.MaxActive {
+		return
+	}
+	for e := r.lru.Back(); e != nil; e = e.Prev() {
+		o := e.Value.(*object)
+		if !o.busy && !o.evict && !o.leaving && len(o.queue) == 0 {
+			o.evict = true
+			r.evicting++
+			o.signal()
+			return
+		}
+	}
+}
+
+// leaveLocked removes o from the active objects.
+func (r *Runtime) leaveLocked(o *object) {
+	o.leaving = true
+	if o.evict {
+		r.evicting--
+	}
+	if r.objects[objKey{o.class.Name, o.id}] == o {
+		delete(r.objects, objKey{o.class.Name, o.id})
+	}
+	r.lru.Remove(o.elem)
+	r.notifyLocked()
+}
+
+func (r *Runtime) notifyLocked() {
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+// Active returns the number of objects in memory.
+func (r *Runtime) Active() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.objects)
+}
+
+// WaitActive blocks until the number of objects in memory satisfies ok, or ctx
+// ends. Tests use it instead of sleeping.
+func (r *Runtime) WaitActive(ctx context.Context, ok func(n int) bool) error {
+	for {
+		r.mu.Lock()
+		n, ch := len(r.objects), r.changed
+		r.mu.Unlock()
+		if ok(n) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %d active objects: %w", n, ctx.Err())
+		}
+	}
+}
+
+// Close stops accepting events, lets every object finish its queued events
+// and commit, and closes their databases. If ctx ends first, the handlers'
+// contexts are canceled and Close still waits for the goroutines to end. It is
+// safe to call more than once.
+func (r *Runtime) Close(ctx context.Context) error {
+	r.mu.Lock()
+	r.closing = true
+	for _, o := range r.objects {
+		o.signal()
+	}
+	r.mu.Unlock()
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("runtime: close: events still running: %w", ctx.Err())
+		r.cancel()
+		<-done
+	}
+	r.cancel()
+	return err
+}

@@ -1,0 +1,409 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/ncruces/go-sqlite3"
+
+	"github.com/roost-dev/roost/internal/ids"
+)
+
+// ErrClosed is returned by a DB that was closed, for example because its
+// object was evicted or reset.
+var ErrClosed = errors.New("object storage is closed")
+
+// DB is one object's database. Its methods are safe for concurrent use; the
+// runtime still delivers one event at a time, and a class that opts in to
+// concurrent events gets each write committed on its own unless it uses
+// [DB.Transaction].
+type DB struct {
+	s     *Store
+	class string
+	id    ids.ID
+	path  string
+
+	mu sync.Mutex // guards every field below, and the connection
+	// conn is nil until the file exists and is opened.
+	conn *sqlite3.Conn
+	// user is true while user SQL runs: the authorizer applies its rules.
+	user bool
+	// stmts caches Roost's own statements; userStmts caches user SQL.
+	stmts     map[string]*sqlite3.Stmt
+	userStmts *stmtCache
+	// rows are the open result sets, closed at the end of the event.
+	rows map[*Rows]struct{}
+	// inTx: a batch transaction is open. inEvent: an event is running and
+	// eventSP: its savepoint is open. depth counts explicit transactions.
+	inTx, inEvent, eventSP bool
+	depth                  int
+	// wrote: the open batch holds writes; deleted: DeleteAll ran in the batch
+	// and nothing was written after it.
+	wrote, deleted bool
+	// serial is set for objects whose events take turns (see Transaction).
+	serial bool
+	// broken is set when SQLite rolled the batch back on its own (full disk,
+	// I/O error): the batch can only fail.
+	broken error
+	closed bool
+}
+
+func newDB(s *Store, class string, id ids.ID) *DB {
+	return &DB{s: s, class: class, id: id, path: Path(class, id),
+		stmts: map[string]*sqlite3.Stmt{}, userStmts: newStmtCache(64), rows: map[*Rows]struct{}{}}
+}
+
+// ID returns the object's ID.
+func (db *DB) ID() ids.ID { return db.id }
+
+// connect opens the existing file. Caller holds mu (or owns db exclusively).
+func (db *DB) connect() error {
+	conn, err := sqlite3.OpenFlags(db.s.uri(db.path), sqlite3.OPEN_READWRITE|sqlite3.OPEN_URI)
+	if err != nil {
+		return db.wrap("open", err)
+	}
+	if err := db.configure(conn); err != nil {
+		conn.Close()
+		return db.wrap("open", err)
+	}
+	db.conn = conn
+	return nil
+}
+
+// configure sets the engine's safety settings. User SQL cannot change them:
+// the authorizer refuses the pragmas, and ATTACH is impossible (limit 0).
+func (db *DB) configure(conn *sqlite3.Conn) error {
+	cfg := db.s.cfg
+	pages := cfg.MaxDatabaseSize / 4096
+	err := conn.Exec(`PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; PRAGMA synchronous=` + string(cfg.Synchronous) +
+		`; PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF; PRAGMA cache_size=-1024` +
+		`; PRAGMA journal_size_limit=4194304; PRAGMA max_page_count=` + strconv.FormatInt(pages, 10) +
+		`; SELECT count(*) FROM sqlite_schema`) // the read takes the exclusive lock now
+	if err != nil {
+		return err
+	}
+	if _, err := conn.Config(sqlite3.DBCONFIG_DEFENSIVE, true); err != nil {
+		return err
+	}
+	conn.Limit(sqlite3.LIMIT_ATTACHED, 0)
+	conn.Limit(sqlite3.LIMIT_LENGTH, cfg.MaxValueSize+cfg.MaxKeySize+1024)
+	return conn.SetAuthorizer(db.authorize)
+}
+
+// ensureFile creates and opens the database file if it does not exist yet.
+func (db *DB) ensureFile() error {
+	if db.conn != nil {
+		return nil
+	}
+	if err := db.s.create(db.path); err != nil {
+		return db.wrap("create", err)
+	}
+	return db.connect()
+}
+
+// BeginEvent marks the start of an event: its writes, made through any
+// method until EndEvent, succeed or fail together.
+func (db *DB) BeginEvent(ctx context.Context) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return ErrClosed
+	}
+	db.inEvent, db.eventSP = true, false
+	return nil
+}
+
+// EndEvent ends the event: ok keeps its writes in the batch, !ok rolls them
+// back. Result sets the event left open are closed.
+func (db *DB) EndEvent(ok bool) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	for r := range db.rows {
+		r.closeLocked()
+	}
+	db.inEvent = false
+	if !db.eventSP {
+		return db.broken
+	}
+	db.eventSP = false
+	if ok {
+		return db.execLocked("RELEASE ev")
+	}
+	if err := db.execLocked("ROLLBACK TO ev"); err != nil {
+		return err
+	}
+	return db.execLocked("RELEASE ev")
+}
+
+// Commit makes the writes of every event since the last commit durable. It
+// returns nil at once when there is nothing to commit. After an error the
+// writes are gone and the DB must be closed.
+func (db *DB) Commit() error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.commitLocked()
+}
+
+func (db *DB) commitLocked() error {
+	if !db.inTx {
+		return db.broken
+	}
+	db.inTx = false
+	if db.broken != nil {
+		db.rollbackLocked()
+		return db.broken
+	}
+	if err := db.execLocked("COMMIT"); err != nil {
+		db.rollbackLocked()
+		return err
+	}
+	db.wrote = false
+	if db.deleted {
+		db.deleted = false
+		return db.removeLocked()
+	}
+	return nil
+}
+
+// Rollback discards the writes of every event since the last commit.
+func (db *DB) Rollback() {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.rollbackLocked()
+}
+
+func (db *DB) rollbackLocked() {
+	if db.conn != nil && !db.conn.GetAutocommit() {
+		_ = db.conn.Exec("ROLLBACK")
+	}
+	db.inTx, db.eventSP, db.wrote, db.deleted, db.depth = false, false, false, false, 0
+}
+
+// Close rolls back what is not committed and closes the file. It is safe to
+// call more than once.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.closeLocked()
+}
+
+func (db *DB) closeLocked() error {
+	if db.closed {
+		return nil
+	}
+	db.closed = true
+	return db.disconnectLocked()
+}
+
+func (db *DB) disconnectLocked() error {
+	for r := range db.rows {
+		r.closeLocked()
+	}
+	db.rollbackLocked()
+	if db.conn == nil {
+		return nil
+	}
+	for _, st := range db.stmts {
+		st.Close()
+	}
+	clear(db.stmts)
+	db.userStmts.closeAll()
+	err := db.conn.Close()
+	db.conn = nil
+	return db.wrap("close", err)
+}
+
+// removeLocked deletes the object's files after DeleteAll committed: the
+// object has no storage until it writes again.
+func (db *DB) removeLocked() error {
+	if err := db.disconnectLocked(); err != nil {
+		return err
+	}
+	return db.wrap("delete files", db.s.remove(db.path))
+}
+
+// writable prepares the DB for a write: the file exists, a batch transaction
+// and the event's savepoint are open. It returns a function that finishes the
+// write: outside events and transactions, each write commits on its own.
+func (db *DB) writable(ctx context.Context) (done func(error) error, err error) {
+	if db.closed {
+		return nil, ErrClosed
+	}
+	if db.broken != nil {
+		return nil, db.broken
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := db.ensureFile(); err != nil {
+		return nil, err
+	}
+	db.deleted = false // a write after DeleteAll keeps the file
+	auto := !db.inTx
+	if !db.inTx {
+		if err := db.execLocked("BEGIN IMMEDIATE"); err != nil {
+			return nil, err
+		}
+		db.inTx = true
+	}
+	if db.inEvent && !db.eventSP {
+		if err := db.execLocked("SAVEPOINT ev"); err != nil {
+			return nil, err
+		}
+		db.eventSP = true
+	}
+	auto = auto && !db.inEvent && db.depth == 0
+	return func(opErr error) error {
+		db.checkBroken(opErr)
+		if opErr == nil {
+			db.wrote = true
+		}
+		if !auto {
+			return opErr
+		}
+		if opErr != nil {
+			db.rollbackLocked()
+			return opErr
+		}
+		return db.commitLocked()
+	}, nil
+}
+
+// readable prepares the DB for a read. It reports false when the object has
+// no file yet: reads then see an empty store.
+func (db *DB) readable(ctx context.Context) (bool, error) {
+	if db.closed {
+		return false, ErrClosed
+	}
+	if db.broken != nil {
+		return false, db.broken
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	return db.conn != nil, nil
+}
+
+// checkBroken notices that SQLite rolled back the whole transaction after an
+// error (it does on a full disk or an I/O error).
+func (db *DB) checkBroken(err error) {
+	if err != nil && db.inTx && db.conn != nil && db.conn.GetAutocommit() {
+		db.broken = db.wrap("write", err)
+		db.inTx, db.eventSP, db.depth = false, false, 0
+	}
+}
+
+// Transaction runs fn in a nested transaction: if fn returns an error or
+// panics, the writes it made are rolled back and the event goes on. The
+// writes become durable with the event's commit (or, outside an event, when
+// fn returns). Calls made with the ctx passed to fn run inside it; calls from
+// other goroutines wait until it ends.
+//
+// DON'T, in a class with concurrent events: use the outer ctx inside fn. The
+// call waits for the transaction that is waiting for it, forever.
+func (db *DB) Transaction(ctx context.Context, fn func(ctx context.Context) error) (err error) {
+	switch {
+	case inTx(ctx, db):
+		return db.nested(ctx, fn, true) // the outer transaction holds the lock
+	case db.serial:
+		// Events take turns: nothing else runs while fn does, so the lock is
+		// taken only around each call, and the outer ctx works inside fn too.
+		return db.nested(ctx, fn, false)
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.nested(context.WithValue(ctx, txKey{}, db), fn, true)
+}
+
+// SetSerial tells the DB that its object's events take turns (the default
+// for classes): see [DB.Transaction].
+func (db *DB) SetSerial(serial bool) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.serial = serial
+}
+
+type txKey struct{}
+
+func inTx(ctx context.Context, db *DB) bool { return ctx.Value(txKey{}) == db }
+
+// lock takes the DB's lock unless ctx runs inside one of its transactions,
+// which already holds it.
+func (db *DB) lock(ctx context.Context) func() {
+	if inTx(ctx, db) {
+		return func() {}
+	}
+	db.mu.Lock()
+	return db.mu.Unlock
+}
+
+// nested runs fn in a savepoint. held says the caller holds mu for the
+// whole call; otherwise nested takes it around its own steps.
+func (db *DB) nested(ctx context.Context, fn func(ctx context.Context) error, held bool) (err error) {
+	lock, unlock := db.mu.Lock, db.mu.Unlock
+	if held {
+		lock, unlock = func() {}, func() {}
+	}
+	lock()
+	done, err := db.writable(ctx)
+	if err != nil {
+		unlock()
+		return err
+	}
+	db.depth++
+	sp := "tx" + strconv.Itoa(db.depth)
+	if err := db.execLocked("SAVEPOINT " + sp); err != nil {
+		db.depth--
+		err = done(err)
+		unlock()
+		return err
+	}
+	unlock()
+	defer func() {
+		p := recover()
+		lock()
+		defer unlock()
+		db.depth--
+		if err == nil && p == nil {
+			err = db.execLocked("RELEASE " + sp)
+		} else if db.broken == nil && db.inTx {
+			_ = db.execLocked("ROLLBACK TO " + sp)
+			_ = db.execLocked("RELEASE " + sp)
+		}
+		err = done(err)
+		if p != nil {
+			panic(p)
+		}
+	}()
+	return fn(ctx)
+}
+
+// execLocked runs Roost's own statement.
+func (db *DB) execLocked(sql string) error {
+	return db.wrap("exec", db.conn.Exec(sql))
+}
+
+// stmt returns a cached statement of Roost's own, prepared as internal.
+func (db *DB) stmt(sql string) (*sqlite3.Stmt, error) {
+	if st, ok := db.stmts[sql]; ok {
+		return st, nil
+	}
+	st, _, err := db.conn.Prepare(sql)
+	if err != nil {
+		return nil, db.wrap("prepare", err)
+	}
+	db.stmts[sql] = st
+	return st, nil
+}
+
+// wrap adds the object to an error and translates SQLite's codes into
+// Roost's errors.
+func (db *DB) wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s %s/%s: %w", op, db.class, db.id.String()[:12], translate(err, db.s.cfg))
+}

@@ -1,0 +1,252 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strconv"
+
+	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/vfs"
+
+	"github.com/roost-dev/roost/internal/ids"
+)
+
+// Sync is the durability mode of commits.
+type Sync string
+
+// The durability modes.
+const (
+	// SyncFull fsyncs the WAL on every commit: an acknowledged write survives
+	// a power failure. The default.
+	SyncFull Sync = "full"
+	// SyncNormal fsyncs only at checkpoints: an acknowledged write survives a
+	// crash of the process, not of the machine.
+	SyncNormal Sync = "normal"
+)
+
+// Defaults of [Config], the same as Cloudflare's SQLite-backed Durable Objects.
+const (
+	DefaultMaxKeySize      = 2 << 10  // 2 KiB
+	DefaultMaxValueSize    = 2 << 20  // 2 MiB
+	DefaultMaxDatabaseSize = 10 << 30 // 10 GiB
+)
+
+// Config configures a [Store]. The zero value of a field means its default.
+type Config struct {
+	// Dir is the data directory; it is created if missing. Required.
+	Dir string
+	// Synchronous is the durability mode. Defaults to SyncFull.
+	Synchronous Sync
+	// MaxKeySize is the largest KV key in bytes. Defaults to 2 KiB.
+	MaxKeySize int
+	// MaxValueSize is the largest KV value, and the largest string or blob a
+	// SQL statement may store, in bytes. Defaults to 2 MiB.
+	MaxValueSize int
+	// MaxDatabaseSize is the largest database file of one object in bytes.
+	// Defaults to 10 GiB.
+	MaxDatabaseSize int64
+	// Faults injects storage failures in tests. Nil in production.
+	Faults *Faults
+}
+
+func (c *Config) fill() error {
+	if c.Dir == "" {
+		return errors.New("store: config: Dir: must be set")
+	}
+	switch c.Synchronous {
+	case "":
+		c.Synchronous = SyncFull
+	case SyncFull, SyncNormal:
+	default:
+		return fmt.Errorf("store: config: Synchronous: must be %q or %q, got %q", SyncFull, SyncNormal, c.Synchronous)
+	}
+	if c.MaxKeySize == 0 {
+		c.MaxKeySize = DefaultMaxKeySize
+	}
+	if c.MaxValueSize == 0 {
+		c.MaxValueSize = DefaultMaxValueSize
+	}
+	if c.MaxDatabaseSize == 0 {
+		c.MaxDatabaseSize = DefaultMaxDatabaseSize
+	}
+	if c.MaxKeySize < 1 || c.MaxValueSize < 1 || c.MaxDatabaseSize < 64<<10 {
+		return fmt.Errorf("store: config: limits must be positive and MaxDatabaseSize ≥ 64 KiB, got key %d, value %d, database %d",
+			c.MaxKeySize, c.MaxValueSize, c.MaxDatabaseSize)
+	}
+	return nil
+}
+
+// Store opens the databases of objects beneath one data directory.
+// It is safe for concurrent use.
+type Store struct {
+	cfg      Config
+	root     *os.Root
+	vfsName  string
+	template []byte
+}
+
+// objectsDir holds one directory per class.
+const objectsDir = "objects"
+
+// Open opens (creating if needed) the data directory of cfg.
+func Open(cfg Config) (*Store, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: create data directory: %w", err)
+	}
+	root, err := os.OpenRoot(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("store: open data directory: %w", err)
+	}
+	if err := root.MkdirAll(objectsDir, 0o700); err != nil {
+		root.Close()
+		return nil, fmt.Errorf("store: create objects directory: %w", err)
+	}
+	s := &Store{cfg: cfg, root: root, vfsName: "roost-" + strconv.FormatInt(vfsSeq.Add(1), 10)}
+	vfs.Register(s.vfsName, &rootVFS{root: root, faults: cfg.Faults, undoWAL: cfg.Synchronous == SyncFull})
+	if s.template, err = s.makeTemplate(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the data directory. Every DB must be closed first.
+func (s *Store) Close() error {
+	vfs.Unregister(s.vfsName)
+	return s.root.Close()
+}
+
+// Config returns the store's configuration with defaults filled in.
+func (s *Store) Config() Config { return s.cfg }
+
+// Path is the database file of an object, relative to the data directory.
+// Only a validated class name and an ID ever make up the path.
+func Path(class string, id ids.ID) string {
+	h := id.String()
+	return path.Join(objectsDir, class, h[:2], h+".db")
+}
+
+// Exists reports whether the object has a database file.
+func (s *Store) Exists(class string, id ids.ID) (bool, error) {
+	_, err := s.root.Stat(Path(class, id))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Open returns the object's database. A database file is created only when
+// the object first writes; until then reads see an empty store. The caller
+// must Close it, and must not open the same object twice at once.
+func (s *Store) Open(class string, id ids.ID) (*DB, error) {
+	if err := ids.ValidClass(class); err != nil {
+		return nil, err
+	}
+	db := newDB(s, class, id)
+	ok, err := s.Exists(class, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: stat %s: %w", db.path, err)
+	}
+	if ok {
+		if err := db.connect(); err != nil {
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+// kvSchema is the table that holds the KV API's pairs. Its name starts with
+// the prefix that user SQL may not touch.
+const kvSchema = `CREATE TABLE _roost_kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID`
+
+// applicationID marks Roost's files ("ROST"): `sqlite3 x.db 'PRAGMA application_id'`.
+const applicationID = 0x524f5354
+
+// makeTemplate builds the bytes of a new, empty object database: WAL mode,
+// the KV table, page size. Creating objects from it costs one file write
+// instead of a journal-mode switch and a schema transaction.
+func (s *Store) makeTemplate() ([]byte, error) {
+	const name = "template.db"
+	tmp := path.Join(".tmp", strconv.Itoa(os.Getpid()))
+	if err := s.root.MkdirAll(tmp, 0o700); err != nil {
+		return nil, fmt.Errorf("store: template: %w", err)
+	}
+	defer s.root.RemoveAll(".tmp")
+	file := path.Join(tmp, name)
+	conn, err := sqlite3.OpenFlags(s.uri(file), sqlite3.OPEN_READWRITE|sqlite3.OPEN_CREATE|sqlite3.OPEN_URI)
+	if err != nil {
+		return nil, fmt.Errorf("store: template: %w", err)
+	}
+	err = conn.Exec(`PRAGMA page_size=4096; PRAGMA journal_mode=WAL; PRAGMA application_id=` +
+		strconv.Itoa(applicationID) + `; ` + kvSchema + `; PRAGMA wal_checkpoint(TRUNCATE);`)
+	if cerr := conn.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: template: %w", err)
+	}
+	b, err := s.root.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("store: template: %w", err)
+	}
+	return b, nil
+}
+
+func (s *Store) uri(file string) string {
+	return "file:" + file + "?vfs=" + s.vfsName
+}
+
+// create writes a new database file from the template and makes it durable.
+func (s *Store) create(file string) error {
+	dir := path.Dir(file)
+	if _, err := s.root.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		if err := s.root.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		for d := path.Dir(dir); ; d = path.Dir(d) {
+			if err := syncDir(s.root, d); err != nil {
+				return err
+			}
+			if d == objectsDir || d == "." {
+				break
+			}
+		}
+	}
+	f, err := s.root.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(s.template)
+	if err == nil {
+		err = s.cfg.Faults.check(OpSync, file)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = syncDir(s.root, dir)
+	}
+	if err != nil {
+		s.root.Remove(file)
+		return err
+	}
+	return nil
+}
+
+// remove deletes an object's files.
+func (s *Store) remove(file string) error {
+	for _, f := range []string{file + "-wal", file + "-journal", file} {
+		if err := s.root.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return syncDir(s.root, path.Dir(file))
+}

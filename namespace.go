@@ -1,0 +1,73 @@
+package roost
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/roost-dev/roost/internal/ids"
+	"github.com/roost-dev/roost/internal/runtime"
+)
+
+// Namespace is a registered class: it makes IDs and stubs for its objects.
+type Namespace struct {
+	app   *App
+	class string
+}
+
+// ClassOptions are per-class options; nil means the defaults.
+type ClassOptions struct {
+	// Concurrent lets events of one object run at the same time. The class
+	// then owns its locking, and each storage write outside
+	// Storage.Transaction commits on its own. Default false: events of one
+	// object take turns, and all writes of an event commit together.
+	Concurrent bool
+}
+
+// Register registers a class: newObject is called with the object's *State
+// on each activation (the first event after the object was out of memory).
+// T handles HTTP requests if it implements [http.Handler] or [FetchHandler].
+// Register panics on an invalid or duplicate class name, like http.Handle: it
+// is a programmer mistake found at startup.
+func Register[T any](app *App, class string, newObject func(*State) (T, error)) *Namespace {
+	return RegisterWithOptions(app, class, newObject, nil)
+}
+
+// RegisterWithOptions is [Register] with class options.
+func RegisterWithOptions[T any](app *App, class string, newObject func(*State) (T, error), opts *ClassOptions) *Namespace {
+	if opts == nil {
+		opts = &ClassOptions{}
+	}
+	err := app.rt.Register(&runtime.Class{
+		Name:       class,
+		Concurrent: opts.Concurrent,
+		New: func(ctx context.Context, act *runtime.Activation) (any, error) {
+			obj, err := newObject(&State{act: act, ctx: ctx})
+			if err != nil {
+				return nil, err
+			}
+			return obj, nil
+		},
+	})
+	if err != nil {
+		panic(fmt.Sprintf("roost: register %q: %v", class, err))
+	}
+	return &Namespace{app: app, class: class}
+}
+
+// Class returns the class name.
+func (ns *Namespace) Class() string { return ns.class }
+
+// IDFromName returns the ID of the object with that name: a keyed hash of
+// the class and the name, the same on every node and after every restart.
+func (ns *Namespace) IDFromName(name string) ID { return ids.FromName(ns.class, name) }
+
+// NewUniqueID returns a new random ID.
+func (ns *Namespace) NewUniqueID() ID { return ids.New() }
+
+// IDFromString parses an ID: exactly 64 lowercase hex characters; anything
+// else is an error that wraps [ErrInvalidID].
+func (ns *Namespace) IDFromString(s string) (ID, error) { return ids.Parse(s) }
+
+// Get returns a stub for the object with that ID. Getting a stub does not
+// activate the object; the first event sent through it does.
+func (ns *Namespace) Get(id ID) *Stub { return &Stub{ns: ns, id: id} }

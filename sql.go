@@ -1,0 +1,70 @@
+package roost
+
+import (
+	"context"
+	"errors"
+
+	"github.com/roost-dev/roost/internal/store"
+)
+
+// Result is the outcome of [Storage.Exec].
+type Result = store.Result
+
+// Rows is the result of [Storage.Query]: iterate with Next, read with Scan
+// (the usual database/sql conversions and sql.Scanner types), check Err, and
+// Close. Rows left open are closed when the event ends.
+type Rows = store.Rows
+
+// Exec runs SQL that returns no rows on the object's database. Without args,
+// query may hold several statements. SQL may not attach other files, change
+// the engine's safety settings (journal mode, synchronous, …), control
+// transactions (use [Storage.Transaction]) or touch tables named _roost_*:
+// such statements fail with code sql_not_authorized.
+func (s *Storage) Exec(ctx context.Context, query string, args ...any) (Result, error) {
+	db, err := s.db()
+	if err != nil {
+		return Result{}, err
+	}
+	return db.Exec(ctx, query, args...)
+}
+
+// Query runs one read-only statement and returns its rows.
+func (s *Storage) Query(ctx context.Context, query string, args ...any) (*Rows, error) {
+	db, err := s.db()
+	if err != nil {
+		return nil, err
+	}
+	return db.Query(ctx, query, args...)
+}
+
+// ErrNoRows is returned by [Row.Scan] when the query returned no row.
+var ErrNoRows = errors.New("sql: no rows in result set")
+
+// Row is the result of [Storage.QueryRow].
+type Row struct {
+	rows *Rows
+	err  error
+}
+
+// QueryRow runs a query that returns at most one row; errors are deferred to
+// [Row.Scan].
+func (s *Storage) QueryRow(ctx context.Context, query string, args ...any) *Row {
+	rows, err := s.Query(ctx, query, args...)
+	return &Row{rows: rows, err: err}
+}
+
+// Scan copies the first row into dest and closes the rows. It returns
+// ErrNoRows if there was none.
+func (r *Row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	defer r.rows.Close()
+	if !r.rows.Next() {
+		if err := r.rows.Err(); err != nil {
+			return err
+		}
+		return ErrNoRows
+	}
+	return r.rows.Scan(dest...)
+}

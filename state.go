@@ -1,0 +1,38 @@
+package roost
+
+import (
+	"context"
+
+	"github.com/roost-dev/roost/internal/runtime"
+)
+
+// State is what an object instance receives from the runtime: its identity,
+// its storage and its controls. It is valid for the life of the instance;
+// after a reset or eviction its methods fail with ErrClosed.
+type State struct {
+	act *runtime.Activation
+	ctx context.Context
+}
+
+// ID returns the object's ID.
+func (s *State) ID() ID { return s.act.ID() }
+
+// Class returns the object's class name.
+func (s *State) Class() string { return s.act.Class() }
+
+// Storage returns the object's private storage: a KV API and a SQL API on
+// one SQLite database.
+func (s *State) Storage() *Storage { return &Storage{act: s.act} }
+
+// Context returns the context of the activation: the constructor's. Handlers
+// get their own per event.
+func (s *State) Context() context.Context { return s.ctx }
+
+// BlockConcurrencyWhile runs fn before any other event is delivered to the
+// object. Typical use is in the constructor, to set up a schema or load
+// state. fn gets a context that ends after the configured timeout (default
+// 30s); if fn fails or times out, the instance is reset and the event that
+// constructed it fails. Writes fn makes commit with the constructor's.
+func (s *State) BlockConcurrencyWhile(ctx context.Context, fn func(ctx context.Context) error) error {
+	return s.act.BlockConcurrencyWhile(ctx, fn)
+}

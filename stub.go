@@ -1,0 +1,30 @@
+package roost
+
+import (
+	"context"
+	"net/http"
+)
+
+// Stub sends events to one object. It is cheap; make one per use or keep it.
+// Any Go code can use it, including another object's handler.
+type Stub struct {
+	ns *Namespace
+	id ID
+}
+
+// ID returns the object's ID.
+func (s *Stub) ID() ID { return s.id }
+
+// Fetch delivers req to the object as an HTTP event and returns the response
+// once the event's writes are durable (the output gate): a response is never
+// seen for writes that could still be lost. The object sees req.URL as given
+// (the gateway strips /{class}/{name} first). ctx bounds the wait; an event
+// still queued when it ends never runs.
+//
+// Errors: ErrUnknownClass, ErrOverloaded, ErrShuttingDown, a handler's error
+// or panic (codes handler_error, handler_panic), a commit failure (codes
+// storage_full, storage_failed), ctx's error. The error's code is in
+// [ErrorCode].
+func (s *Stub) Fetch(ctx context.Context, req *http.Request) (*http.Response, error) {
+	return fetch(ctx, s.ns.app.rt, s.ns.class, s.id, req)
+}
