@@ -38,7 +38,7 @@ type Config struct {
 	IdleTimeout time.Duration
 	// MaxActiveObjects bounds the objects in memory and so the open database
 	// files (two descriptors each); beyond it the least recently used idle
-	// object is evicted. Defaults to 2048.
+	// object is evicted. Defaults to 1024.
 	MaxActiveObjects int
 	// MaxPendingEvents bounds the queued events of one object; beyond it
 	// callers get ErrOverloaded (HTTP 503) at once. Defaults to 4096.

@@ -132,7 +132,7 @@ func checkResponse(resp *http.Response, err error) (*http.Response, error) {
 		}
 		return nil, err
 	case resp == nil:
-		return nil, errors.New("Fetch returned neither a response nor an error")
+		return nil, errors.New("fetch returned neither a response nor an error")
 	case resp.Body == nil:
 		resp.Body = http.NoBody
 	}

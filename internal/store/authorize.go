@@ -3,7 +3,7 @@ package store
 import (
 	"strings"
 
-	"github.com/ncruces/go-sqlite3"
+	sqlite3 "github.com/mattn/go-sqlite3"
 )
 
 // allowedPragmas are the pragmas user SQL may run: they read the schema or
@@ -23,35 +23,35 @@ var deniedFunctions = map[string]bool{"load_extension": true, "readfile": true, 
 // (the runtime owns them), load code, or touch Roost's internal tables. It is
 // a real authorizer, not string matching: it sees what the parsed statement
 // would do.
-func (db *DB) authorize(action sqlite3.AuthorizerActionCode, name3rd, name4th, schema, inner string) sqlite3.AuthorizerReturnCode {
+func (db *DB) authorize(action int, name3rd, name4th, schema string) int {
 	if !db.user {
-		return sqlite3.AUTH_OK
+		return sqlite3.SQLITE_OK
 	}
 	if schema != "" && schema != "main" && schema != "temp" {
-		return sqlite3.AUTH_DENY
+		return sqlite3.SQLITE_DENY
 	}
 	switch action {
-	case sqlite3.AUTH_ATTACH, sqlite3.AUTH_DETACH, sqlite3.AUTH_TRANSACTION, sqlite3.AUTH_SAVEPOINT,
-		sqlite3.AUTH_CREATE_VTABLE, sqlite3.AUTH_DROP_VTABLE:
-		return sqlite3.AUTH_DENY
-	case sqlite3.AUTH_PRAGMA:
+	case sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH, sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT,
+		sqlite3.SQLITE_CREATE_VTABLE, sqlite3.SQLITE_DROP_VTABLE:
+		return sqlite3.SQLITE_DENY
+	case sqlite3.SQLITE_PRAGMA:
 		name := strings.ToLower(name3rd)
 		if !allowedPragmas[name] || (name == "page_size" && name4th != "") {
-			return sqlite3.AUTH_DENY
+			return sqlite3.SQLITE_DENY
 		}
-	case sqlite3.AUTH_FUNCTION:
+	case sqlite3.SQLITE_FUNCTION:
 		if deniedFunctions[strings.ToLower(name4th)] {
-			return sqlite3.AUTH_DENY
+			return sqlite3.SQLITE_DENY
 		}
-	case sqlite3.AUTH_READ, sqlite3.AUTH_INSERT, sqlite3.AUTH_UPDATE, sqlite3.AUTH_DELETE,
-		sqlite3.AUTH_CREATE_TABLE, sqlite3.AUTH_DROP_TABLE, sqlite3.AUTH_ALTER_TABLE, sqlite3.AUTH_ANALYZE,
-		sqlite3.AUTH_CREATE_INDEX, sqlite3.AUTH_DROP_INDEX, sqlite3.AUTH_CREATE_TRIGGER, sqlite3.AUTH_DROP_TRIGGER,
-		sqlite3.AUTH_CREATE_VIEW, sqlite3.AUTH_DROP_VIEW, sqlite3.AUTH_REINDEX:
-		if internalName(name3rd) || internalName(name4th) && action != sqlite3.AUTH_READ && action != sqlite3.AUTH_UPDATE {
-			return sqlite3.AUTH_DENY
+	case sqlite3.SQLITE_READ, sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE,
+		sqlite3.SQLITE_CREATE_TABLE, sqlite3.SQLITE_DROP_TABLE, sqlite3.SQLITE_ALTER_TABLE, sqlite3.SQLITE_ANALYZE,
+		sqlite3.SQLITE_CREATE_INDEX, sqlite3.SQLITE_DROP_INDEX, sqlite3.SQLITE_CREATE_TRIGGER, sqlite3.SQLITE_DROP_TRIGGER,
+		sqlite3.SQLITE_CREATE_VIEW, sqlite3.SQLITE_DROP_VIEW, sqlite3.SQLITE_REINDEX:
+		if internalName(name3rd) || internalName(name4th) && action != sqlite3.SQLITE_READ && action != sqlite3.SQLITE_UPDATE {
+			return sqlite3.SQLITE_DENY
 		}
 	}
-	return sqlite3.AUTH_OK
+	return sqlite3.SQLITE_OK
 }
 
 // internalName reports whether a table or index belongs to Roost (or to

@@ -2,12 +2,13 @@ package store
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strconv"
 	"sync"
 
-	"github.com/ncruces/go-sqlite3"
+	sqlite3 "github.com/mattn/go-sqlite3"
 
 	"github.com/roost-dev/roost/internal/ids"
 )
@@ -28,12 +29,11 @@ type DB struct {
 
 	mu sync.Mutex // guards every field below, and the connection
 	// conn is nil until the file exists and is opened.
-	conn *sqlite3.Conn
+	conn *sqlite3.SQLiteConn
 	// user is true while user SQL runs: the authorizer applies its rules.
 	user bool
-	// stmts caches Roost's own statements; userStmts caches user SQL.
-	stmts     map[string]*sqlite3.Stmt
-	userStmts *stmtCache
+	// stmts caches Roost's own statements (user SQL uses the driver's cache).
+	stmts map[string]*sqlite3.SQLiteStmt
 	// rows are the open result sets, closed at the end of the event.
 	rows map[*Rows]struct{}
 	// inTx: a batch transaction is open. inEvent: an event is running and
@@ -41,8 +41,9 @@ type DB struct {
 	inTx, inEvent, eventSP bool
 	depth                  int
 	// wrote: the open batch holds writes; deleted: DeleteAll ran in the batch
-	// and nothing was written after it.
-	wrote, deleted bool
+	// and nothing was written after it. evDeleted is deleted as it was when
+	// the event's savepoint opened: a rolled-back event restores it.
+	wrote, deleted, evDeleted bool
 	// serial is set for objects whose events take turns (see Transaction).
 	serial bool
 	// broken is set when SQLite rolled the batch back on its own (full disk,
@@ -53,7 +54,7 @@ type DB struct {
 
 func newDB(s *Store, class string, id ids.ID) *DB {
 	return &DB{s: s, class: class, id: id, path: Path(class, id),
-		stmts: map[string]*sqlite3.Stmt{}, userStmts: newStmtCache(64), rows: map[*Rows]struct{}{}}
+		stmts: map[string]*sqlite3.SQLiteStmt{}, rows: map[*Rows]struct{}{}}
 }
 
 // ID returns the object's ID.
@@ -61,7 +62,7 @@ func (db *DB) ID() ids.ID { return db.id }
 
 // connect opens the existing file. Caller holds mu (or owns db exclusively).
 func (db *DB) connect() error {
-	conn, err := sqlite3.OpenFlags(db.s.uri(db.path), sqlite3.OPEN_READWRITE|sqlite3.OPEN_URI)
+	conn, err := db.s.dial(db.path, false)
 	if err != nil {
 		return db.wrap("open", err)
 	}
@@ -73,24 +74,32 @@ func (db *DB) connect() error {
 	return nil
 }
 
+// sqliteFcntlPersistWAL is SQLITE_FCNTL_PERSIST_WAL: keep the WAL file when
+// the connection closes, so the next activation does not recreate it.
+const sqliteFcntlPersistWAL = 10
+
 // configure sets the engine's safety settings. User SQL cannot change them:
 // the authorizer refuses the pragmas, and ATTACH is impossible (limit 0).
-func (db *DB) configure(conn *sqlite3.Conn) error {
+func (db *DB) configure(conn *sqlite3.SQLiteConn) error {
 	cfg := db.s.cfg
 	pages := cfg.MaxDatabaseSize / 4096
-	err := conn.Exec(`PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; PRAGMA synchronous=` + string(cfg.Synchronous) +
-		`; PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF; PRAGMA cache_size=-1024` +
-		`; PRAGMA journal_size_limit=4194304; PRAGMA max_page_count=` + strconv.FormatInt(pages, 10) +
-		`; SELECT count(*) FROM sqlite_schema`) // the read takes the exclusive lock now
+	_, err := conn.Exec(`PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; PRAGMA synchronous=`+string(cfg.Synchronous)+
+		`; PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF; PRAGMA cache_size=-1024`+
+		`; PRAGMA journal_size_limit=4194304; PRAGMA max_page_count=`+strconv.FormatInt(pages, 10)+
+		`; SELECT count(*) FROM sqlite_schema`, nil) // the read takes the exclusive lock now
 	if err != nil {
 		return err
 	}
-	if _, err := conn.Config(sqlite3.DBCONFIG_DEFENSIVE, true); err != nil {
+	if err := conn.SetFileControlInt("main", sqliteFcntlPersistWAL, 1); err != nil {
 		return err
 	}
-	conn.Limit(sqlite3.LIMIT_ATTACHED, 0)
-	conn.Limit(sqlite3.LIMIT_LENGTH, cfg.MaxValueSize+cfg.MaxKeySize+1024)
-	return conn.SetAuthorizer(db.authorize)
+	if err := configureRaw(conn); err != nil {
+		return err
+	}
+	conn.SetLimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+	conn.SetLimit(sqlite3.SQLITE_LIMIT_LENGTH, cfg.MaxValueSize+cfg.MaxKeySize+1024)
+	conn.RegisterAuthorizer(db.authorize)
+	return nil
 }
 
 // ensureFile creates and opens the database file if it does not exist yet.
@@ -135,6 +144,7 @@ func (db *DB) EndEvent(ok bool) error {
 	if err := db.execLocked("ROLLBACK TO ev"); err != nil {
 		return err
 	}
+	db.deleted = db.evDeleted // a rolled-back DeleteAll deletes no files
 	return db.execLocked("RELEASE ev")
 }
 
@@ -176,8 +186,8 @@ func (db *DB) Rollback() {
 }
 
 func (db *DB) rollbackLocked() {
-	if db.conn != nil && !db.conn.GetAutocommit() {
-		_ = db.conn.Exec("ROLLBACK")
+	if db.conn != nil && !db.conn.AutoCommit() {
+		_, _ = db.conn.Exec("ROLLBACK", nil)
 	}
 	db.inTx, db.eventSP, db.wrote, db.deleted, db.depth = false, false, false, false, 0
 }
@@ -210,7 +220,6 @@ func (db *DB) disconnectLocked() error {
 		st.Close()
 	}
 	clear(db.stmts)
-	db.userStmts.closeAll()
 	err := db.conn.Close()
 	db.conn = nil
 	return db.wrap("close", err)
@@ -241,6 +250,7 @@ func (db *DB) writable(ctx context.Context) (done func(error) error, err error) 
 	if err := db.ensureFile(); err != nil {
 		return nil, err
 	}
+	wasDeleted := db.deleted
 	db.deleted = false // a write after DeleteAll keeps the file
 	auto := !db.inTx
 	if !db.inTx {
@@ -253,7 +263,7 @@ func (db *DB) writable(ctx context.Context) (done func(error) error, err error) 
 		if err := db.execLocked("SAVEPOINT ev"); err != nil {
 			return nil, err
 		}
-		db.eventSP = true
+		db.eventSP, db.evDeleted = true, wasDeleted
 	}
 	auto = auto && !db.inEvent && db.depth == 0
 	return func(opErr error) error {
@@ -290,7 +300,7 @@ func (db *DB) readable(ctx context.Context) (bool, error) {
 // checkBroken notices that SQLite rolled back the whole transaction after an
 // error (it does on a full disk or an I/O error).
 func (db *DB) checkBroken(err error) {
-	if err != nil && db.inTx && db.conn != nil && db.conn.GetAutocommit() {
+	if err != nil && db.inTx && db.conn != nil && db.conn.AutoCommit() {
 		db.broken = db.wrap("write", err)
 		db.inTx, db.eventSP, db.depth = false, false, 0
 	}
@@ -348,6 +358,7 @@ func (db *DB) nested(ctx context.Context, fn func(ctx context.Context) error, he
 		lock, unlock = func() {}, func() {}
 	}
 	lock()
+	wasDeleted := db.deleted
 	done, err := db.writable(ctx)
 	if err != nil {
 		unlock()
@@ -372,6 +383,7 @@ func (db *DB) nested(ctx context.Context, fn func(ctx context.Context) error, he
 		} else if db.broken == nil && db.inTx {
 			_ = db.execLocked("ROLLBACK TO " + sp)
 			_ = db.execLocked("RELEASE " + sp)
+			db.deleted = wasDeleted // a rolled-back DeleteAll deletes no files
 		}
 		err = done(err)
 		if p != nil {
@@ -383,20 +395,21 @@ func (db *DB) nested(ctx context.Context, fn func(ctx context.Context) error, he
 
 // execLocked runs Roost's own statement.
 func (db *DB) execLocked(sql string) error {
-	return db.wrap("exec", db.conn.Exec(sql))
+	_, err := db.conn.Exec(sql, nil)
+	return db.wrap("exec", err)
 }
 
-// stmt returns a cached statement of Roost's own, prepared as internal.
-func (db *DB) stmt(sql string) (*sqlite3.Stmt, error) {
+// stmt returns a cached statement of Roost's own.
+func (db *DB) stmt(sql string) (*sqlite3.SQLiteStmt, error) {
 	if st, ok := db.stmts[sql]; ok {
 		return st, nil
 	}
-	st, _, err := db.conn.Prepare(sql)
+	st, err := db.conn.Prepare(sql)
 	if err != nil {
 		return nil, db.wrap("prepare", err)
 	}
-	db.stmts[sql] = st
-	return st, nil
+	db.stmts[sql] = st.(*sqlite3.SQLiteStmt)
+	return db.stmts[sql], nil
 }
 
 // wrap adds the object to an error and translates SQLite's codes into
@@ -405,5 +418,24 @@ func (db *DB) wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("%s %s/%s: %w", op, db.class, db.id.String()[:12], translate(err, db.s.cfg))
+	return fmt.Errorf("%s %s/%s: %w", op, db.class, db.id.String()[:12], translate(err, db.s.cfg, db.atSizeLimit))
+}
+
+// atSizeLimit tells a full database (max_page_count) from a full disk: both
+// are SQLITE_FULL.
+func (db *DB) atSizeLimit() bool {
+	if db.conn == nil {
+		return false
+	}
+	rows, err := db.conn.Query("PRAGMA page_count", nil)
+	if err != nil {
+		return false
+	}
+	defer rows.Close()
+	v := make([]driver.Value, 1)
+	if rows.Next(v) != nil {
+		return false
+	}
+	n, _ := v[0].(int64)
+	return (n+8)*4096 >= db.s.cfg.MaxDatabaseSize
 }

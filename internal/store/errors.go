@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"syscall"
 
-	"github.com/ncruces/go-sqlite3"
+	sqlite3 "github.com/mattn/go-sqlite3"
 
 	"github.com/roost-dev/roost/internal/errcode"
 )
@@ -29,28 +29,42 @@ func (e *LimitError) Error() string {
 func (e *LimitError) ErrorCode() string { return string(errcode.LimitExceeded) }
 
 // translate gives SQLite's errors Roost's codes. The SQLite error stays in the
-// chain for errors.Is and errors.As.
-func translate(err error, cfg Config) error {
-	var se *sqlite3.Error
+// chain for errors.Is and errors.As. atSizeLimit tells the two kinds of
+// SQLITE_FULL apart.
+func translate(err error, cfg Config, atSizeLimit func() bool) error {
+	var se sqlite3.Error
 	if !errors.As(err, &se) {
-		return err
+		return osError(err)
 	}
-	switch se.Code() {
-	case sqlite3.FULL:
-		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+	switch se.Code {
+	case sqlite3.ErrFull:
+		if !atSizeLimit() {
 			return &errcode.Error{Code: errcode.StorageFull, Message: "storage full: the disk has no space left; nothing of this event was committed", Err: err}
 		}
 		return errors.Join(&LimitError{Limit: "database size", Max: cfg.MaxDatabaseSize}, err)
-	case sqlite3.TOOBIG:
+	case sqlite3.ErrTooBig:
 		return errors.Join(&LimitError{Limit: "value size", Max: int64(cfg.MaxValueSize)}, err)
-	case sqlite3.AUTH:
+	case sqlite3.ErrAuth:
 		return &errcode.Error{Code: errcode.SQLNotAuthorized, Message: "sql not authorized: " + se.Error(), Err: err}
-	case sqlite3.IOERR, sqlite3.CORRUPT, sqlite3.NOTADB, sqlite3.CANTOPEN, sqlite3.NOMEM:
+	case sqlite3.ErrIoErr, sqlite3.ErrCorrupt, sqlite3.ErrNotADB, sqlite3.ErrCantOpen, sqlite3.ErrNomem:
 		return &errcode.Error{Code: errcode.StorageFailed, Message: "storage failed: " + se.Error(), Err: err}
-	case sqlite3.BUSY, sqlite3.LOCKED:
+	case sqlite3.ErrBusy, sqlite3.ErrLocked:
 		return &errcode.Error{Code: errcode.StorageFailed, Message: "storage failed: the database is locked by another process (is a second server using the same data directory?)", Err: err}
-	case sqlite3.INTERRUPT:
+	case sqlite3.ErrInterrupt:
 		return err
 	}
 	return &errcode.Error{Code: errcode.SQLError, Message: se.Error(), Err: err}
+}
+
+// osError gives the codes of a full or failing disk to the errors of Roost's
+// own file operations (creating or deleting an object's file).
+func osError(err error) error {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return err
+	}
+	if errno == syscall.ENOSPC || errno == syscall.EDQUOT {
+		return &errcode.Error{Code: errcode.StorageFull, Message: "storage full: the disk has no space left; nothing of this event was committed", Err: err}
+	}
+	return &errcode.Error{Code: errcode.StorageFailed, Message: "storage failed: " + err.Error(), Err: err}
 }

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql/driver"
+	"io"
 	"slices"
 )
 
@@ -53,12 +55,23 @@ func (db *DB) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	defer st.Reset()
-	st.BindText(1, key)
-	if !st.Step() {
-		return nil, false, db.wrap("get", st.Err())
+	rows, err := st.Query([]driver.Value{key})
+	if err != nil {
+		return nil, false, db.wrap("get", err)
 	}
-	return st.ColumnBlob(0, []byte{}), true, nil
+	defer rows.Close()
+	v := make([]driver.Value, 1)
+	switch err := rows.Next(v); {
+	case err == io.EOF:
+		return nil, false, nil
+	case err != nil:
+		return nil, false, db.wrap("get", err)
+	}
+	b, _ := v[0].([]byte)
+	if b == nil {
+		b = []byte{}
+	}
+	return b, true, nil
 }
 
 // GetMany returns the values of the keys that exist.
@@ -105,15 +118,11 @@ func (db *DB) putLocked(entries []Entry) error {
 		return err
 	}
 	for _, e := range entries {
-		st.BindText(1, e.Key)
 		v := e.Value
 		if v == nil {
 			v = []byte{}
 		}
-		st.BindBlob(2, v)
-		err := st.Exec()
-		st.ClearBindings()
-		if err != nil {
+		if _, err := st.Exec([]driver.Value{e.Key, v}); err != nil {
 			return db.wrap("put", err)
 		}
 	}
@@ -147,11 +156,12 @@ func (db *DB) deleteLocked(keys []string) (int, error) {
 	}
 	n := 0
 	for _, k := range keys {
-		st.BindText(1, k)
-		if err := st.Exec(); err != nil {
+		res, err := st.Exec([]driver.Value{k})
+		if err != nil {
 			return n, db.wrap("delete", err)
 		}
-		n += int(db.conn.Changes())
+		c, _ := res.RowsAffected()
+		n += int(c)
 	}
 	return n, nil
 }
@@ -167,35 +177,49 @@ func (db *DB) List(ctx context.Context, opts ListOptions) ([]Entry, error) {
 	if !ok || err != nil {
 		return nil, err
 	}
-	q := `SELECT key, value FROM _roost_kv WHERE key >= ?1`
+	q := `SELECT key, value FROM _roost_kv WHERE key >= ?`
+	args := []driver.Value{start}
 	if end != nil {
-		q += ` AND key < ?2`
+		q += ` AND key < ?`
+		args = append(args, *end)
 	}
 	if opts.Reverse {
 		q += ` ORDER BY key DESC`
 	} else {
 		q += ` ORDER BY key`
 	}
-	q += ` LIMIT ?3`
-	st, err := db.stmt(q)
-	if err != nil {
-		return nil, err
-	}
-	defer st.Reset()
-	st.BindText(1, start)
-	if end != nil {
-		st.BindText(2, *end)
-	}
 	limit := int64(opts.Limit)
 	if limit <= 0 {
 		limit = -1
 	}
-	st.BindInt64(3, limit)
-	var out []Entry
-	for st.Step() {
-		out = append(out, Entry{Key: st.ColumnText(0), Value: st.ColumnBlob(1, []byte{})})
+	q += ` LIMIT ?`
+	args = append(args, limit)
+	st, err := db.stmt(q)
+	if err != nil {
+		return nil, err
 	}
-	return out, db.wrap("list", st.Err())
+	rows, err := st.Query(args)
+	if err != nil {
+		return nil, db.wrap("list", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	v := make([]driver.Value, 2)
+	for {
+		err := rows.Next(v)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, db.wrap("list", err)
+		}
+		k, _ := v[0].(string)
+		b, _ := v[1].([]byte)
+		if b == nil {
+			b = []byte{}
+		}
+		out = append(out, Entry{Key: k, Value: b})
+	}
 }
 
 // bounds turns opts into a half-open key range [start, end); end nil means
@@ -246,19 +270,18 @@ func (db *DB) DeleteAll(ctx context.Context) error {
 }
 
 func (db *DB) dropAllLocked() error {
-	st, _, err := db.conn.Prepare(`SELECT type, name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '\_roost\_%' ESCAPE '\' AND type IN ('table', 'view')`)
+	rows, err := db.conn.Query(`SELECT type, name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE '\_roost\_%' ESCAPE '\' AND type IN ('table', 'view')`, nil)
 	if err != nil {
 		return db.wrap("delete all", err)
 	}
 	var drops []string
-	for st.Step() {
-		drops = append(drops, "DROP "+st.ColumnText(0)+" IF EXISTS "+quoteIdent(st.ColumnText(1)))
+	v := make([]driver.Value, 2)
+	for rows.Next(v) == nil {
+		typ, _ := v[0].(string)
+		name, _ := v[1].(string)
+		drops = append(drops, "DROP "+typ+" IF EXISTS "+quoteIdent(name))
 	}
-	err = st.Err()
-	st.Close()
-	if err != nil {
-		return db.wrap("delete all", err)
-	}
+	rows.Close()
 	if err := db.execLocked(`PRAGMA defer_foreign_keys=ON`); err != nil {
 		return err
 	}

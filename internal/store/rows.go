@@ -2,22 +2,23 @@ package store
 
 import (
 	"database/sql"
+	"database/sql/driver"
+	"io"
 	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
 	"time"
 
-	"github.com/ncruces/go-sqlite3"
 )
 
 // Rows is the result of [DB.Query]: iterate with Next, read with Scan, and
 // Close when done (it is closed at the end of the event in any case).
 type Rows struct {
 	db     *DB
-	st     *sqlite3.Stmt
-	cached bool
+	rows   driver.Rows
 	cols   []string
+	cur    []driver.Value
 	err    error
 	closed bool
 }
@@ -32,16 +33,20 @@ func (r *Rows) Next() bool {
 	if r.closed {
 		return false
 	}
+	if r.cur == nil {
+		r.cur = make([]driver.Value, len(r.cols))
+	}
 	r.db.user = true
-	ok := r.st.Step()
+	err := r.rows.Next(r.cur)
 	r.db.user = false
-	if !ok {
-		if err := r.st.Err(); err != nil {
+	if err != nil {
+		if err != io.EOF {
 			r.err = r.db.wrap("query", err)
 		}
 		r.closeLocked()
+		return false
 	}
-	return ok
+	return true
 }
 
 // Err returns the error that ended the iteration, if any.
@@ -61,9 +66,7 @@ func (r *Rows) closeLocked() {
 	}
 	r.closed = true
 	delete(r.db.rows, r)
-	if r.db.conn != nil {
-		r.db.release(r.st, r.cached)
-	}
+	r.rows.Close()
 }
 
 // Scan copies the current row into dest, one pointer per column, converting
@@ -72,31 +75,20 @@ func (r *Rows) closeLocked() {
 func (r *Rows) Scan(dest ...any) error {
 	r.db.mu.Lock()
 	defer r.db.mu.Unlock()
-	if r.closed {
+	if r.closed || r.cur == nil {
 		return errors.New("sql: Scan called without a row (call Next first, and before Close)")
 	}
 	if len(dest) != len(r.cols) {
 		return fmt.Errorf("sql: Scan expected %d destinations, got %d", len(r.cols), len(dest))
 	}
 	for i, d := range dest {
-		if err := assign(d, value(r.st, i)); err != nil {
+		src := r.cur[i]
+		if b, ok := src.([]byte); ok {
+			src = append([]byte{}, b...) // the driver may reuse its buffer
+		}
+		if err := assign(d, src); err != nil {
 			return fmt.Errorf("sql: Scan column %d (%s): %w", i, r.cols[i], err)
 		}
-	}
-	return nil
-}
-
-// value reads column i as int64, float64, string, []byte (a copy) or nil.
-func value(st *sqlite3.Stmt, i int) any {
-	switch st.ColumnType(i) {
-	case sqlite3.INTEGER:
-		return st.ColumnInt64(i)
-	case sqlite3.FLOAT:
-		return st.ColumnFloat(i)
-	case sqlite3.TEXT:
-		return st.ColumnText(i)
-	case sqlite3.BLOB:
-		return st.ColumnBlob(i, []byte{})
 	}
 	return nil
 }
@@ -119,6 +111,10 @@ func assign(dest, src any) error {
 			*d = strconv.FormatInt(v, 10)
 		case float64:
 			*d = strconv.FormatFloat(v, 'g', -1, 64)
+		case bool:
+			*d = strconv.FormatBool(v)
+		case time.Time:
+			*d = v.Format(time.RFC3339Nano)
 		case nil:
 			return errors.New("NULL into *string (use *sql.NullString)")
 		}
@@ -139,6 +135,9 @@ func assign(dest, src any) error {
 		return assignTime(d, src)
 	case *bool:
 		switch v := src.(type) {
+		case bool:
+			*d = v
+			return nil
 		case int64:
 			*d = v != 0
 			return nil
@@ -154,6 +153,9 @@ func assign(dest, src any) error {
 
 func assignTime(d *time.Time, src any) error {
 	switch v := src.(type) {
+	case time.Time:
+		*d = v
+		return nil
 	case string:
 		t, err := time.Parse(time.RFC3339Nano, v)
 		*d = t

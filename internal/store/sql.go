@@ -2,12 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-
-	"github.com/ncruces/go-sqlite3"
 )
 
 // Result is the outcome of [DB.Exec].
@@ -18,57 +16,42 @@ type Result struct {
 	LastInsertID int64
 }
 
-// Exec runs SQL that returns no rows. Without args, query may hold several
-// statements separated by semicolons; with args, exactly one.
+var errSQLUsage = errors.New("bad sql call")
+
+// Exec runs SQL that returns no rows. query may hold several statements
+// separated by semicolons; args are taken by the statements in order.
 func (db *DB) Exec(ctx context.Context, query string, args ...any) (Result, error) {
+	vals, err := values(args)
+	if err != nil {
+		return Result{}, err
+	}
 	defer db.lock(ctx)()
 	done, err := db.writable(ctx)
 	if err != nil {
 		return Result{}, err
 	}
-	res, err := db.execUser(query, args)
-	return res, done(err)
-}
-
-func (db *DB) execUser(query string, args []any) (Result, error) {
 	db.user = true
-	defer func() { db.user = false }()
-	for {
-		st, tail, cached, err := db.prepareUser(query)
-		if err != nil {
-			return Result{}, err
-		}
-		if st == nil { // only whitespace or comments left
-			return Result{}, nil
-		}
-		if strings.TrimSpace(tail) != "" && len(args) > 0 {
-			db.release(st, cached)
-			return Result{}, fmt.Errorf("sql: %w: arguments need a single statement", errSQLUsage)
-		}
-		err = bindAll(st, args)
-		if err == nil {
-			for st.Step() {
-			}
-			err = st.Err()
-		}
-		res := Result{RowsAffected: db.conn.Changes(), LastInsertID: db.conn.LastInsertRowID()}
-		db.release(st, cached)
-		if err != nil {
-			return Result{}, db.wrap("exec", err)
-		}
-		if strings.TrimSpace(tail) == "" {
-			return res, nil
-		}
-		query = tail
+	res, err := db.conn.Exec(query, vals)
+	db.user = false
+	if err != nil {
+		return Result{}, done(db.wrap("exec", err))
 	}
+	var r Result
+	r.RowsAffected, _ = res.RowsAffected()
+	r.LastInsertID, _ = res.LastInsertId()
+	return r, done(nil)
 }
 
-var errSQLUsage = errors.New("bad sql call")
-
-// Query runs SQL that returns rows. The caller must Close the Rows; they are
-// closed at the end of the event in any case. Query creates the object's
-// (empty) database if it has none yet.
+// Query runs SQL that returns rows; with several statements, the earlier
+// ones run first and the rows are the last one's. A statement that writes
+// (INSERT … RETURNING) belongs to the event like any write. The caller must
+// Close the Rows; they are closed at the end of the event in any case. Query
+// creates the object's (empty) database if it has none yet.
 func (db *DB) Query(ctx context.Context, query string, args ...any) (*Rows, error) {
+	vals, err := values(args)
+	if err != nil {
+		return nil, err
+	}
 	defer db.lock(ctx)()
 	if _, err := db.readable(ctx); err != nil {
 		return nil, err
@@ -76,166 +59,73 @@ func (db *DB) Query(ctx context.Context, query string, args ...any) (*Rows, erro
 	if err := db.ensureFile(); err != nil {
 		return nil, err
 	}
-	db.user = true
-	defer func() { db.user = false }()
-	st, tail, cached, err := db.prepareUser(query)
-	if err != nil {
-		return nil, err
-	}
-	if st == nil || strings.TrimSpace(tail) != "" {
-		if st != nil {
-			db.release(st, cached)
-		}
-		return nil, fmt.Errorf("sql: %w: Query needs exactly one statement", errSQLUsage)
-	}
-	if !st.ReadOnly() {
-		// A write with RETURNING: it belongs to the event's transaction.
-		if err := db.queryWritable(ctx); err != nil {
-			db.release(st, cached)
+	finish := func(err error) error { return err }
+	if db.inEvent || db.depth > 0 || db.inTx {
+		// Inside an event or transaction the statement may write: it runs in
+		// the transaction. Outside, SQLite commits each statement on its own.
+		if finish, err = db.writable(ctx); err != nil {
 			return nil, err
 		}
 	}
-	if err := bindAll(st, args); err != nil {
-		db.release(st, cached)
-		return nil, db.wrap("query", err)
+	db.user = true
+	rows, err := db.conn.Query(query, vals)
+	db.user = false
+	if err != nil {
+		return nil, finish(db.wrap("query", err))
 	}
-	r := &Rows{db: db, st: st, cached: cached, cols: columns(st)}
+	if err := finish(nil); err != nil {
+		rows.Close()
+		return nil, err
+	}
+	r := &Rows{db: db, rows: rows, cols: rows.Columns()}
 	db.rows[r] = struct{}{}
 	return r, nil
 }
 
-// queryWritable opens the transaction for a writing Query. Outside events and
-// transactions there is no commit point after the rows are read, so it is
-// refused there.
-func (db *DB) queryWritable(ctx context.Context) error {
-	if !db.inEvent && db.depth == 0 {
-		return fmt.Errorf("sql: %w: a writing Query (RETURNING) needs an event or a Transaction; use Exec", errSQLUsage)
+// values checks and converts arguments for the driver.
+func values(args []any) ([]driver.Value, error) {
+	if len(args) == 0 {
+		return nil, nil
 	}
-	db.user = false
-	defer func() { db.user = true }()
-	done, err := db.writable(ctx)
-	if err != nil {
-		return err
-	}
-	return done(nil)
-}
-
-func (db *DB) prepareUser(query string) (st *sqlite3.Stmt, tail string, cached bool, err error) {
-	if st := db.userStmts.take(query); st != nil {
-		return st, "", true, nil
-	}
-	st, tail, err = db.conn.Prepare(query)
-	if err != nil {
-		return nil, "", false, db.wrap("prepare", err)
-	}
-	return st, tail, strings.TrimSpace(tail) == "" && st != nil, nil
-}
-
-// release resets a statement and returns it to the cache, or closes it.
-func (db *DB) release(st *sqlite3.Stmt, cached bool) {
-	st.Reset()
-	st.ClearBindings()
-	if cached {
-		db.userStmts.put(st)
-		return
-	}
-	st.Close()
-}
-
-func bindAll(st *sqlite3.Stmt, args []any) error {
-	if len(args) != st.BindCount() {
-		return fmt.Errorf("sql: %w: statement has %d parameters, got %d arguments", errSQLUsage, st.BindCount(), len(args))
-	}
+	out := make([]driver.Value, len(args))
 	for i, a := range args {
-		if err := bind(st, i+1, a); err != nil {
-			return err
+		v, err := value(a)
+		if err != nil {
+			return nil, fmt.Errorf("sql: %w: argument %d: %v", errSQLUsage, i+1, err)
 		}
+		out[i] = v
 	}
-	return nil
+	return out, nil
 }
 
-func bind(st *sqlite3.Stmt, i int, a any) error {
+func value(a any) (driver.Value, error) {
 	switch v := a.(type) {
-	case nil:
-		return st.BindNull(i)
+	case nil, int64, float64, bool, string, []byte:
+		return v, nil
 	case int:
-		return st.BindInt64(i, int64(v))
+		return int64(v), nil
 	case int8:
-		return st.BindInt64(i, int64(v))
+		return int64(v), nil
 	case int16:
-		return st.BindInt64(i, int64(v))
+		return int64(v), nil
 	case int32:
-		return st.BindInt64(i, int64(v))
-	case int64:
-		return st.BindInt64(i, v)
+		return int64(v), nil
 	case uint8:
-		return st.BindInt64(i, int64(v))
+		return int64(v), nil
 	case uint16:
-		return st.BindInt64(i, int64(v))
+		return int64(v), nil
 	case uint32:
-		return st.BindInt64(i, int64(v))
+		return int64(v), nil
 	case uint:
-		return st.BindInt64(i, int64(v))
+		return int64(v), nil
 	case uint64:
-		return st.BindInt64(i, int64(v))
+		return int64(v), nil
 	case float32:
-		return st.BindFloat(i, float64(v))
-	case float64:
-		return st.BindFloat(i, v)
-	case bool:
-		return st.BindBool(i, v)
-	case string:
-		return st.BindText(i, v)
-	case []byte:
-		if v == nil {
-			return st.BindNull(i)
-		}
-		return st.BindBlob(i, v)
+		return float64(v), nil
 	case time.Time:
-		return st.BindText(i, v.UTC().Format(time.RFC3339Nano))
+		return v.UTC().Format(time.RFC3339Nano), nil
+	case driver.Valuer:
+		return v.Value()
 	}
-	return fmt.Errorf("sql: %w: argument %d has unsupported type %T", errSQLUsage, i, a)
-}
-
-func columns(st *sqlite3.Stmt) []string {
-	cols := make([]string, st.ColumnCount())
-	for i := range cols {
-		cols[i] = st.ColumnName(i)
-	}
-	return cols
-}
-
-// stmtCache keeps prepared user statements by SQL text, least recently used
-// out first. A statement in use is taken out, so two open Rows of the same
-// query never share one.
-type stmtCache struct {
-	max   int
-	order []*sqlite3.Stmt
-}
-
-func newStmtCache(max int) *stmtCache { return &stmtCache{max: max} }
-
-func (c *stmtCache) take(sql string) *sqlite3.Stmt {
-	for i := len(c.order) - 1; i >= 0; i-- {
-		if st := c.order[i]; st.SQL() == sql {
-			c.order = append(c.order[:i], c.order[i+1:]...)
-			return st
-		}
-	}
-	return nil
-}
-
-func (c *stmtCache) put(st *sqlite3.Stmt) {
-	if len(c.order) == c.max {
-		c.order[0].Close()
-		c.order = c.order[1:]
-	}
-	c.order = append(c.order, st)
-}
-
-func (c *stmtCache) closeAll() {
-	for _, st := range c.order {
-		st.Close()
-	}
-	c.order = nil
+	return nil, fmt.Errorf("unsupported type %T", a)
 }

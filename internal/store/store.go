@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"strconv"
+	"sync/atomic"
 
-	"github.com/ncruces/go-sqlite3"
-	"github.com/ncruces/go-sqlite3/vfs"
+	sqlite3 "github.com/mattn/go-sqlite3"
 
 	"github.com/roost-dev/roost/internal/ids"
 )
@@ -81,11 +82,19 @@ func (c *Config) fill() error {
 // Store opens the databases of objects beneath one data directory.
 // It is safe for concurrent use.
 type Store struct {
-	cfg      Config
-	root     *os.Root
-	vfsName  string
+	cfg Config
+	// root is the data directory; Roost's own file operations go through it.
+	root *os.Root
+	// abs is the data directory's absolute, symlink-free path: SQLite opens
+	// files by name, through a VFS that refuses names outside it.
+	abs      string
+	vfs      *shimVFS
 	template []byte
 }
+
+// vfsSeq numbers the VFS registrations: SQLite finds a VFS by name, and each
+// Store has its own.
+var vfsSeq atomic.Int64
 
 // objectsDir holds one directory per class.
 const objectsDir = "objects"
@@ -98,7 +107,14 @@ func Open(cfg Config) (*Store, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: create data directory: %w", err)
 	}
-	root, err := os.OpenRoot(cfg.Dir)
+	abs, err := filepath.Abs(cfg.Dir)
+	if err == nil {
+		abs, err = filepath.EvalSymlinks(abs)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: resolve data directory: %w", err)
+	}
+	root, err := os.OpenRoot(abs)
 	if err != nil {
 		return nil, fmt.Errorf("store: open data directory: %w", err)
 	}
@@ -106,8 +122,12 @@ func Open(cfg Config) (*Store, error) {
 		root.Close()
 		return nil, fmt.Errorf("store: create objects directory: %w", err)
 	}
-	s := &Store{cfg: cfg, root: root, vfsName: "roost-" + strconv.FormatInt(vfsSeq.Add(1), 10)}
-	vfs.Register(s.vfsName, &rootVFS{root: root, faults: cfg.Faults, undoWAL: cfg.Synchronous == SyncFull})
+	s := &Store{cfg: cfg, root: root, abs: abs}
+	name := "roost-" + strconv.FormatInt(vfsSeq.Add(1), 10)
+	if s.vfs, err = newShimVFS(name, abs, cfg.Faults, cfg.Synchronous == SyncFull); err != nil {
+		root.Close()
+		return nil, err
+	}
 	if s.template, err = s.makeTemplate(); err != nil {
 		s.Close()
 		return nil, err
@@ -117,7 +137,7 @@ func Open(cfg Config) (*Store, error) {
 
 // Close releases the data directory. Every DB must be closed first.
 func (s *Store) Close() error {
-	vfs.Unregister(s.vfsName)
+	s.vfs.close()
 	return s.root.Close()
 }
 
@@ -178,12 +198,12 @@ func (s *Store) makeTemplate() ([]byte, error) {
 	}
 	defer s.root.RemoveAll(".tmp")
 	file := path.Join(tmp, name)
-	conn, err := sqlite3.OpenFlags(s.uri(file), sqlite3.OPEN_READWRITE|sqlite3.OPEN_CREATE|sqlite3.OPEN_URI)
+	conn, err := s.dial(file, true)
 	if err != nil {
 		return nil, fmt.Errorf("store: template: %w", err)
 	}
-	err = conn.Exec(`PRAGMA page_size=4096; PRAGMA journal_mode=WAL; PRAGMA application_id=` +
-		strconv.Itoa(applicationID) + `; ` + kvSchema + `; PRAGMA wal_checkpoint(TRUNCATE);`)
+	_, err = conn.Exec(`PRAGMA page_size=4096; PRAGMA journal_mode=WAL; PRAGMA application_id=`+
+		strconv.Itoa(applicationID)+`; `+kvSchema+`; PRAGMA wal_checkpoint(TRUNCATE);`, nil)
 	if cerr := conn.Close(); err == nil {
 		err = cerr
 	}
@@ -197,8 +217,20 @@ func (s *Store) makeTemplate() ([]byte, error) {
 	return b, nil
 }
 
-func (s *Store) uri(file string) string {
-	return "file:" + file + "?vfs=" + s.vfsName
+// dial opens a connection to file (relative to the data directory) through
+// the store's VFS. Only the template is ever created this way: objects'
+// files are written from it by create.
+func (s *Store) dial(file string, create bool) (*sqlite3.SQLiteConn, error) {
+	mode := "rw"
+	if create {
+		mode = "rwc"
+	}
+	dsn := "file:" + filepath.Join(s.abs, filepath.FromSlash(file)) + "?mode=" + mode + "&vfs=" + s.vfs.name + "&_busy_timeout=0"
+	c, err := (&sqlite3.SQLiteDriver{}).Open(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return c.(*sqlite3.SQLiteConn), nil
 }
 
 // create writes a new database file from the template and makes it durable.
@@ -249,4 +281,14 @@ func (s *Store) remove(file string) error {
 		}
 	}
 	return syncDir(s.root, path.Dir(file))
+}
+
+// syncDir makes the entries of a directory durable.
+func syncDir(root *os.Root, dir string) error {
+	d, err := root.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

@@ -1,0 +1,183 @@
+package store
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/ncruces/go-sqlite3"
+
+	"github.com/roost-dev/roost/internal/ids"
+)
+
+// BenchmarkStore_Put measures a durable single write: one event with one
+// Put, then its commit.
+func BenchmarkStore_Put(b *testing.B) {
+	for _, mode := range []Sync{SyncFull, SyncNormal} {
+		b.Run("sync="+string(mode), func(b *testing.B) {
+			_, db := newTestDB(b, Config{Synchronous: mode})
+			ctx := b.Context()
+			val := make([]byte, 128)
+			b.SetBytes(int64(len(val)))
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if err := db.BeginEvent(ctx); err != nil {
+					b.Fatal(err)
+				}
+				if err := db.Put(ctx, fmt.Sprintf("k%08d", i), val); err != nil {
+					b.Fatal(err)
+				}
+				if err := db.EndEvent(true); err != nil {
+					b.Fatal(err)
+				}
+				if err := db.Commit(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkStore_Get(b *testing.B) {
+	_, db := newTestDB(b, Config{})
+	ctx := b.Context()
+	const n = 1000
+	entries := make([]Entry, n)
+	for i := range entries {
+		entries[i] = Entry{fmt.Sprintf("k%08d", i), make([]byte, 128)}
+	}
+	if err := db.PutMany(ctx, entries); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(128)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, ok, err := db.Get(ctx, entries[i%n].Key); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+	}
+}
+
+// BenchmarkStore_SQLInsert measures a durable single SQL write: one event
+// with one INSERT, then its commit.
+func BenchmarkStore_SQLInsert(b *testing.B) {
+	_, db := newTestDB(b, Config{})
+	ctx := b.Context()
+	if _, err := db.Exec(ctx, "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, n INTEGER)"); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if err := db.BeginEvent(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := db.Exec(ctx, "INSERT INTO t (name, n) VALUES (?, ?)", "name", i); err != nil {
+			b.Fatal(err)
+		}
+		if err := db.EndEvent(true); err != nil {
+			b.Fatal(err)
+		}
+		if err := db.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkStore_SQLSelect(b *testing.B) {
+	_, db := newTestDB(b, Config{})
+	ctx := b.Context()
+	const n = 1000
+	if _, err := db.Exec(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, n INTEGER);
+		WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 1000)
+		INSERT INTO t SELECT i, 'name ' || i, i * 2 FROM c`); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		rows, err := db.Query(ctx, "SELECT name, n FROM t WHERE id = ?", i%n+1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var name string
+		var v int64
+		if !rows.Next() {
+			b.Fatal("no row", rows.Err())
+		}
+		if err := rows.Scan(&name, &v); err != nil {
+			b.Fatal(err)
+		}
+		if err := rows.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStore_CreateObject measures an object's first write: open, create
+// its file, commit one Put, close.
+func BenchmarkStore_CreateObject(b *testing.B) {
+	s := newStore(b, Config{})
+	ctx := b.Context()
+	val := make([]byte, 128)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		db, err := s.Open(testClass, ids.FromName(testClass, fmt.Sprint(i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := db.BeginEvent(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if err := db.Put(ctx, "k", val); err != nil {
+			b.Fatal(err)
+		}
+		if err := db.EndEvent(true); err != nil {
+			b.Fatal(err)
+		}
+		if err := db.Commit(); err != nil {
+			b.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSQLite_BareCommit is the baseline of a durable single write: a
+// bare SQLite connection on a plain file, WAL, synchronous=FULL, running
+// BEGIN; INSERT; COMMIT.
+func BenchmarkSQLite_BareCommit(b *testing.B) {
+	conn, err := sqlite3.Open(filepath.Join(b.TempDir(), "bare.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { conn.Close() })
+	if err := conn.Exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
+		CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID`); err != nil {
+		b.Fatal(err)
+	}
+	st, _, err := conn.Prepare("INSERT INTO kv (key, value) VALUES (?, ?)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	val := make([]byte, 128)
+	b.SetBytes(int64(len(val)))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if err := conn.Exec("BEGIN"); err != nil {
+			b.Fatal(err)
+		}
+		if err := st.BindText(1, fmt.Sprintf("k%08d", i)); err != nil {
+			b.Fatal(err)
+		}
+		if err := st.BindBlob(2, val); err != nil {
+			b.Fatal(err)
+		}
+		if err := st.Exec(); err != nil {
+			b.Fatal(err)
+		}
+		if err := conn.Exec("COMMIT"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

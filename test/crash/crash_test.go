@@ -1,0 +1,556 @@
+// Package crash runs the built roost binary as a subprocess, kills it with
+// SIGKILL at random moments under load, restarts it on the same data
+// directory and checks that no acknowledged write was lost, that no counter
+// went backwards and that every SQLite file passes PRAGMA integrity_check.
+package crash
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/roost-dev/roost/internal/ids"
+)
+
+// roostBin is the binary TestMain builds from ./cmd/roost.
+var roostBin string
+
+const (
+	listenTimeout = 60 * time.Second // longest wait for the "listening" line
+	exitTimeout   = 30 * time.Second // longest wait for the process to exit after a signal
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "roost-crash-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "crash: make temp dir:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	roostBin = filepath.Join(dir, "roost")
+	build := exec.Command("go", "build", "-o", roostBin, "github.com/roost-dev/roost/cmd/roost")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "crash: go build ./cmd/roost failed: %v\n%s\n", err, out)
+		return 1
+	}
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "crash: goroutine leak:", err)
+			return 1
+		}
+	}
+	return code
+}
+
+func TestCrash_CountersSurviveKill9(t *testing.T) {
+	t.Parallel()
+	sqlite := requireSQLite3(t)
+	const (
+		rounds   = 8
+		counters = 50
+		workers  = 16
+	)
+	dir := t.TempDir()
+	names := make([]string, counters)
+	for i := range names {
+		names[i] = "c" + strconv.Itoa(i)
+	}
+	ledgers := make([]ledger, counters)
+	seen := make([]int64, counters) // value each counter had at the previous check
+
+	var acked, unacked, lost int64
+	srv := startServer(t, dir)
+	for round := 1; round <= rounds; round++ {
+		delay := 200*time.Millisecond + rand.N(1300*time.Millisecond)
+		a, u := loadUntilKill(t, srv, names, ledgers, workers, delay)
+		acked += a
+		unacked += u
+		srv = startServer(t, dir)
+		lost += checkCounters(t, srv, names, ledgers, seen, round)
+		t.Logf("round %d: killed after %v; %d acknowledged, %d in flight", round, delay.Round(time.Millisecond), a, u)
+	}
+	srv.stop(t)
+	checked := checkFiles(t, sqlite, dir, names, seen)
+	t.Logf("totals: rounds=%d acknowledged=%d unacknowledged=%d counters_checked=%d lost=%d",
+		rounds, acked, unacked, checked, lost)
+	if acked == 0 {
+		t.Error("no increment was acknowledged: the test checked nothing")
+	}
+}
+
+func TestCrash_GracefulShutdownCommitsInFlight(t *testing.T) {
+	t.Parallel()
+	const (
+		requests    = 200
+		signalAfter = requests / 10 // acknowledgements before SIGTERM
+	)
+	dir := t.TempDir()
+	srv := startServer(t, dir)
+	warmUp(t, srv, "g", requests)
+
+	var acks, refused, errored atomic.Int64
+	signal := make(chan struct{})
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait() // also on t.Fatal: every request is bounded by the client timeout
+	for range requests {
+		wg.Go(func() {
+			<-start
+			switch out := increment(srv, "g"); out.kind {
+			case outAcked:
+				if acks.Add(1) == signalAfter {
+					close(signal)
+				}
+			case outRefused:
+				refused.Add(1)
+				if out.status != http.StatusServiceUnavailable || !strings.Contains(out.body, `"shutting_down"`) {
+					t.Errorf("increment answered %d %s, want 200 or 503 shutting_down", out.status, out.body)
+				}
+			case outUnknown:
+				errored.Add(1)
+			}
+		})
+	}
+	close(start)
+	select {
+	case <-signal:
+	case <-time.After(listenTimeout):
+		t.Fatalf("fewer than %d increments acknowledged within %v; stderr:\n%s", signalAfter, listenTimeout, srv.logs)
+	}
+	ackedBeforeSignal := acks.Load()
+	srv.stop(t) // SIGTERM while the rest are queued at the object; must exit 0
+	wg.Wait()
+
+	srv = startServer(t, dir)
+	got := get(t, srv, "g")
+	srv.stop(t)
+	a, e := acks.Load(), errored.Load()
+	t.Logf("requests=%d acknowledged=%d (%d after SIGTERM) refused=%d errored=%d final=%d",
+		requests, a, a-ackedBeforeSignal, refused.Load(), e, got)
+	if got < a || got > a+e {
+		t.Errorf("after a graceful restart the counter is %d, want between %d (acknowledged) and %d (acknowledged + errored without answer)",
+			got, a, a+e)
+	}
+}
+
+// warmUp sends n concurrent GETs of a counter, so that the object is open and
+// the client holds up to n idle keep-alive connections: the requests that
+// follow reach the server at once instead of waiting to be accepted.
+func warmUp(t *testing.T, srv *server, name string, n int) {
+	t.Helper()
+	var failed atomic.Pointer[error]
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if _, err := read(srv, name); err != nil {
+				failed.CompareAndSwap(nil, &err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := failed.Load(); err != nil {
+		t.Fatalf("warm-up: %v; stderr:\n%s", *err, srv.logs)
+	}
+}
+
+// ledger is what clients learned about one counter.
+type ledger struct {
+	maxAck  atomic.Int64 // highest value acknowledged with a 200
+	acks    atomic.Int64 // number of 200 answers: each is one distinct committed increment
+	unknown atomic.Int64 // increments sent whose outcome is unknown (in flight at a kill)
+}
+
+// lowerBound is the least value the counter may have.
+func (l *ledger) lowerBound() int64 { return max(l.maxAck.Load(), l.acks.Load()) }
+
+// upperBound is the greatest value the counter may have.
+func (l *ledger) upperBound() int64 { return l.acks.Load() + l.unknown.Load() }
+
+func (l *ledger) ack(v int64) {
+	l.acks.Add(1)
+	for {
+		old := l.maxAck.Load()
+		if v <= old || l.maxAck.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+// loadUntilKill runs workers incrementing random counters until delay has
+// passed, then SIGKILLs srv and waits for it. It returns the number of
+// acknowledged increments and of increments in flight at the kill.
+func loadUntilKill(t *testing.T, srv *server, names []string, ledgers []ledger, workers int, delay time.Duration) (acked, unacked int64) {
+	t.Helper()
+	const maxPerWorker = 1_000_000 // a bound; the kill ends the loop long before
+	var stopping atomic.Bool
+	var nAcked, nUnacked, failures atomic.Int64
+	var firstFailure atomic.Pointer[string]
+	fail := func(msg string) {
+		failures.Add(1)
+		firstFailure.CompareAndSwap(nil, &msg)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stopping.Store(true)
+	for range workers {
+		wg.Go(func() {
+			for i := 0; i < maxPerWorker && !stopping.Load(); i++ {
+				c := rand.IntN(len(names))
+				out := increment(srv, names[c])
+				switch out.kind {
+				case outAcked:
+					ledgers[c].ack(out.value)
+					nAcked.Add(1)
+				case outRefused:
+					ledgers[c].unknown.Add(1) // a refusal should not increment, but stay conservative
+					fail(fmt.Sprintf("increment %s answered %d %s", names[c], out.status, out.body))
+				case outUnknown:
+					ledgers[c].unknown.Add(1)
+					if stopping.Load() {
+						nUnacked.Add(1)
+					} else {
+						fail(fmt.Sprintf("increment %s before the kill: %v", names[c], out.err))
+					}
+				}
+			}
+		})
+	}
+	<-time.After(delay)
+	stopping.Store(true)
+	srv.kill(t)
+	wg.Wait()
+	if n := failures.Load(); n > 0 {
+		t.Errorf("%d increments failed while the server was up; first: %s\nstderr:\n%s", n, *firstFailure.Load(), srv.logs)
+	}
+	return nAcked.Load(), nUnacked.Load()
+}
+
+// checkCounters reads every counter from srv and checks it against what was
+// acknowledged and what the previous check saw, which it then updates. It
+// returns the number of acknowledged increments found missing.
+func checkCounters(t *testing.T, srv *server, names []string, ledgers []ledger, seen []int64, round int) (lost int64) {
+	t.Helper()
+	for i, name := range names {
+		v := get(t, srv, name)
+		l := &ledgers[i]
+		if lo := l.lowerBound(); v < lo {
+			lost += lo - v
+			t.Errorf("round %d: counter %s = %d after restart, but %d was acknowledged (%d acks): acknowledged writes lost",
+				round, name, v, l.maxAck.Load(), l.acks.Load())
+		}
+		if v < seen[i] {
+			t.Errorf("round %d: counter %s went backwards: %d, previously %d", round, name, v, seen[i])
+		}
+		if hi := l.upperBound(); v > hi {
+			t.Errorf("round %d: counter %s = %d, more than the %d increments ever sent (%d acknowledged + %d unknown)",
+				round, name, v, hi, l.acks.Load(), l.unknown.Load())
+		}
+		seen[i] = v
+	}
+	return lost
+}
+
+// checkFiles runs PRAGMA integrity_check on every *.db file under dir and
+// checks that each counter's file holds final[i]. It returns the number of
+// counter files compared.
+func checkFiles(t *testing.T, sqlite, dir string, names []string, final []int64) (checked int) {
+	t.Helper()
+	byID := make(map[string]int, len(names))
+	for i, name := range names {
+		byID[ids.FromName("counter", name).String()] = i
+	}
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".db") {
+			files = append(files, path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("walk %s: %v", dir, err)
+	}
+	found := make([]bool, len(names))
+	for _, f := range files {
+		if out := sqlite3(t, sqlite, f, "PRAGMA integrity_check"); out != "ok" {
+			t.Errorf("%s: integrity_check = %q, want ok", f, out)
+			continue
+		}
+		i, ok := byID[strings.TrimSuffix(filepath.Base(f), ".db")]
+		if !ok || filepath.Base(filepath.Dir(filepath.Dir(f))) != "counter" {
+			continue // not one of our counters: its integrity is all we know to check
+		}
+		found[i] = true
+		var v int64
+		if out := sqlite3(t, sqlite, f, "SELECT value FROM counter WHERE id = 1"); out != "" {
+			n, err := strconv.ParseInt(out, 10, 64)
+			if err != nil {
+				t.Errorf("%s: counter value %q: %v", f, out, err)
+				continue
+			}
+			v = n
+		}
+		if v != final[i] {
+			t.Errorf("%s: counter %s holds %d in its file, but the server answered %d", f, names[i], v, final[i])
+		}
+		checked++
+	}
+	for i, ok := range found {
+		if !ok && final[i] != 0 {
+			t.Errorf("counter %s = %d has no database file under %s", names[i], final[i], dir)
+		}
+	}
+	return checked
+}
+
+// requireSQLite3 returns the path of the sqlite3 shell, failing the test if
+// it is not installed.
+func requireSQLite3(t testing.TB) string {
+	t.Helper()
+	p, err := exec.LookPath("sqlite3")
+	if err != nil {
+		t.Fatalf("the sqlite3 command-line shell is not on PATH (%v): install it (e.g. apt-get install -y sqlite3; .ci/run does); crash tests never skip", err)
+	}
+	return p
+}
+
+// sqlite3 runs one SQL statement on file with the sqlite3 shell and returns
+// its trimmed output.
+func sqlite3(t testing.TB, shell, file, sql string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), exitTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, shell, "-batch", file, sql).CombinedOutput()
+	if err != nil {
+		t.Fatalf("sqlite3 %s %q: %v\n%s", file, sql, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// server is one running roost process.
+type server struct {
+	cmd    *exec.Cmd
+	addr   string
+	logs   *logBuffer
+	exited chan struct{} // closed once stderr is drained and the process waited for
+	err    error         // cmd.Wait's result; read only after exited is closed
+	client *http.Client
+}
+
+// startServer starts roost on dataDir and a free loopback port and waits for
+// its "listening" line. A cleanup kills it if the test has not stopped it.
+func startServer(t testing.TB, dataDir string) *server {
+	t.Helper()
+	s := &server{logs: &logBuffer{}, exited: make(chan struct{})}
+	s.cmd = exec.Command(roostBin, "serve", "--addr", "127.0.0.1:0", "--data", dataDir)
+	s.cmd.Stdout = s.logs
+	stderr, err := s.cmd.StderrPipe()
+	if err != nil {
+		t.Fatalf("stderr pipe: %v", err)
+	}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", roostBin, err)
+	}
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     30 * time.Second,
+		DisableCompression:  true,
+	}
+	s.client = &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	t.Cleanup(func() {
+		select {
+		case <-s.exited:
+		default:
+			s.cmd.Process.Signal(syscall.SIGKILL)
+			<-s.exited
+		}
+		tr.CloseIdleConnections()
+	})
+	addrc := make(chan string, 1)
+	go func() {
+		defer close(s.exited)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+		found := false
+		for sc.Scan() {
+			line := sc.Text()
+			s.logs.Write([]byte(line + "\n"))
+			if a, ok := listenAddr(line); ok && !found {
+				found = true
+				addrc <- a
+			}
+		}
+		io.Copy(s.logs, stderr) // after a scan error (a line over 1 MiB), keep draining
+		s.err = s.cmd.Wait()
+	}()
+	select {
+	case s.addr = <-addrc:
+	case <-s.exited:
+		t.Fatalf("roost exited before listening (%v); stderr:\n%s", s.err, s.logs)
+	case <-time.After(listenTimeout):
+		t.Fatalf("roost did not log its listening address within %v; stderr:\n%s", listenTimeout, s.logs)
+	}
+	return s
+}
+
+// listenAddr returns the addr= value of slog's "listening" line.
+func listenAddr(line string) (string, bool) {
+	if !strings.Contains(line, "msg=listening") {
+		return "", false
+	}
+	for f := range strings.FieldsSeq(line) {
+		if a, ok := strings.CutPrefix(f, "addr="); ok {
+			return strings.Trim(a, `"`), true
+		}
+	}
+	return "", false
+}
+
+// kill SIGKILLs the server and waits for it to die of that signal.
+func (s *server) kill(t testing.TB) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("SIGKILL: %v (did the server exit on its own?); stderr:\n%s", err, s.logs)
+	}
+	s.wait(t, "SIGKILL")
+	var ee *exec.ExitError
+	if !errors.As(s.err, &ee) || !ee.Sys().(syscall.WaitStatus).Signaled() ||
+		ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("roost ended with %v, want killed by SIGKILL; stderr:\n%s", s.err, s.logs)
+	}
+}
+
+// stop SIGTERMs the server and requires a clean exit (status 0) within exitTimeout.
+func (s *server) stop(t testing.TB) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM: %v (did the server exit on its own?); stderr:\n%s", err, s.logs)
+	}
+	// A connection the transport dialed but never sent a request on stays
+	// "new" on the server, and http.Server.Shutdown waits 5s before closing
+	// such connections. Closing ours spares that wait; busy ones are untouched.
+	s.client.CloseIdleConnections()
+	s.wait(t, "SIGTERM")
+	if s.err != nil {
+		t.Fatalf("roost exited with %v after SIGTERM, want status 0; stderr:\n%s", s.err, s.logs)
+	}
+}
+
+func (s *server) wait(t testing.TB, sig string) {
+	t.Helper()
+	select {
+	case <-s.exited:
+	case <-time.After(exitTimeout):
+		s.cmd.Process.Signal(syscall.SIGKILL)
+		<-s.exited
+		t.Fatalf("roost did not exit within %v of %s; stderr:\n%s", exitTimeout, sig, s.logs)
+	}
+}
+
+// outcome kinds of one increment.
+const (
+	outAcked   = iota // 200 with a value: committed
+	outRefused        // an answer other than 200
+	outUnknown        // no (complete) answer: may or may not have been committed
+)
+
+type outcome struct {
+	kind   int
+	value  int64
+	status int
+	body   string
+	err    error
+}
+
+// increment POSTs /counter/{name}/increment.
+func increment(s *server, name string) outcome {
+	resp, err := s.client.Post("http://"+s.addr+"/counter/"+name+"/increment", "", nil)
+	if err != nil {
+		return outcome{kind: outUnknown, err: err}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return outcome{kind: outUnknown, err: err}
+	}
+	if resp.StatusCode != http.StatusOK {
+		return outcome{kind: outRefused, status: resp.StatusCode, body: strings.TrimSpace(string(body))}
+	}
+	var v struct{ Value *int64 }
+	if err := json.Unmarshal(body, &v); err != nil || v.Value == nil {
+		return outcome{kind: outUnknown, err: fmt.Errorf("200 with body %q: %v", body, err)}
+	}
+	return outcome{kind: outAcked, value: *v.Value, status: resp.StatusCode}
+}
+
+// get reads a counter, failing the test on anything but a 200 with a value.
+func get(t testing.TB, s *server, name string) int64 {
+	t.Helper()
+	v, err := read(s, name)
+	if err != nil {
+		t.Fatalf("%v; stderr:\n%s", err, s.logs)
+	}
+	return v
+}
+
+// read GETs /counter/{name} and returns its value.
+func read(s *server, name string) (int64, error) {
+	resp, err := s.client.Get("http://" + s.addr + "/counter/" + name)
+	if err != nil {
+		return 0, fmt.Errorf("GET counter %s: %w", name, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET counter %s: %d %s (%v)", name, resp.StatusCode, body, err)
+	}
+	var v struct{ Value *int64 }
+	if err := json.Unmarshal(body, &v); err != nil || v.Value == nil {
+		return 0, fmt.Errorf("GET counter %s: body %q: %v", name, body, err)
+	}
+	return *v.Value, nil
+}
+
+// logBuffer collects a process's output; it is safe for concurrent use.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
