@@ -28,7 +28,9 @@ func (s *Storage) Exec(ctx context.Context, query string, args ...any) (Result, 
 	return db.Exec(ctx, query, args...)
 }
 
-// Query runs one read-only statement and returns its rows.
+// Query runs SQL that returns rows. With several statements, the earlier
+// ones run first and the rows are the last one's. A statement that writes
+// (INSERT … RETURNING) is part of the event like any other write.
 func (s *Storage) Query(ctx context.Context, query string, args ...any) (*Rows, error) {
 	db, err := s.db()
 	if err != nil {

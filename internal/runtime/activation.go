@@ -18,6 +18,7 @@ var ErrInstanceGone = &errcode.Error{Code: errcode.ObjectReset, Message: "the ob
 // handlers are given.
 type Activation struct {
 	obj  *object
+	db   *store.DB
 	dead atomic.Bool
 }
 
@@ -29,10 +30,10 @@ func (a *Activation) ID() ids.ID { return a.obj.id }
 
 // DB returns the object's database.
 func (a *Activation) DB() (*store.DB, error) {
-	if a.dead.Load() || a.obj.db == nil {
+	if a.dead.Load() {
 		return nil, ErrInstanceGone
 	}
-	return a.obj.db, nil
+	return a.db, nil
 }
 
 // BlockConcurrencyWhile runs fn before any other event of the object is
@@ -51,7 +52,7 @@ func (a *Activation) BlockConcurrencyWhile(ctx context.Context, fn func(ctx cont
 		err = ctx.Err()
 	}
 	if err != nil {
-		a.obj.reset = true
+		a.obj.reset.Store(true)
 		if errors.Is(err, context.DeadlineExceeded) {
 			return &errcode.Error{Code: errcode.InitFailed, Message: fmt.Sprintf("BlockConcurrencyWhile timed out after %s", a.obj.rt.cfg.BlockTimeout), Err: err}
 		}

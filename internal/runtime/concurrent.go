@@ -10,7 +10,7 @@ import (
 // Storage writes outside transactions commit on their own, so an event's
 // writes are durable before it returns, and its reply needs no batch commit.
 func (o *object) startConcurrent(batch []*event) {
-	if o.reset || o.resetLater.Load() {
+	if o.reset.Load() || o.resetLater.Load() {
 		o.inflight.Wait()
 		o.resetLater.Store(false)
 		o.discard(false)

@@ -54,8 +54,8 @@ type object struct {
 	act  *Activation
 	db   *store.DB
 	// reset is set when the instance must be discarded after the current
-	// event (a failed BlockConcurrencyWhile).
-	reset bool
+	// event (a failed BlockConcurrencyWhile); concurrent events set it too.
+	reset atomic.Bool
 
 	// inflight counts concurrent events (concurrent classes only).
 	inflight sync.WaitGroup
@@ -180,7 +180,7 @@ func (o *object) runOne(ev *event) error {
 		return err
 	}
 	err := o.call(ctx, ev.fn)
-	if o.reset && err == nil {
+	if o.reset.Load() && err == nil {
 		err = &errcode.Error{Code: errcode.InitFailed, Message: "BlockConcurrencyWhile failed: the instance was reset"}
 	}
 	if endErr := o.db.EndEvent(err == nil); err == nil {
@@ -191,7 +191,7 @@ func (o *object) runOne(ev *event) error {
 
 // finish commits the batch and answers its events.
 func (o *object) finish(ok []*event) {
-	if o.db == nil {
+	if len(ok) == 0 && o.db == nil {
 		return
 	}
 	err := o.db.Commit()
@@ -249,15 +249,19 @@ func (o *object) ensureInstance(ctx context.Context) error {
 		db.SetSerial(!o.class.Concurrent)
 		o.db = db
 	}
-	o.act = &Activation{obj: o}
-	o.reset = false
+	o.act = &Activation{obj: o, db: o.db}
+	o.reset.Store(false)
 	err := o.runOne(&event{ctx: ctx, fn: func(ctx context.Context, _ any) error {
 		inst, err := o.class.New(ctx, o.act)
 		o.inst = inst
 		return err
 	}})
 	// The constructor's writes commit with the first batch: its savepoint
-	// is released, so a later failing event does not undo them.
+	// is released, so a later failing event does not undo them. Concurrent
+	// classes have no batches: commit now.
+	if err == nil && o.class.Concurrent {
+		err = o.db.Commit()
+	}
 	if err != nil || o.inst == nil {
 		o.discard(true)
 		if errcode.Of(err) == errcode.Internal || errcode.Of(err) == errcode.HandlerError {

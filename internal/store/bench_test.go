@@ -1,11 +1,12 @@
 package store
 
 import (
+	"database/sql/driver"
 	"fmt"
 	"path/filepath"
 	"testing"
 
-	"github.com/ncruces/go-sqlite3"
+	mattn "github.com/mattn/go-sqlite3"
 
 	"github.com/roost-dev/roost/internal/ids"
 )
@@ -144,40 +145,39 @@ func BenchmarkStore_CreateObject(b *testing.B) {
 
 // BenchmarkSQLite_BareCommit is the baseline of a durable single write: a
 // bare SQLite connection on a plain file, WAL, synchronous=FULL, running
-// BEGIN; INSERT; COMMIT.
+// BEGIN; INSERT; COMMIT, on the same driver as the store.
 func BenchmarkSQLite_BareCommit(b *testing.B) {
-	conn, err := sqlite3.Open(filepath.Join(b.TempDir(), "bare.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { conn.Close() })
-	if err := conn.Exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
-		CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID`); err != nil {
-		b.Fatal(err)
-	}
-	st, _, err := conn.Prepare("INSERT INTO kv (key, value) VALUES (?, ?)")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
+	const schema = `PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
+		CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID`
+	const insert = "INSERT INTO kv (key, value) VALUES (?, ?)"
 	val := make([]byte, 128)
-	b.SetBytes(int64(len(val)))
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		if err := conn.Exec("BEGIN"); err != nil {
+	b.Run("driver=mattn", func(b *testing.B) {
+		c, err := (&mattn.SQLiteDriver{}).Open(filepath.Join(b.TempDir(), "bare.db"))
+		if err != nil {
 			b.Fatal(err)
 		}
-		if err := st.BindText(1, fmt.Sprintf("k%08d", i)); err != nil {
+		conn := c.(*mattn.SQLiteConn)
+		b.Cleanup(func() { conn.Close() })
+		if _, err := conn.Exec(schema, nil); err != nil {
 			b.Fatal(err)
 		}
-		if err := st.BindBlob(2, val); err != nil {
+		st, err := conn.Prepare(insert)
+		if err != nil {
 			b.Fatal(err)
 		}
-		if err := st.Exec(); err != nil {
-			b.Fatal(err)
+		b.Cleanup(func() { st.Close() })
+		b.SetBytes(int64(len(val)))
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, err := conn.Exec("BEGIN", nil); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := st.Exec([]driver.Value{fmt.Sprintf("k%08d", i), val}); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := conn.Exec("COMMIT", nil); err != nil {
+				b.Fatal(err)
+			}
 		}
-		if err := conn.Exec("COMMIT"); err != nil {
-			b.Fatal(err)
-		}
-	}
+	})
 }

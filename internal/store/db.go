@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
+	"golang.org/x/sys/unix"
 
 	"github.com/roost-dev/roost/internal/ids"
 )
@@ -173,9 +174,29 @@ func (db *DB) commitLocked() error {
 	db.wrote = false
 	if db.deleted {
 		db.deleted = false
-		return db.removeLocked()
+		if db.emptyLocked() {
+			return db.removeLocked()
+		}
 	}
 	return nil
+}
+
+// emptyLocked reports whether the object stores nothing: no KV pair and no
+// table, index, view or trigger of its own. A Query after DeleteAll may have
+// written (INSERT … RETURNING): then the file stays.
+func (db *DB) emptyLocked() bool {
+	rows, err := db.conn.Query(`SELECT EXISTS (SELECT 1 FROM _roost_kv) OR EXISTS (SELECT 1 FROM sqlite_schema
+		WHERE name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name NOT LIKE '\_roost\_%' ESCAPE '\')`, nil)
+	if err != nil {
+		return false
+	}
+	defer rows.Close()
+	v := make([]driver.Value, 1)
+	if rows.Next(v) != nil {
+		return false
+	}
+	n, _ := v[0].(int64)
+	return n == 0
 }
 
 // Rollback discards the writes of every event since the last commit.
@@ -422,20 +443,21 @@ func (db *DB) wrap(op string, err error) error {
 }
 
 // atSizeLimit tells a full database (max_page_count) from a full disk: both
-// are SQLITE_FULL.
+// are SQLITE_FULL. The page count cannot tell them apart (the failed
+// statement is rolled back, and it may have needed many pages), so the disk
+// is asked: it is full if a write failed with ENOSPC in a test (Faults), or
+// if it has almost no space left.
 func (db *DB) atSizeLimit() bool {
-	if db.conn == nil {
+	if db.s.cfg.Faults.tookFull() {
 		return false
 	}
-	rows, err := db.conn.Query("PRAGMA page_count", nil)
-	if err != nil {
+	var st unix.Statfs_t
+	if err := unix.Statfs(db.s.abs, &st); err != nil {
 		return false
 	}
-	defer rows.Close()
-	v := make([]driver.Value, 1)
-	if rows.Next(v) != nil {
-		return false
-	}
-	n, _ := v[0].(int64)
-	return (n+8)*4096 >= db.s.cfg.MaxDatabaseSize
+	return st.Bavail*uint64(st.Bsize) >= diskFullSlack
 }
+
+// diskFullSlack is the free space below which a SQLITE_FULL is taken for a
+// full disk rather than the database size limit.
+const diskFullSlack = 64 << 20

@@ -22,6 +22,8 @@ type Faults struct {
 	mu sync.Mutex // guards rules
 	// rules are consumed in order; each fails Count matching calls.
 	rules []*faultRule
+	// full is set when a write failed with ENOSPC (see tookFull).
+	full bool
 }
 
 type faultRule struct {
@@ -60,9 +62,23 @@ func (f *Faults) check(op Op, name string) error {
 			f.rules = append(f.rules[:i], f.rules[i+1:]...)
 		}
 		if op == OpWrite {
+			f.full = true
 			return syscall.ENOSPC
 		}
 		return syscall.EIO
 	}
 	return nil
+}
+
+// tookFull reports, once, whether a write failed with ENOSPC since the last
+// call: the store then reports a full disk, not the database size limit.
+func (f *Faults) tookFull() bool {
+	if f == nil {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	full := f.full
+	f.full = false
+	return full
 }

@@ -211,7 +211,7 @@ func wantExists(t testing.TB, s *Store, id ids.ID, want bool) {
 }
 
 // snapshot returns every regular file beneath dir with the SHA-256 of its
-// content, and every directory with "dir".
+// content, every directory with "dir" and every symlink with its target.
 func snapshot(t testing.TB, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -226,6 +226,11 @@ func snapshot(t testing.TB, dir string) map[string]string {
 		if d.IsDir() {
 			out[rel] = "dir"
 			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			target, err := os.Readlink(p)
+			out[rel] = "symlink to " + target
+			return err
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {

@@ -3,13 +3,12 @@ package store
 import (
 	"database/sql"
 	"database/sql/driver"
-	"io"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"strconv"
 	"time"
-
 )
 
 // Rows is the result of [DB.Query]: iterate with Next, read with Scan, and

@@ -5,7 +5,12 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+
+	"github.com/roost-dev/roost/internal/errcode"
 )
 
 // Result is the outcome of [DB.Exec].
@@ -16,12 +21,15 @@ type Result struct {
 	LastInsertID int64
 }
 
-var errSQLUsage = errors.New("bad sql call")
+// errSQLUsage marks a call that misuses the SQL API (an argument of an
+// unsupported type): the caller's mistake, code sql_error like SQL that
+// SQLite rejects, not an internal error.
+var errSQLUsage error = &errcode.Error{Code: errcode.SQLError, Message: "bad sql call"}
 
 // Exec runs SQL that returns no rows. query may hold several statements
 // separated by semicolons; args are taken by the statements in order.
 func (db *DB) Exec(ctx context.Context, query string, args ...any) (Result, error) {
-	vals, err := values(args)
+	vals, err := values(args, db.s.cfg.MaxValueSize)
 	if err != nil {
 		return Result{}, err
 	}
@@ -34,7 +42,7 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) (Result, erro
 	res, err := db.conn.Exec(query, vals)
 	db.user = false
 	if err != nil {
-		return Result{}, done(db.wrap("exec", err))
+		return Result{}, done(db.wrap("exec", usageError(err)))
 	}
 	var r Result
 	r.RowsAffected, _ = res.RowsAffected()
@@ -48,7 +56,7 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) (Result, erro
 // Close the Rows; they are closed at the end of the event in any case. Query
 // creates the object's (empty) database if it has none yet.
 func (db *DB) Query(ctx context.Context, query string, args ...any) (*Rows, error) {
-	vals, err := values(args)
+	vals, err := values(args, db.s.cfg.MaxValueSize)
 	if err != nil {
 		return nil, err
 	}
@@ -63,15 +71,19 @@ func (db *DB) Query(ctx context.Context, query string, args ...any) (*Rows, erro
 	if db.inEvent || db.depth > 0 || db.inTx {
 		// Inside an event or transaction the statement may write: it runs in
 		// the transaction. Outside, SQLite commits each statement on its own.
+		deleted := db.deleted
 		if finish, err = db.writable(ctx); err != nil {
 			return nil, err
 		}
+		// A read after DeleteAll must not keep the object's file: the commit
+		// checks whether the object is still empty.
+		db.deleted = deleted
 	}
 	db.user = true
 	rows, err := db.conn.Query(query, vals)
 	db.user = false
 	if err != nil {
-		return nil, finish(db.wrap("query", err))
+		return nil, finish(db.wrap("query", usageError(err)))
 	}
 	if err := finish(nil); err != nil {
 		rows.Close()
@@ -82,8 +94,20 @@ func (db *DB) Query(ctx context.Context, query string, args ...any) (*Rows, erro
 	return r, nil
 }
 
-// values checks and converts arguments for the driver.
-func values(args []any) ([]driver.Value, error) {
+// usageError marks the driver's own errors (too few arguments) as the
+// caller's mistake; SQLite's errors get their codes from translate.
+func usageError(err error) error {
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		return err
+	}
+	return fmt.Errorf("sql: %w: %v", errSQLUsage, err)
+}
+
+// values checks and converts arguments for the driver. A string or blob over
+// maxLen (MaxValueSize) is refused: SQLite's own length limit is a little
+// higher, as it also bounds KV rows, key included.
+func values(args []any, maxLen int) ([]driver.Value, error) {
 	if len(args) == 0 {
 		return nil, nil
 	}
@@ -92,6 +116,16 @@ func values(args []any) ([]driver.Value, error) {
 		v, err := value(a)
 		if err != nil {
 			return nil, fmt.Errorf("sql: %w: argument %d: %v", errSQLUsage, i+1, err)
+		}
+		n := 0
+		switch v := v.(type) {
+		case string:
+			n = len(v)
+		case []byte:
+			n = len(v)
+		}
+		if n > maxLen {
+			return nil, &LimitError{Limit: "value size", Max: int64(maxLen), Got: int64(n)}
 		}
 		out[i] = v
 	}
@@ -126,6 +160,20 @@ func value(a any) (driver.Value, error) {
 		return v.UTC().Format(time.RFC3339Nano), nil
 	case driver.Valuer:
 		return v.Value()
+	}
+	// Named types (type Status int, time.Duration) bind as their kind, as
+	// database/sql's default converter does.
+	switch rv := reflect.ValueOf(a); rv.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return rv.Int(), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return int64(rv.Uint()), nil
+	case reflect.Float32, reflect.Float64:
+		return rv.Float(), nil
+	case reflect.Bool:
+		return rv.Bool(), nil
+	case reflect.String:
+		return rv.String(), nil
 	}
 	return nil, fmt.Errorf("unsupported type %T", a)
 }

@@ -39,20 +39,22 @@ func TestSQL_ExecOnlyWhitespaceDoesNothing(t *testing.T) {
 	}
 }
 
-func TestSQL_ExecWithArgsNeedsOneStatement(t *testing.T) {
+func TestSQL_ExecTakesArgsInStatementOrder(t *testing.T) {
 	t.Parallel()
 	_, db := newTestDB(t, Config{})
 	ctx := t.Context()
-	exec(t, ctx, db, "CREATE TABLE t (x)")
-	_, err := db.Exec(ctx, "INSERT INTO t VALUES (?); INSERT INTO t VALUES (?)", 1, 2)
-	if err == nil || !strings.Contains(err.Error(), "single statement") {
-		t.Fatalf("Exec of two statements with args: %v, want an error about a single statement", err)
+	exec(t, ctx, db, "CREATE TABLE t (x, y)")
+	exec(t, ctx, db, "INSERT INTO t VALUES (?, 'a'); INSERT INTO t VALUES (?, ?)", 1, 2, "b")
+	if got := queryStrings(t, db, "SELECT x || y FROM t ORDER BY x"); !slices.Equal(got, []string{"1a", "2b"}) {
+		t.Fatalf("rows = %q, want [1a 2b]", got)
 	}
-	if n := queryInt(t, db, "SELECT count(*) FROM t"); n != 0 {
-		t.Fatalf("rows = %d after the refused Exec, want 0", n)
+	_, err := db.Exec(ctx, "INSERT INTO t VALUES (?, ?); INSERT INTO t VALUES (?, ?)", 3, "c", 4)
+	wantCode(t, err, errcode.SQLError)
+	if !strings.Contains(err.Error(), "not enough args") {
+		t.Fatalf("Exec with too few args: %v, want a not enough args error", err)
 	}
-	if _, err := db.Exec(ctx, "INSERT INTO t VALUES (?)", 1, 2); err == nil || !strings.Contains(err.Error(), "1 parameters, got 2") {
-		t.Fatalf("Exec with an extra arg: %v, want a count error", err)
+	if n := queryInt(t, db, "SELECT count(*) FROM t"); n != 2 {
+		t.Fatalf("rows = %d after the failed Exec, want 2 (its first statement rolled back)", n)
 	}
 }
 
@@ -269,26 +271,17 @@ func TestSQL_ScanWithoutRowFails(t *testing.T) {
 	}
 }
 
-func TestSQL_QueryRefusesWritesOutsideEvents(t *testing.T) {
+func TestSQL_QueryWriteOutsideEventCommitsOnItsOwn(t *testing.T) {
 	t.Parallel()
-	_, db := newTestDB(t, Config{})
+	s, db := newTestDB(t, Config{})
 	ctx := t.Context()
-	exec(t, ctx, db, "CREATE TABLE t (x)")
-	for _, q := range []string{"INSERT INTO t VALUES (1)", "INSERT INTO t VALUES (1) RETURNING x", "DELETE FROM t", "CREATE TABLE u (y)"} {
-		rows, err := db.Query(ctx, q)
-		if err == nil {
-			rows.Close()
-			t.Fatalf("Query(%q) outside an event: nil error", q)
-		}
-		if !strings.Contains(err.Error(), "use Exec") {
-			t.Errorf("Query(%q) error = %q, want it to point to Exec", q, err)
-		}
+	exec(t, ctx, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, x)")
+	if got := queryStrings(t, db, "INSERT INTO t (x) VALUES ('a') RETURNING id"); !slices.Equal(got, []string{"1"}) {
+		t.Fatalf("RETURNING = %q, want [1]", got)
 	}
-	if n := queryInt(t, db, "SELECT count(*) FROM t"); n != 0 {
-		t.Fatalf("rows = %d, want 0", n)
-	}
-	if got := queryStrings(t, db, "SELECT name FROM sqlite_schema WHERE name = 'u'"); len(got) != 0 {
-		t.Fatalf("table u exists: %q", got)
+	db = reopen(t, s, db)
+	if got := queryStrings(t, db, "SELECT x FROM t"); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("x = %q, want [a]", got)
 	}
 }
 
@@ -325,22 +318,36 @@ func TestSQL_QueryWithReturningWritesInEvent(t *testing.T) {
 	}
 }
 
-func TestSQL_QueryNeedsExactlyOneStatement(t *testing.T) {
+func TestSQL_QueryReturnsRowsOfLastStatement(t *testing.T) {
 	t.Parallel()
 	_, db := newTestDB(t, Config{})
-	for _, q := range []string{"SELECT 1; SELECT 2", "", "  -- only a comment"} {
-		rows, err := db.Query(t.Context(), q)
-		if err == nil {
-			rows.Close()
-			t.Fatalf("Query(%q): nil error", q)
+	ctx := t.Context()
+	exec(t, ctx, db, "CREATE TABLE t (x)")
+	event(t, db, true, func(ctx context.Context) {
+		rows, err := db.Query(ctx, "INSERT INTO t VALUES (?); SELECT x * 10 FROM t WHERE x = ?", 4, 4)
+		if err != nil {
+			t.Fatalf("Query: %v", err)
 		}
-		if !strings.Contains(err.Error(), "exactly one statement") {
-			t.Errorf("Query(%q) error = %q, want it to say exactly one statement", q, err)
+		defer rows.Close()
+		var got int
+		if !rows.Next() {
+			t.Fatalf("no row: %v", rows.Err())
 		}
+		if err := rows.Scan(&got); err != nil || got != 40 {
+			t.Fatalf("Scan = %d, %v; want 40", got, err)
+		}
+	})
+	commit(t, db)
+	if got := queryStrings(t, db, "SELECT 1; SELECT 2"); !slices.Equal(got, []string{"2"}) {
+		t.Fatalf("Query of two SELECTs = %q, want [2]", got)
 	}
-	// A trailing semicolon is still one statement.
 	if got := queryStrings(t, db, "SELECT 'one';  "); !slices.Equal(got, []string{"one"}) {
 		t.Fatalf("Query with a trailing semicolon = %q", got)
+	}
+	for _, q := range []string{"", "  -- only a comment"} {
+		if got := queryStrings(t, db, q); len(got) != 0 {
+			t.Fatalf("Query(%q) = %q, want no rows", q, got)
+		}
 	}
 }
 
@@ -509,10 +516,10 @@ func TestSQL_UsageErrorsHaveCodeSQLError(t *testing.T) {
 	t.Parallel()
 	_, db := newTestDB(t, Config{})
 	ctx := t.Context()
-	_, err := db.Exec(ctx, "SELECT ?", 1, 2)
+	_, err := db.Exec(ctx, "SELECT ?", struct{}{})
 	wantCode(t, err, errcode.SQLError)
-	_, err = db.Query(ctx, "SELECT 1; SELECT 2")
+	_, err = db.Query(ctx, "SELECT ?, ?", 1)
 	wantCode(t, err, errcode.SQLError)
-	_, err = db.Query(ctx, "CREATE TABLE t (x)")
+	_, err = db.Exec(ctx, "SELECT ?")
 	wantCode(t, err, errcode.SQLError)
 }

@@ -225,7 +225,7 @@ func (s *Store) dial(file string, create bool) (*sqlite3.SQLiteConn, error) {
 	if create {
 		mode = "rwc"
 	}
-	dsn := "file:" + filepath.Join(s.abs, filepath.FromSlash(file)) + "?mode=" + mode + "&vfs=" + s.vfs.name + "&_busy_timeout=0"
+	dsn := "file:" + filepath.Join(s.abs, filepath.FromSlash(file)) + "?mode=" + mode + "&vfs=" + s.vfs.name + "&_busy_timeout=0&_locking_mode=EXCLUSIVE"
 	c, err := (&sqlite3.SQLiteDriver{}).Open(dsn)
 	if err != nil {
 		return nil, err
@@ -233,7 +233,7 @@ func (s *Store) dial(file string, create bool) (*sqlite3.SQLiteConn, error) {
 	return c.(*sqlite3.SQLiteConn), nil
 }
 
-// create writes a new database file from the template and makes it durable.
+// create writes a new database file from the template and syncs it.
 func (s *Store) create(file string) error {
 	dir := path.Dir(file)
 	if _, err := s.root.Stat(dir); errors.Is(err, os.ErrNotExist) {
@@ -263,9 +263,9 @@ func (s *Store) create(file string) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = syncDir(s.root, dir)
-	}
+	// The directory entry is made durable by SQLite: it syncs the directory
+	// when it creates the WAL, before the first commit returns. A file that
+	// never got a commit holds nothing a client was told about.
 	if err != nil {
 		s.root.Remove(file)
 		return err

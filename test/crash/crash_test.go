@@ -365,8 +365,13 @@ type server struct {
 // its "listening" line. A cleanup kills it if the test has not stopped it.
 func startServer(t testing.TB, dataDir string) *server {
 	t.Helper()
-	s := &server{logs: &logBuffer{}, exited: make(chan struct{})}
-	s.cmd = exec.Command(roostBin, "serve", "--addr", "127.0.0.1:0", "--data", dataDir)
+	return startServerWith(t, exec.Command(roostBin, "serve", "--addr", "127.0.0.1:0", "--data", dataDir))
+}
+
+// startServerWith starts a prepared roost command (see startServer).
+func startServerWith(t testing.TB, cmd *exec.Cmd) *server {
+	t.Helper()
+	s := &server{logs: &logBuffer{}, exited: make(chan struct{}), cmd: cmd}
 	s.cmd.Stdout = s.logs
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {

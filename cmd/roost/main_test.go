@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/roost-dev/roost"
+	"github.com/roost-dev/roost/examples/counter"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestEnvFallback_FlagsWinOverEnvironment(t *testing.T) {
+	t.Setenv("ROOST_ADDR", "127.0.0.1:9999")
+	t.Setenv("ROOST_IDLE_TIMEOUT", "3s")
+	t.Setenv("ROOST_DATA", "/from-env")
+	cmd := newServeCmd()
+	if err := cmd.ParseFlags([]string{"--data", "/from-flag"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := envFallback(cmd.Flags()); err != nil {
+		t.Fatal(err)
+	}
+	for flag, want := range map[string]string{"addr": "127.0.0.1:9999", "idle-timeout": "3s", "data": "/from-flag", "durability": "full"} {
+		if got := cmd.Flags().Lookup(flag).Value.String(); got != want {
+			t.Errorf("--%s = %q, want %q", flag, got, want)
+		}
+	}
+}
+
+func TestEnvFallback_BadValueNamesTheVariable(t *testing.T) {
+	t.Setenv("ROOST_IDLE_TIMEOUT", "soon")
+	cmd := newServeCmd()
+	err := envFallback(cmd.Flags())
+	if err == nil || !strings.Contains(err.Error(), "ROOST_IDLE_TIMEOUT") {
+		t.Fatalf("envFallback = %v, want an error naming ROOST_IDLE_TIMEOUT", err)
+	}
+}
+
+func TestServe_RejectsBadLogFlags(t *testing.T) {
+	if _, err := newLogger("loud", "text"); err == nil {
+		t.Error("newLogger accepted level loud")
+	}
+	if _, err := newLogger("info", "xml"); err == nil {
+		t.Error("newLogger accepted format xml")
+	}
+}
+
+func TestBench_ReportsRequestsAgainstARealApp(t *testing.T) {
+	ctx := context.Background()
+	app, err := roost.Open(ctx, roost.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter.Register(app, "counter")
+	srv := httptest.NewServer(app.Handler())
+	defer func() { srv.Close(); app.Close(ctx) }()
+
+	o := benchOptions{server: srv.URL, class: "counter", prefix: "b", method: "POST", path: "/increment",
+		clients: 4, objects: 3, duration: 30 * time.Second, timeout: 5 * time.Second, requests: 60}
+	tr := httptestClient(t, srv)
+	results := make([]benchResult, o.clients)
+	var next, done atomicCounter
+	for c := range results {
+		results[c] = benchClient(ctx, tr, o, &next.Int64, &done.Int64)
+	}
+	var out bytes.Buffer
+	report(&out, o, results, time.Second)
+	if !strings.Contains(out.String(), "ok 60, errors 0") {
+		t.Fatalf("report:\n%s", out.String())
+	}
+	// 60 increments round-robin over 3 counters: 20 each.
+	resp, err := tr.Get(srv.URL + "/counter/b1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body bytes.Buffer
+	body.ReadFrom(resp.Body)
+	if got := strings.TrimSpace(body.String()); got != `{"value":20}` {
+		t.Fatalf("counter b1 = %s, want {\"value\":20}", got)
+	}
+}
