@@ -47,7 +47,7 @@ type object struct {
 	evict   bool // asked to leave (LRU)
 	idle    bool // the idle timer fired
 	idleGen int  // generation of the armed idle timer
-	leaving bool // removed from the active objects
+	leaving bool // takes no more events; a new instance waits for it to close
 
 	// Owned by the goroutine:
 	inst any
@@ -87,6 +87,7 @@ func (o *object) run() {
 		}
 		o.inflight.Wait()
 		o.discard(true)
+		o.rt.gone(o)
 	}()
 	for {
 		batch, leave := o.next(&idle)
@@ -111,6 +112,7 @@ func (o *object) next(idle *clock.Timer) ([]*event, bool) {
 			batch := o.queue[:n:n]
 			o.queue = o.queue[n:]
 			o.busy, o.idle = true, false
+			o.idleGen++ // the idle timer armed before this batch is stale
 			r.mu.Unlock()
 			return batch, false
 		}

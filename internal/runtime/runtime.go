@@ -228,16 +228,25 @@ func (r *Runtime) evictLRULocked() {
 	}
 }
 
-// leaveLocked removes o from the active objects.
+// leaveLocked marks o as leaving: it takes no more events (the next one
+// activates a new instance, which waits for o to close its file) and is no
+// longer a candidate for eviction. It stays among the active objects until
+// its file is closed (see gone).
 func (r *Runtime) leaveLocked(o *object) {
 	o.leaving = true
 	if o.evict {
 		r.evicting--
 	}
+	r.lru.Remove(o.elem)
+}
+
+// gone removes o from the active objects once its file is closed.
+func (r *Runtime) gone(o *object) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.objects[objKey{o.class.Name, o.id}] == o {
 		delete(r.objects, objKey{o.class.Name, o.id})
 	}
-	r.lru.Remove(o.elem)
 	r.notifyLocked()
 }
 
