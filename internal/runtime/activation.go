@@ -45,16 +45,19 @@ func (a *Activation) BlockConcurrencyWhile(ctx context.Context, fn func(ctx cont
 	if a.dead.Load() {
 		return ErrInstanceGone
 	}
-	ctx, cancel := context.WithTimeout(ctx, a.obj.rt.cfg.BlockTimeout)
-	defer cancel()
+	// The deadline comes from the runtime's clock, so tests can advance it.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	timer := a.obj.rt.cfg.Clock.AfterFunc(a.obj.rt.cfg.BlockTimeout, func() { cancel(context.DeadlineExceeded) })
+	defer timer.Stop()
 	err := fn(ctx)
 	if err == nil && ctx.Err() != nil {
-		err = ctx.Err()
+		err = context.Cause(ctx)
 	}
 	if err != nil {
 		a.obj.reset.Store(true)
-		if errors.Is(err, context.DeadlineExceeded) {
-			return &errcode.Error{Code: errcode.InitFailed, Message: fmt.Sprintf("BlockConcurrencyWhile timed out after %s", a.obj.rt.cfg.BlockTimeout), Err: err}
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+			return &errcode.Error{Code: errcode.InitFailed, Message: fmt.Sprintf("BlockConcurrencyWhile timed out after %s", a.obj.rt.cfg.BlockTimeout), Err: context.DeadlineExceeded}
 		}
 		return fmt.Errorf("BlockConcurrencyWhile: %w", err)
 	}

@@ -246,3 +246,28 @@ func TestRuntime_ReactivationWaitsForTheLeavingInstance(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestRuntime_BlockConcurrencyWhileTimesOutOnTheRuntimeClock(t *testing.T) {
+	t.Parallel()
+	vc := clock.NewVirtual(time.Unix(0, 0))
+	r, _ := newRuntime(t, Config{Clock: vc, BlockTimeout: 30 * time.Second})
+	done := make(chan error, 1)
+	go func() {
+		done <- r.Do(t.Context(), "c", ids.FromName("c", "bcw"), func(ctx context.Context, inst any) error {
+			return inst.(*testInst).act.BlockConcurrencyWhile(ctx, func(ctx context.Context) error {
+				<-ctx.Done() // an initialisation that never finishes on its own
+				return ctx.Err()
+			})
+		})
+	}()
+	// The event's BlockConcurrencyWhile timer is the only one armed (idle
+	// timers are armed only while the object waits for events).
+	if err := vc.WaitForTimers(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	vc.Advance(30 * time.Second)
+	err := <-done
+	if errcode.Of(err) != errcode.InitFailed || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("event = %v (code %s), want init_failed wrapping context.DeadlineExceeded", err, errcode.Of(err))
+	}
+}

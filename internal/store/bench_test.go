@@ -161,10 +161,11 @@ func BenchmarkSQLite_BareCommit(b *testing.B) {
 		if _, err := conn.Exec(schema, nil); err != nil {
 			b.Fatal(err)
 		}
-		st, err := conn.Prepare(insert)
+		prepared, err := conn.Prepare(insert)
 		if err != nil {
 			b.Fatal(err)
 		}
+		st := prepared.(*mattn.SQLiteStmt)
 		b.Cleanup(func() { st.Close() })
 		b.SetBytes(int64(len(val)))
 		b.ReportAllocs()
