@@ -2,9 +2,11 @@ package roost_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/roost-dev/roost"
@@ -68,5 +70,42 @@ func TestActivation_ConstructorRunsOnceUnderStampede(t *testing.T) {
 				t.Errorf("counter = %d after %d increments", got, clients)
 			}
 		})
+	}
+}
+
+func TestActivation_ConstructorFailureFailsEventAndRetries(t *testing.T) {
+	t.Parallel()
+	app := newApp(t, roost.Config{})
+	var constructs atomic.Int64
+	ns := roost.Register(app.App, "flaky", func(st *roost.State) (*obj, error) {
+		n := constructs.Add(1)
+		err := st.BlockConcurrencyWhile(st.Context(), func(ctx context.Context) error {
+			if err := st.Storage().Put(ctx, "constructed", []byte("1")); err != nil {
+				return err
+			}
+			if n == 1 {
+				return errors.New("first construction fails")
+			}
+			return nil
+		})
+		return &obj{st: st, gen: n}, err
+	})
+	c := &class{Namespace: ns}
+	err := c.run(t.Context(), "x", func(context.Context, *obj) error {
+		t.Error("the event ran although its object could not be constructed")
+		return nil
+	})
+	wantCode(t, err, "init_failed")
+	var gen int64
+	c.mustRun(t, "x", func(ctx context.Context, o *obj) error {
+		gen = o.gen
+		_, found, err := o.st.Storage().Get(ctx, "constructed")
+		if !found {
+			t.Error("the second constructor's write is not visible")
+		}
+		return err
+	})
+	if gen != 2 {
+		t.Errorf("instance %d handled the event, want 2", gen)
 	}
 }

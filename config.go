@@ -14,6 +14,9 @@ import (
 // package roosttest) to fire timeouts without waiting.
 type Clock = clock.Clock
 
+// Timer is a timer of a [Clock].
+type Timer = clock.Timer
+
 // Durability modes for [Config.Durability].
 const (
 	// DurabilityFull fsyncs every commit before any output of its events is

@@ -16,7 +16,9 @@
 //
 // Events of one object are delivered one at a time, in order; different
 // objects run in parallel. A class may opt in to concurrent events with
-// [RegisterWithOptions]. A thousand concurrent first requests to one new
+// [RegisterWithOptions]. A call chain that comes back to an object already in
+// it (A calls B calls A, passing the handler's ctx) fails at once with code
+// call_cycle instead of waiting for itself. A thousand concurrent first requests to one new
 // object run its constructor once. [State.BlockConcurrencyWhile] runs
 // initialisation before any event. An object with no events for
 // [Config.IdleTimeout] (default 10s) leaves memory and closes its database;
@@ -43,9 +45,11 @@
 //
 // Limits: key 2 KiB, value 2 MiB, database 10 GiB per object by default
 // ([LimitError], code limit_exceeded). An object reaches only its own file:
-// files are opened beneath the data directory through an [os.Root], and an
-// SQLite authorizer refuses SQL that attaches files, changes the engine's
-// safety settings or controls transactions (code sql_not_authorized).
+// Roost creates and removes files beneath the data directory through an
+// [os.Root], SQLite reaches them through Roost's VFS, which refuses any path
+// outside the data directory, and an SQLite authorizer refuses SQL that
+// attaches files, changes the engine's safety settings or controls
+// transactions (code sql_not_authorized).
 //
 // # HTTP
 //

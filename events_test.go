@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/roost-dev/roost"
@@ -157,5 +158,94 @@ func TestEvents_ConcurrentClassWritesAreDurable(t *testing.T) {
 	})
 	if n != events {
 		t.Errorf("%d rows after %d acknowledged inserts and an eviction", n, events)
+	}
+}
+
+// block sends an event to the object named name that waits until release is
+// closed, and returns once it runs, with a channel that gets its error.
+func block(t *testing.T, c *class, name string, release <-chan struct{}) <-chan error {
+	t.Helper()
+	running := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- c.run(t.Context(), name, func(ctx context.Context, o *obj) error {
+			close(running)
+			select {
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	select {
+	case <-running:
+	case err := <-done:
+		t.Fatalf("blocking event: %v", err)
+	}
+	return done
+}
+
+func TestEvents_AbandonedQueuedEventNeverRuns(t *testing.T) {
+	t.Parallel()
+	app := newApp(t, roost.Config{})
+	c := registerObj(app, "abandon", nil)
+	release := make(chan struct{})
+	first := block(t, c, "x", release)
+
+	// The second event waits behind the first until its caller gives up.
+	ctx, cancel := context.WithCancel(t.Context())
+	var ran atomic.Bool
+	second := make(chan error, 1)
+	go func() {
+		second <- c.run(ctx, "x", func(ctx context.Context, o *obj) error {
+			ran.Store(true)
+			return o.st.Storage().Put(ctx, "abandoned", []byte("1"))
+		})
+	}()
+	cancel()
+	if err := <-second; !errors.Is(err, context.Canceled) {
+		t.Fatalf("abandoned event: %v, want context.Canceled", err)
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	c.mustRun(t, "x", func(ctx context.Context, o *obj) error {
+		_, found, err := o.st.Storage().Get(ctx, "abandoned")
+		if found || ran.Load() {
+			t.Error("an event abandoned by its caller while queued ran")
+		}
+		return err
+	})
+}
+
+func TestEvents_OverloadedObjectRefusesAtOnce(t *testing.T) {
+	t.Parallel()
+	const maxPending = 2
+	app := newApp(t, roost.Config{MaxPendingEvents: maxPending})
+	c := registerObj(app, "overload", nil)
+	release := make(chan struct{})
+	first := block(t, c, "x", release)
+
+	// While the first event runs, three more arrive: two wait, one is
+	// refused at once.
+	errs := make(chan error, maxPending+1)
+	for range maxPending + 1 {
+		go func() { errs <- c.run(t.Context(), "x", func(context.Context, *obj) error { return nil }) }()
+	}
+	err := <-errs
+	if !errors.Is(err, roost.ErrOverloaded) {
+		t.Fatalf("first answer while %d events wait: %v, want ErrOverloaded", maxPending, err)
+	}
+	wantCode(t, err, "overloaded")
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	for range maxPending {
+		if err := <-errs; err != nil {
+			t.Errorf("queued event: %v", err)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package roost_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"testing"
@@ -81,13 +82,15 @@ func TestEviction_IdleTimeoutCountsFromLastEvent(t *testing.T) {
 		return nil
 	})
 	// The object either arms a new idle timer or, wrongly, leaves.
+	armedCtx, armed := context.WithCancel(waitCtx)
 	left := make(chan struct{})
 	go func() {
 		defer close(left)
-		app.WaitActiveObjects(waitCtx, func(n int) bool { return n == 0 })
+		app.WaitActiveObjects(armedCtx, func(n int) bool { return n == 0 })
+		armed() // left memory: stop waiting for the timer
 	}()
-	err := app.Clock.WaitForTimers(waitCtx, 1)
-	cancel()
+	err := app.Clock.WaitForTimers(armedCtx, 1)
+	armed()
 	<-left
 	if err != nil || app.ActiveObjects() != 1 {
 		t.Fatalf("the object left memory right after an event (active objects %d, timers armed %d)", app.ActiveObjects(), app.Clock.Pending())
@@ -139,4 +142,30 @@ func TestEviction_LRUBoundsOpenDatabases(t *testing.T) {
 	if n := c.constructs.Load(); n < 2*objects-maxActive {
 		t.Errorf("constructor ran %d times for %d objects touched twice with %d in memory: evicted objects came back without a new instance", n, objects, maxActive)
 	}
+}
+
+func TestEviction_StorageOfEvictedInstanceIsClosed(t *testing.T) {
+	t.Parallel()
+	app := newApp(t, roost.Config{IdleTimeout: time.Second})
+	c := registerObj(app, "stale", nil)
+	var kept *roost.Storage
+	c.mustRun(t, "x", func(ctx context.Context, o *obj) error {
+		kept = o.st.Storage()
+		return kept.Put(ctx, "k", []byte("1"))
+	})
+	app.evictIdle(t)
+	// A goroutine that outlived its instance cannot write behind the
+	// object's back.
+	err := kept.Put(t.Context(), "k", []byte("stale"))
+	if !errors.Is(err, roost.ErrClosed) {
+		t.Errorf("Put through the storage of an evicted instance: %v, want ErrClosed", err)
+	}
+	wantCode(t, err, "object_reset")
+	c.mustRun(t, "x", func(ctx context.Context, o *obj) error {
+		v, _, err := o.st.Storage().Get(ctx, "k")
+		if string(v) != "1" {
+			t.Errorf("stored %q, want %q", v, "1")
+		}
+		return err
+	})
 }

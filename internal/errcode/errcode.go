@@ -31,6 +31,7 @@ const (
 	StorageFull      Code = "storage_full"       // 507: the disk is full; the event's writes were not committed
 	StorageFailed    Code = "storage_failed"     // 500: the disk failed (I/O or fsync error); the event's writes were not committed
 	ObjectReset      Code = "object_reset"       // 503: the instance was reset while the call waited; retry
+	CallCycle        Code = "call_cycle"         // 508: a call chain came back to an object already in it
 	Overloaded       Code = "overloaded"         // 503: too many pending events for the object; retry later
 	ShuttingDown     Code = "shutting_down"      // 503: the server is closing
 	Timeout          Code = "timeout"            // 504: the deadline passed before the event finished
@@ -56,6 +57,7 @@ var statuses = map[Code]int{
 	StorageFull:      http.StatusInsufficientStorage,
 	StorageFailed:    http.StatusInternalServerError,
 	ObjectReset:      http.StatusServiceUnavailable,
+	CallCycle:        http.StatusLoopDetected,
 	Overloaded:       http.StatusServiceUnavailable,
 	ShuttingDown:     http.StatusServiceUnavailable,
 	Timeout:          http.StatusGatewayTimeout,

@@ -218,10 +218,11 @@ func (o *object) requeue(rest []*event) {
 	o.rt.mu.Unlock()
 }
 
-// eventContext is the handler's context: the caller's, also canceled when
-// the runtime gives up on a graceful close.
+// eventContext is the handler's context: the caller's, with this object
+// added to the call chain, also canceled when the runtime gives up on a
+// graceful close.
 func (o *object) eventContext(parent context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(parent)
+	ctx, cancel := context.WithCancel(withChain(parent, objKey{o.class.Name, o.id}))
 	stop := context.AfterFunc(o.rt.ctx, cancel)
 	return ctx, func() { stop(); cancel() }
 }

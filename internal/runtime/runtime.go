@@ -154,10 +154,21 @@ func (r *Runtime) Class(name string) (*Class, bool) {
 // Do delivers an event to the object and waits until it ran and its writes
 // are durable. It returns the event's error, a commit error, or the caller's
 // context error (an event still queued then never runs).
+//
+// Calls between objects pass the handler's ctx, which carries the call
+// chain: a call that comes back to an object of a serialized class that is
+// already handling an event of the same chain (A calls A, or A calls B calls
+// A) fails at once with code call_cycle, instead of waiting for itself
+// forever.
 func (r *Runtime) Do(ctx context.Context, class string, id ids.ID, fn EventFunc) error {
 	c, ok := r.Class(class)
 	if !ok {
 		return fmt.Errorf("%w %q", ErrUnknownClass, class)
+	}
+	if !c.Concurrent && inChain(ctx, objKey{class, id}) {
+		return &errcode.Error{Code: errcode.CallCycle, Message: fmt.Sprintf(
+			"call cycle: %s/%s is already handling an event of this call chain, and its events take turns: the call would wait for itself (Roost fails fast instead of re-entering)",
+			class, id.String()[:12])}
 	}
 	ev := &event{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	o, err := r.enqueue(c, id, ev)
@@ -303,4 +314,28 @@ func (r *Runtime) Close(ctx context.Context) error {
 	}
 	r.cancel()
 	return err
+}
+
+// callChain lists the objects whose events are running in a call chain,
+// innermost first. Event contexts carry it.
+type callChain struct {
+	key    objKey
+	parent *callChain
+}
+
+type chainKey struct{}
+
+func inChain(ctx context.Context, k objKey) bool {
+	c, _ := ctx.Value(chainKey{}).(*callChain)
+	for ; c != nil; c = c.parent {
+		if c.key == k {
+			return true
+		}
+	}
+	return false
+}
+
+func withChain(ctx context.Context, k objKey) context.Context {
+	parent, _ := ctx.Value(chainKey{}).(*callChain)
+	return context.WithValue(ctx, chainKey{}, &callChain{key: k, parent: parent})
 }

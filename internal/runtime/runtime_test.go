@@ -271,3 +271,41 @@ func TestRuntime_BlockConcurrencyWhileTimesOutOnTheRuntimeClock(t *testing.T) {
 		t.Fatalf("event = %v (code %s), want init_failed wrapping context.DeadlineExceeded", err, errcode.Of(err))
 	}
 }
+
+func TestRuntime_CallCycleFailsFast(t *testing.T) {
+	t.Parallel()
+	r, _ := newRuntime(t, Config{})
+	a, b := ids.FromName("c", "a"), ids.FromName("c", "b")
+	noop := func(context.Context, any) error { return nil }
+	cases := []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"self", func(ctx context.Context) error { return r.Do(ctx, "c", a, noop) }},
+		{"through another object", func(ctx context.Context) error {
+			return r.Do(ctx, "c", b, func(ctx context.Context, _ any) error { return r.Do(ctx, "c", a, noop) })
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			var inner error
+			err := r.Do(ctx, "c", a, func(ctx context.Context, _ any) error {
+				inner = tc.call(ctx)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if errcode.Of(inner) != errcode.CallCycle {
+				t.Fatalf("call back into the chain = %v, want code call_cycle", inner)
+			}
+		})
+	}
+	// Calls that do not come back are fine: a calls b.
+	err := r.Do(t.Context(), "c", a, func(ctx context.Context, _ any) error { return r.Do(ctx, "c", b, noop) })
+	if err != nil {
+		t.Fatalf("a calls b: %v", err)
+	}
+}

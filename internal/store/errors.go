@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -52,6 +53,12 @@ func translate(err error, cfg Config, atSizeLimit func() bool) error {
 		return &errcode.Error{Code: errcode.StorageFailed, Message: "storage failed: the database is locked by another process (is a second server using the same data directory?)", Err: err}
 	case sqlite3.ErrInterrupt:
 		return err
+	case sqlite3.ErrError:
+		// A function the authorizer refused fails to prepare with a plain
+		// SQLITE_ERROR, not SQLITE_AUTH.
+		if strings.Contains(se.Error(), "not authorized to use function") {
+			return &errcode.Error{Code: errcode.SQLNotAuthorized, Message: "sql not authorized: " + se.Error(), Err: err}
+		}
 	}
 	return &errcode.Error{Code: errcode.SQLError, Message: se.Error(), Err: err}
 }
