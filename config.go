@@ -41,7 +41,9 @@ type Config struct {
 	IdleTimeout time.Duration
 	// MaxActiveObjects bounds the objects in memory and so the open database
 	// files (two descriptors each); beyond it the least recently used idle
-	// object is evicted. Defaults to 1024.
+	// object is evicted. Defaults to 256 (an activation gets slower as more
+	// connections are open: the SQLite driver walks a process-wide table of
+	// them on every close; raise it when many objects are busy at once).
 	MaxActiveObjects int
 	// MaxPendingEvents bounds the queued events of one object; beyond it
 	// callers get ErrOverloaded (HTTP 503) at once. Defaults to 4096.

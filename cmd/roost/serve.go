@@ -51,7 +51,7 @@ the server gracefully: in-flight events finish and commit.`,
 	f.StringVar(&o.data, "data", "./roost-data", "data directory (created if missing)")
 	f.StringVar(&o.durability, "durability", roost.DurabilityFull, `"full": fsync every commit before answering; "normal": fsync at checkpoints only (survives a process crash, not a power failure)`)
 	f.DurationVar(&o.idleTimeout, "idle-timeout", 10*time.Second, "evict an object from memory after this long without events (negative: never)")
-	f.IntVar(&o.maxActive, "max-active", 1024, "most objects in memory (open databases) at once; least recently used idle ones are evicted")
+	f.IntVar(&o.maxActive, "max-active", 256, "most objects in memory (open databases) at once; least recently used idle ones are evicted")
 	f.Int64Var(&o.maxBody, "max-body", 4<<20, "largest HTTP request body in bytes")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight events")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")

@@ -38,7 +38,7 @@ type Config struct {
 	IdleTimeout time.Duration
 	// MaxActive bounds the objects in memory, and so the open database files
 	// (two descriptors each): beyond it the least recently used idle object is
-	// evicted. Defaults to 1024.
+	// evicted. Defaults to 256.
 	MaxActive int
 	// MaxPending bounds the queued events of one object; beyond it callers get
 	// an overloaded error at once. Defaults to 4096.
@@ -63,7 +63,7 @@ func (c *Config) fill() error {
 		c.IdleTimeout = 10 * time.Second
 	}
 	if c.MaxActive == 0 {
-		c.MaxActive = 1024
+		c.MaxActive = 256
 	}
 	if c.MaxPending == 0 {
 		c.MaxPending = 4096

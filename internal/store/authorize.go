@@ -16,7 +16,10 @@ var allowedPragmas = map[string]bool{
 }
 
 // deniedFunctions are SQL functions user SQL may not call.
-var deniedFunctions = map[string]bool{"load_extension": true, "readfile": true, "writefile": true, "edit": true, "fts3_tokenizer": true}
+// The auth_* functions are the driver's user-authentication extension, which
+// Roost does not use.
+var deniedFunctions = map[string]bool{"load_extension": true, "readfile": true, "writefile": true, "edit": true, "fts3_tokenizer": true,
+	"authenticate": true, "auth_user_add": true, "auth_user_change": true, "auth_user_delete": true, "auth_enabled": true}
 
 // authorize is the SQLite authorizer. Roost's own statements run unchecked;
 // user SQL may not attach files, change engine settings, control transactions

@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"runtime/cgo"
 	"strconv"
 	"sync"
 
@@ -33,6 +34,8 @@ type DB struct {
 	conn *sqlite3.SQLiteConn
 	// user is true while user SQL runs: the authorizer applies its rules.
 	user bool
+	// auth is the authorizer's handle to this DB, deleted on disconnect.
+	auth cgo.Handle
 	// stmts caches Roost's own statements (user SQL uses the driver's cache).
 	stmts map[string]*sqlite3.SQLiteStmt
 	// rows are the open result sets, closed at the end of the event.
@@ -41,10 +44,10 @@ type DB struct {
 	// eventSP: its savepoint is open. depth counts explicit transactions.
 	inTx, inEvent, eventSP bool
 	depth                  int
-	// wrote: the open batch holds writes; deleted: DeleteAll ran in the batch
-	// and nothing was written after it. evDeleted is deleted as it was when
-	// the event's savepoint opened: a rolled-back event restores it.
-	wrote, deleted, evDeleted bool
+	// deleted: DeleteAll ran in the batch and nothing was written after it.
+	// evDeleted is deleted as it was when the event's savepoint opened: a
+	// rolled-back event restores it.
+	deleted, evDeleted bool
 	// serial is set for objects whose events take turns (see Transaction).
 	serial bool
 	// broken is set when SQLite rolled the batch back on its own (full disk,
@@ -69,6 +72,7 @@ func (db *DB) connect() error {
 	}
 	if err := db.configure(conn); err != nil {
 		conn.Close()
+		db.dropAuth()
 		return db.wrap("open", err)
 	}
 	db.conn = conn
@@ -94,12 +98,11 @@ func (db *DB) configure(conn *sqlite3.SQLiteConn) error {
 	if err := conn.SetFileControlInt("main", sqliteFcntlPersistWAL, 1); err != nil {
 		return err
 	}
-	if err := configureRaw(conn); err != nil {
+	if db.auth, err = configureRaw(conn, db); err != nil {
 		return err
 	}
 	conn.SetLimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
 	conn.SetLimit(sqlite3.SQLITE_LIMIT_LENGTH, cfg.MaxValueSize+cfg.MaxKeySize+1024)
-	conn.RegisterAuthorizer(db.authorize)
 	return nil
 }
 
@@ -171,7 +174,6 @@ func (db *DB) commitLocked() error {
 		db.rollbackLocked()
 		return err
 	}
-	db.wrote = false
 	if db.deleted {
 		db.deleted = false
 		if db.emptyLocked() {
@@ -210,7 +212,7 @@ func (db *DB) rollbackLocked() {
 	if db.conn != nil && !db.conn.AutoCommit() {
 		_, _ = db.conn.Exec("ROLLBACK", nil)
 	}
-	db.inTx, db.eventSP, db.wrote, db.deleted, db.depth = false, false, false, false, 0
+	db.inTx, db.eventSP, db.deleted, db.depth = false, false, false, 0
 }
 
 // Close rolls back what is not committed and closes the file. It is safe to
@@ -243,7 +245,16 @@ func (db *DB) disconnectLocked() error {
 	clear(db.stmts)
 	err := db.conn.Close()
 	db.conn = nil
+	db.dropAuth()
 	return db.wrap("close", err)
+}
+
+// dropAuth releases the authorizer's handle once the connection is closed.
+func (db *DB) dropAuth() {
+	if db.auth != 0 {
+		db.auth.Delete()
+		db.auth = 0
+	}
 }
 
 // removeLocked deletes the object's files after DeleteAll committed: the
@@ -289,9 +300,6 @@ func (db *DB) writable(ctx context.Context) (done func(error) error, err error) 
 	auto = auto && !db.inEvent && db.depth == 0
 	return func(opErr error) error {
 		db.checkBroken(opErr)
-		if opErr == nil {
-			db.wrote = true
-		}
 		if !auto {
 			return opErr
 		}

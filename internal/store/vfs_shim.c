@@ -172,9 +172,17 @@ void roost_vfs_free(sqlite3_vfs *vfs) {
 }
 
 extern int sqlite3_db_config(void *, int op, ...);
+extern int sqlite3_set_authorizer(void *, int (*)(void *, int, const char *, const char *, const char *, const char *), void *);
 
-int roost_db_configure(void *db) {
+static int authorizer(void *h, int action, const char *a, const char *b, const char *db, const char *inner) {
+	(void)inner;
+	return roostAuthorize((uintptr_t)h, action, (char *)a, (char *)b, (char *)db);
+}
+
+int roost_db_configure(void *db, uintptr_t auth) {
 	int rc = sqlite3_db_config(db, 1010 /* SQLITE_DBCONFIG_DEFENSIVE */, 1, (int *)0);
 	if (rc != RC_OK) return rc;
-	return sqlite3_db_config(db, 1006 /* SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE */, 1, (int *)0);
+	rc = sqlite3_db_config(db, 1006 /* SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE */, 1, (int *)0);
+	if (rc != RC_OK) return rc;
+	return sqlite3_set_authorizer(db, authorizer, (void *)auth);
 }

@@ -75,8 +75,9 @@ void roost_vfs_free(sqlite3_vfs *vfs);
 
 // roost_db_configure applies the connection settings the driver does not
 // expose: SQLITE_DBCONFIG_DEFENSIVE (no writable_schema, no shadow-table
-// writes) and SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE (eviction does not
-// checkpoint; the next activation's writes do). Returns an SQLite code.
-int roost_db_configure(void *db);
+// writes), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE (eviction does not checkpoint;
+// the next activation's writes do), and the authorizer, which calls
+// roostAuthorize with auth. Returns an SQLite code.
+int roost_db_configure(void *db, uintptr_t auth);
 
 #endif
