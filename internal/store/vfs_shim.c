@@ -1,6 +1,7 @@
 // Roost's VFS shim: a thin layer over SQLite's "unix" VFS. See vfs.go.
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "vfs_shim.h"
 #include "_cgo_export.h"
 
@@ -9,6 +10,7 @@
 #define RC_FULL 13
 #define RC_IOERR_FSYNC (10 | (4 << 8))
 #define OPEN_WAL 0x00080000
+#define OPEN_CREATE 0x00000004
 #define OP_WRITE 1
 #define OP_SYNC 2
 
@@ -111,6 +113,10 @@ static int vOpen(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
 	memset(rf, 0, sizeof(*rf));
 	rf->real = (sqlite3_file *)(rf + 1);
 	if (name && !beneath(v, name)) return RC_CANTOPEN; // anonymous temp files have no name
+	// The unix VFS syncs the directory on the first sync of every WAL it
+	// opens with SQLITE_OPEN_CREATE, even one that already exists: an fsync
+	// per activation. A WAL that exists needs no new directory entry.
+	if ((flags & OPEN_WAL) && name && access(name, F_OK) == 0) flags &= ~OPEN_CREATE;
 	int rc = v->real->xOpen(v->real, name, rf->real, flags, outFlags);
 	if (rc != RC_OK || rf->real->pMethods == NULL) return rc;
 	rf->vfs = v;
