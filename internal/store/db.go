@@ -88,10 +88,12 @@ const sqliteFcntlPersistWAL = 10
 func (db *DB) configure(conn *sqlite3.SQLiteConn) error {
 	cfg := db.s.cfg
 	pages := cfg.MaxDatabaseSize / 4096
-	_, err := conn.Exec(`PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; PRAGMA synchronous=`+string(cfg.Synchronous)+
+	// The file is in WAL mode from its template, and dial opened it with
+	// locking_mode=EXCLUSIVE; max_page_count reads the file, which takes the
+	// exclusive lock now rather than in the first event.
+	_, err := conn.Exec(`PRAGMA synchronous=`+string(cfg.Synchronous)+
 		`; PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF; PRAGMA cache_size=-1024`+
-		`; PRAGMA journal_size_limit=4194304; PRAGMA max_page_count=`+strconv.FormatInt(pages, 10)+
-		`; SELECT count(*) FROM sqlite_schema`, nil) // the read takes the exclusive lock now
+		`; PRAGMA journal_size_limit=4194304; PRAGMA max_page_count=`+strconv.FormatInt(pages, 10), nil)
 	if err != nil {
 		return err
 	}
