@@ -84,9 +84,14 @@ func bench(ctx context.Context, o benchOptions) error {
 	for c := range o.clients {
 		wg.Go(func() { results[c] = benchClient(ctx, client, o, &next, &done) })
 	}
-	progress(ctx, &done, start)
+	finished := make(chan struct{})
+	var pg sync.WaitGroup
+	pg.Go(func() { progress(ctx, finished, &done, start) })
 	wg.Wait()
-	report(os.Stdout, o, results, time.Since(start))
+	elapsed := time.Since(start)
+	close(finished)
+	pg.Wait()
+	report(os.Stdout, o, results, elapsed)
 	return nil
 }
 
@@ -130,13 +135,17 @@ func benchRequest(ctx context.Context, client *http.Client, method, url string) 
 	return nil
 }
 
-func progress(ctx context.Context, done *atomic.Int64, start time.Time) {
+// progress prints a line every second until the run ends or the clients
+// finished.
+func progress(ctx context.Context, finished <-chan struct{}, done *atomic.Int64, start time.Time) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	last := int64(0)
 	for {
 		select {
 		case <-ctx.Done():
+			return
+		case <-finished:
 			return
 		case <-t.C:
 			n := done.Load()

@@ -87,3 +87,25 @@ func TestBench_ReportsRequestsAgainstARealApp(t *testing.T) {
 		t.Fatalf("counter b1 = %s, want {\"value\":20}", got)
 	}
 }
+
+func TestBench_EndsWhenTheRequestsAreDone(t *testing.T) {
+	ctx := context.Background()
+	app, err := roost.Open(ctx, roost.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter.Register(app, "counter")
+	srv := httptest.NewServer(app.Handler())
+	defer func() { srv.Close(); app.Close(ctx) }()
+	start := time.Now()
+	err = bench(ctx, benchOptions{server: srv.URL, class: "counter", prefix: "e", method: "POST", path: "/increment",
+		clients: 2, objects: 1, duration: time.Hour, timeout: 5 * time.Second, requests: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bounded by --requests, not by the hour-long --duration. The bound is
+	// generous: this checks that the run ends, not how fast it is.
+	if d := time.Since(start); d > time.Minute {
+		t.Fatalf("bench with 10 requests took %v", d)
+	}
+}
