@@ -54,13 +54,7 @@ func TestServe_RejectsBadLogFlags(t *testing.T) {
 
 func TestBench_ReportsRequestsAgainstARealApp(t *testing.T) {
 	ctx := context.Background()
-	app, err := roost.Open(ctx, roost.Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	counter.Register(app, "counter")
-	srv := httptest.NewServer(app.Handler())
-	defer func() { srv.Close(); app.Close(ctx) }()
+	srv := newCounterServer(t)
 
 	o := benchOptions{server: srv.URL, class: "counter", prefix: "b", method: "POST", path: "/increment",
 		clients: 4, objects: 3, duration: 30 * time.Second, timeout: 5 * time.Second, requests: 60}
@@ -90,15 +84,9 @@ func TestBench_ReportsRequestsAgainstARealApp(t *testing.T) {
 
 func TestBench_EndsWhenTheRequestsAreDone(t *testing.T) {
 	ctx := context.Background()
-	app, err := roost.Open(ctx, roost.Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	counter.Register(app, "counter")
-	srv := httptest.NewServer(app.Handler())
-	defer func() { srv.Close(); app.Close(ctx) }()
+	srv := newCounterServer(t)
 	start := time.Now()
-	err = bench(ctx, benchOptions{server: srv.URL, class: "counter", prefix: "e", method: "POST", path: "/increment",
+	err := bench(ctx, benchOptions{server: srv.URL, class: "counter", prefix: "e", method: "POST", path: "/increment",
 		clients: 2, objects: 1, duration: time.Hour, timeout: 5 * time.Second, requests: 10})
 	if err != nil {
 		t.Fatal(err)
@@ -108,4 +96,19 @@ func TestBench_EndsWhenTheRequestsAreDone(t *testing.T) {
 	if d := time.Since(start); d > time.Minute {
 		t.Fatalf("bench with 10 requests took %v", d)
 	}
+}
+
+// newCounterServer serves an app with the counter class on loopback until the
+// test ends.
+func newCounterServer(t testing.TB) *httptest.Server {
+	t.Helper()
+	ctx := context.Background()
+	app, err := roost.Open(ctx, roost.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter.Register(app, "counter")
+	srv := httptest.NewServer(app.Handler())
+	t.Cleanup(func() { srv.Close(); app.Close(ctx) })
+	return srv
 }

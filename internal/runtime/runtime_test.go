@@ -93,27 +93,35 @@ func TestRuntime_OverloadedWhenMailboxIsFull(t *testing.T) {
 	t.Parallel()
 	r, _ := newRuntime(t, Config{MaxPending: 2})
 	id := ids.FromName("c", "busy")
-	release := make(chan struct{})
-	started := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		r.Do(t.Context(), "c", id, func(context.Context, any) error {
-			close(started)
-			<-release
-			return nil
-		})
-	})
-	<-started
+	release, wg := holdObject(t, r, id)
 	for range 2 { // fill the mailbox behind the running event
 		wg.Go(func() { r.Do(t.Context(), "c", id, func(context.Context, any) error { return nil }) })
 	}
 	waitQueued(t, r, "c", id, 2)
 	err := r.Do(t.Context(), "c", id, func(context.Context, any) error { return nil })
-	close(release)
+	release()
 	wg.Wait()
 	if errcode.Of(err) != errcode.Overloaded {
 		t.Fatalf("Do on a full mailbox = %v, want code overloaded", err)
 	}
+}
+
+// holdObject runs an event on the object that blocks until release is
+// called; wg ends when that event has finished.
+func holdObject(t testing.TB, r *Runtime, id ids.ID) (release func(), wg *sync.WaitGroup) {
+	t.Helper()
+	done := make(chan struct{})
+	started := make(chan struct{})
+	wg = new(sync.WaitGroup)
+	wg.Go(func() {
+		r.Do(context.Background(), "c", id, func(context.Context, any) error {
+			close(started)
+			<-done
+			return nil
+		})
+	})
+	<-started
+	return func() { close(done) }, wg
 }
 
 // waitQueued waits until n events are queued for the object.
@@ -141,17 +149,7 @@ func TestRuntime_AbandonedEventNeverRuns(t *testing.T) {
 	t.Parallel()
 	r, _ := newRuntime(t, Config{})
 	id := ids.FromName("c", "abandon")
-	release := make(chan struct{})
-	started := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		r.Do(t.Context(), "c", id, func(context.Context, any) error {
-			close(started)
-			<-release
-			return nil
-		})
-	})
-	<-started
+	release, wg := holdObject(t, r, id)
 	ctx, cancel := context.WithCancel(t.Context())
 	var ran atomic.Bool
 	done := make(chan error)
@@ -160,7 +158,7 @@ func TestRuntime_AbandonedEventNeverRuns(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Do after cancel = %v, want context.Canceled", err)
 	}
-	close(release)
+	release()
 	wg.Wait()
 	// A later event runs after the abandoned one was skipped.
 	if err := r.Do(t.Context(), "c", id, func(context.Context, any) error { return nil }); err != nil {
