@@ -264,33 +264,41 @@ func (s *Store) create(file string) error {
 			}
 		}
 	}
+	// One handle on the directory: each file operation below is then one
+	// system call, not one per path component (they are costly in VMs).
+	d, err := s.root.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	base := path.Base(file)
 	// No database file means no object: a WAL left by a crash in the middle
 	// of a create is garbage, and is overwritten.
-	err := s.writeFile(file+"-wal", s.template.wal, os.O_TRUNC, false)
+	err = s.writeFile(d, base+"-wal", s.template.wal, os.O_TRUNC, false)
 	if err == nil {
-		err = s.writeFile(file, s.template.db, os.O_EXCL, true)
+		err = s.writeFile(d, base, s.template.db, os.O_EXCL, true)
 	}
 	if err == nil {
-		err = syncDir(s.root, dir)
+		err = syncDir(d, ".")
 	}
 	if err != nil {
-		s.root.Remove(file)
-		s.root.Remove(file + "-wal")
+		d.Remove(base)
+		d.Remove(base + "-wal")
 		return err
 	}
 	return nil
 }
 
-// writeFile creates file with b (flag: os.O_EXCL or os.O_TRUNC), and syncs
-// it if asked.
-func (s *Store) writeFile(file string, b []byte, flag int, sync bool) error {
-	f, err := s.root.OpenFile(file, os.O_WRONLY|os.O_CREATE|flag, 0o600)
+// writeFile creates name in d with b (flag: os.O_EXCL or os.O_TRUNC), and
+// syncs it if asked.
+func (s *Store) writeFile(d *os.Root, name string, b []byte, flag int, sync bool) error {
+	f, err := d.OpenFile(name, os.O_WRONLY|os.O_CREATE|flag, 0o600)
 	if err != nil {
 		return err
 	}
 	_, err = f.Write(b)
 	if err == nil && sync {
-		if err = s.cfg.Faults.check(OpSync, file); err == nil {
+		if err = s.cfg.Faults.check(OpSync, name); err == nil {
 			err = f.Sync()
 		}
 	}
