@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,4 +113,13 @@ func newCounterServer(t testing.TB) *httptest.Server {
 	srv := httptest.NewServer(app.Handler())
 	t.Cleanup(func() { srv.Close(); app.Close(ctx) })
 	return srv
+}
+
+type atomicCounter struct{ atomic.Int64 }
+
+func httptestClient(t testing.TB, srv *httptest.Server) *http.Client {
+	t.Helper()
+	c := srv.Client()
+	t.Cleanup(c.CloseIdleConnections)
+	return c
 }
