@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/roost-dev/roost/internal/clock"
 	"github.com/roost-dev/roost/internal/errcode"
@@ -42,17 +43,20 @@ type object struct {
 	prev  <-chan struct{}
 
 	// Guarded by rt.mu:
-	queue   []*event
-	busy    bool // running events
-	evict   bool // asked to leave (LRU)
-	idle    bool // the idle timer fired
-	idleGen int  // generation of the armed idle timer
-	leaving bool // takes no more events; a new instance waits for it to close
+	queue []*event
+	busy  bool // running events
+	evict bool // asked to leave (LRU)
+	idle  bool // the idle timer fired
+	// waitingSince is when the object last ran out of events; zero while it
+	// runs a batch. The idle timer checks it, so a late fire is harmless.
+	waitingSince time.Time
+	leaving      bool // takes no more events; a new instance waits for it to close
 
 	// Owned by the goroutine:
-	inst any
-	act  *Activation
-	db   *store.DB
+	idleTimer clock.Timer
+	inst      any
+	act       *Activation
+	db        *store.DB
 	// reset is set when the instance must be discarded after the current
 	// event (a failed BlockConcurrencyWhile); concurrent events set it too.
 	reset atomic.Bool
@@ -80,17 +84,16 @@ func (o *object) run() {
 	if o.prev != nil {
 		<-o.prev // single activation: the previous instance closes its file first
 	}
-	var idle clock.Timer
 	defer func() {
-		if idle != nil {
-			idle.Stop()
+		if o.idleTimer != nil {
+			o.idleTimer.Stop()
 		}
 		o.inflight.Wait()
 		o.discard(true)
 		o.rt.gone(o)
 	}()
 	for {
-		batch, leave := o.next(&idle)
+		batch, leave := o.next()
 		if leave {
 			return
 		}
@@ -104,7 +107,7 @@ func (o *object) run() {
 
 // next waits for events and takes a batch of them, or reports that the
 // object should leave (idle, evicted, closing) with nothing queued.
-func (o *object) next(idle *clock.Timer) ([]*event, bool) {
+func (o *object) next() ([]*event, bool) {
 	r := o.rt
 	for {
 		r.mu.Lock()
@@ -112,7 +115,7 @@ func (o *object) next(idle *clock.Timer) ([]*event, bool) {
 			batch := o.queue[:n:n]
 			o.queue = o.queue[n:]
 			o.busy, o.idle = true, false
-			o.idleGen++ // the idle timer armed before this batch is stale
+			o.waitingSince = time.Time{}
 			r.mu.Unlock()
 			return batch, false
 		}
@@ -122,30 +125,47 @@ func (o *object) next(idle *clock.Timer) ([]*event, bool) {
 			return nil, true
 		}
 		o.busy = false
-		o.idleGen++
-		gen := o.idleGen
+		// Concurrent events still running keep the object busy; the last one
+		// to end wakes it.
+		waiting := !(o.class.Concurrent && o.busyConcurrent())
+		arm := waiting && o.waitingSince.IsZero()
+		if arm {
+			o.waitingSince = r.cfg.Clock.Now()
+		} else if !waiting {
+			o.waitingSince = time.Time{}
+		}
 		r.mu.Unlock()
-		o.armIdle(idle, gen)
+		if arm {
+			o.armIdle()
+		}
 		<-o.wake
 	}
 }
 
-func (o *object) armIdle(idle *clock.Timer, gen int) {
+// armIdle (re)starts the object's one idle timer for a full idle timeout.
+func (o *object) armIdle() {
 	d := o.rt.cfg.IdleTimeout
-	if d < 0 || o.class.Concurrent && o.busyConcurrent() {
+	if d < 0 {
 		return
 	}
-	if *idle != nil {
-		(*idle).Stop()
+	if o.idleTimer == nil {
+		o.idleTimer = o.rt.cfg.Clock.AfterFunc(d, o.idleFired)
+		return
 	}
-	*idle = o.rt.cfg.Clock.AfterFunc(d, func() {
-		o.rt.mu.Lock()
-		if o.idleGen == gen {
-			o.idle = true
-		}
-		o.rt.mu.Unlock()
-		o.signal()
-	})
+	o.idleTimer.Reset(d)
+}
+
+// idleFired marks the object idle if it has been waiting for events for the
+// whole idle timeout; a fire armed before its last batch finds it waiting for
+// less, or not at all, and does nothing.
+func (o *object) idleFired() {
+	r := o.rt
+	r.mu.Lock()
+	if !o.waitingSince.IsZero() && r.cfg.Clock.Now().Sub(o.waitingSince) >= r.cfg.IdleTimeout {
+		o.idle = true
+	}
+	r.mu.Unlock()
+	o.signal()
 }
 
 // runBatch runs events one at a time, each in its own savepoint, then commits
