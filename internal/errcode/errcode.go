@@ -19,6 +19,11 @@ const (
 	InvalidClass     Code = "invalid_class"      // 400: a class name that breaks the naming rules
 	UnknownClass     Code = "unknown_class"      // 404: no class of that name is registered
 	NotFound         Code = "not_found"          // 404: no such route or resource
+	UnknownMethod    Code = "unknown_method"     // 404: the object's class has no RPC method of that name
+	Unauthorized     Code = "unauthorized"       // 401: the admin API needs a token and got none or a wrong one
+	Forbidden        Code = "forbidden"          // 403: the admin API refuses callers from other hosts when no token is set
+	ReadOnly         Code = "read_only"          // 403: a write through a read-only path (admin SQL without --write)
+	Conflict         Code = "conflict"           // 409: the target already holds data (import without force)
 	MethodNotAllowed Code = "method_not_allowed" // 405
 	BodyTooLarge     Code = "body_too_large"     // 413: a request body over the configured limit
 	LimitExceeded    Code = "limit_exceeded"     // 413: a key, value or database over its limit
@@ -45,6 +50,11 @@ var statuses = map[Code]int{
 	InvalidClass:     http.StatusBadRequest,
 	UnknownClass:     http.StatusNotFound,
 	NotFound:         http.StatusNotFound,
+	UnknownMethod:    http.StatusNotFound,
+	Unauthorized:     http.StatusUnauthorized,
+	Forbidden:        http.StatusForbidden,
+	ReadOnly:         http.StatusForbidden,
+	Conflict:         http.StatusConflict,
 	MethodNotAllowed: http.StatusMethodNotAllowed,
 	BodyTooLarge:     http.StatusRequestEntityTooLarge,
 	LimitExceeded:    http.StatusRequestEntityTooLarge,
