@@ -99,6 +99,6 @@ func (g gatewayObjects) HasClass(class string) bool {
 	return ok
 }
 
-func (g gatewayObjects) Fetch(ctx context.Context, class string, id ids.ID, req *http.Request) (*http.Response, error) {
-	return fetch(ctx, g.a.rt, class, id, req)
+func (g gatewayObjects) Fetch(ctx context.Context, class string, id ids.ID, name string, req *http.Request) (*http.Response, error) {
+	return fetch(ctx, g.a.rt, class, id, name, req)
 }

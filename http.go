@@ -11,6 +11,7 @@ import (
 	"github.com/roost-dev/roost/internal/gateway"
 	"github.com/roost-dev/roost/internal/ids"
 	"github.com/roost-dev/roost/internal/runtime"
+	"github.com/roost-dev/roost/internal/store"
 )
 
 // FetchHandler is an optional interface for objects: like http.Handler, but
@@ -29,9 +30,9 @@ func WriteError(w http.ResponseWriter, err error) { gateway.WriteError(w, err) }
 
 // fetch runs an HTTP event. The handler writes into a buffer that is turned
 // into a response only after the event's writes committed: the output gate.
-func fetch(ctx context.Context, rt *runtime.Runtime, class string, id ids.ID, req *http.Request) (*http.Response, error) {
+func fetch(ctx context.Context, rt *runtime.Runtime, class string, id ids.ID, name string, req *http.Request) (*http.Response, error) {
 	rec := newRecorder()
-	err := rt.Do(ctx, class, id, func(ctx context.Context, inst any) error {
+	err := rt.Deliver(ctx, &runtime.Event{Class: class, ID: id, Name: name, Kind: runtime.KindHTTP, Fn: func(ctx context.Context, inst any, _ *store.DB) error {
 		r := req.WithContext(ctx)
 		switch h := inst.(type) {
 		case FetchHandler:
@@ -41,7 +42,7 @@ func fetch(ctx context.Context, rt *runtime.Runtime, class string, id ids.ID, re
 			return nil
 		}
 		return errNotHandler
-	})
+	}})
 	if err != nil {
 		return nil, err
 	}

@@ -71,3 +71,10 @@ func (ns *Namespace) IDFromString(s string) (ID, error) { return ids.Parse(s) }
 // Get returns a stub for the object with that ID. Getting a stub does not
 // activate the object; the first event sent through it does.
 func (ns *Namespace) Get(id ID) *Stub { return &Stub{ns: ns, id: id} }
+
+// GetByName returns a stub for the object with that name: Get(IDFromName(name)),
+// and the object inventory records the name, so operators can find the
+// object by it (roost objects ls).
+func (ns *Namespace) GetByName(name string) *Stub {
+	return &Stub{ns: ns, id: ns.IDFromName(name), name: name}
+}

@@ -8,8 +8,9 @@ import (
 // Stub sends events to one object. It is cheap; make one per use or keep it.
 // Any Go code can use it, including another object's handler.
 type Stub struct {
-	ns *Namespace
-	id ID
+	ns   *Namespace
+	id   ID
+	name string
 }
 
 // ID returns the object's ID.
@@ -26,5 +27,5 @@ func (s *Stub) ID() ID { return s.id }
 // storage_full, storage_failed), ctx's error. The error's code is in
 // [ErrorCode].
 func (s *Stub) Fetch(ctx context.Context, req *http.Request) (*http.Response, error) {
-	return fetch(ctx, s.ns.app.rt, s.ns.class, s.id, req)
+	return fetch(ctx, s.ns.app.rt, s.ns.class, s.id, s.name, req)
 }

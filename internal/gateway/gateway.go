@@ -27,7 +27,8 @@ type Objects interface {
 	HasClass(class string) bool
 	// Fetch delivers req to the object and returns its response; the response is
 	// complete (the output gate already held it until the object's writes were durable).
-	Fetch(ctx context.Context, class string, id ids.ID, req *http.Request) (*http.Response, error)
+	// name is the object's name, "" when it was addressed by ID.
+	Fetch(ctx context.Context, class string, id ids.ID, name string, req *http.Request) (*http.Response, error)
 }
 
 // Config configures a [Gateway]. The zero value of each optional field means
@@ -114,7 +115,7 @@ func (g *Gateway) serveObject(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
-	resp, err := checkResponse(g.objects.Fetch(r.Context(), rt.Class, rt.ID, forward(r, rt, body)))
+	resp, err := checkResponse(g.objects.Fetch(r.Context(), rt.Class, rt.ID, rt.Name, forward(r, rt, body)))
 	if err != nil {
 		g.writeError(w, rt, err)
 		return

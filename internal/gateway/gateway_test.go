@@ -46,7 +46,7 @@ type call struct {
 
 func (o *objects) HasClass(class string) bool { return class == "counter" }
 
-func (o *objects) Fetch(ctx context.Context, class string, id ids.ID, req *http.Request) (*http.Response, error) {
+func (o *objects) Fetch(ctx context.Context, class string, id ids.ID, _ string, req *http.Request) (*http.Response, error) {
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
 		return nil, err

@@ -55,7 +55,7 @@ func (a *Activation) BlockConcurrencyWhile(ctx context.Context, fn func(ctx cont
 		err = context.Cause(ctx)
 	}
 	if err != nil {
-		a.obj.reset.Store(true)
+		a.obj.mustReset.Store(true)
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
 			return &errcode.Error{Code: errcode.InitFailed, Message: fmt.Sprintf("BlockConcurrencyWhile timed out after %s", a.obj.rt.cfg.BlockTimeout), Err: context.DeadlineExceeded}
 		}

@@ -1,8 +1,9 @@
 package runtime
 
 import (
-	"context"
 	"sync/atomic"
+
+	"github.com/roost-dev/roost/internal/store"
 )
 
 // startConcurrent runs each event of a concurrent class in a goroutine of its
@@ -10,33 +11,34 @@ import (
 // Storage writes outside transactions commit on their own, so an event's
 // writes are durable before it returns, and its reply needs no batch commit.
 func (o *object) startConcurrent(batch []*event) {
-	if o.reset.Load() || o.resetLater.Load() {
+	if o.mustReset.Load() || o.resetLater.Load() {
 		o.inflight.Wait()
 		o.resetLater.Store(false)
-		o.discard(false)
+		o.reset()
 	}
 	for _, ev := range batch {
 		if !ev.start() {
 			continue
 		}
-		if err := o.ensureInstance(ev.ctx); err != nil {
+		if err := o.ensure(ev); err != nil {
 			ev.reply(err)
 			continue
 		}
 		o.running.Add(1)
 		o.inflight.Add(1)
-		go o.runConcurrent(ev, o.inst)
+		go o.runConcurrent(ev, o.inst, o.db)
 	}
 }
 
-func (o *object) runConcurrent(ev *event, inst any) {
+func (o *object) runConcurrent(ev *event, inst any, db *store.DB) {
 	defer o.inflight.Done()
 	ctx, cancel := o.eventContext(ev.ctx)
 	defer cancel()
-	err := o.call(ctx, func(ctx context.Context, _ any) error { return ev.fn(ctx, inst) })
+	err := o.protect(func() error { return ev.Fn(ctx, inst, db) })
 	if err != nil {
 		o.resetLater.Store(true)
 	}
+	o.rt.hooks.AfterBatch(o.ref(), db, false, 0, nil)
 	ev.reply(err)
 	if o.running.Add(-1) == 0 {
 		o.signal() // the object may now go idle

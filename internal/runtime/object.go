@@ -9,27 +9,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/roost-dev/roost/internal/clock"
 	"github.com/roost-dev/roost/internal/errcode"
 	"github.com/roost-dev/roost/internal/ids"
 	"github.com/roost-dev/roost/internal/store"
 )
-
-// event is one delivery to an object.
-type event struct {
-	ctx  context.Context
-	fn   EventFunc
-	done chan error // buffered: the reply never blocks
-	// state: 0 queued, 1 running, 2 abandoned by its caller before it ran.
-	state atomic.Int32
-}
-
-func (e *event) reply(err error) { e.done <- err }
-
-// start reports whether the event may run; an abandoned one may not.
-func (e *event) start() bool { return e.state.CompareAndSwap(0, 1) }
-
-func (e *event) abandon() { e.state.CompareAndSwap(0, 2) }
 
 // object is an active object: its mailbox and, owned by its goroutine, the
 // live instance and its database.
@@ -38,6 +24,7 @@ type object struct {
 	class *Class
 	id    ids.ID
 	elem  *list.Element
+	name  string // guarded by rt.mu until the goroutine starts reading it in hooks
 	wake  chan struct{} // 1-buffered: "look at your state"
 	done  chan struct{} // closed when the goroutine ended and the file is closed
 	prev  <-chan struct{}
@@ -51,15 +38,16 @@ type object struct {
 	// runs a batch. The idle timer checks it, so a late fire is harmless.
 	waitingSince time.Time
 	leaving      bool // takes no more events; a new instance waits for it to close
+	leaveReason  string
 
 	// Owned by the goroutine:
 	idleTimer clock.Timer
 	inst      any
 	act       *Activation
 	db        *store.DB
-	// reset is set when the instance must be discarded after the current
+	// mustReset is set when the instance must be discarded after the current
 	// event (a failed BlockConcurrencyWhile); concurrent events set it too.
-	reset atomic.Bool
+	mustReset atomic.Bool
 
 	// inflight counts concurrent events (concurrent classes only).
 	inflight sync.WaitGroup
@@ -89,6 +77,9 @@ func (o *object) run() {
 			o.idleTimer.Stop()
 		}
 		o.inflight.Wait()
+		if o.inst != nil {
+			o.rt.hooks.Left(o.ref(), o.leaveReason)
+		}
 		o.discard(true)
 		o.rt.gone(o)
 	}()
@@ -111,7 +102,7 @@ func (o *object) next() ([]*event, bool) {
 	r := o.rt
 	for {
 		r.mu.Lock()
-		if n := min(len(o.queue), r.cfg.MaxBatch); n > 0 {
+		if n := o.batchLenLocked(); n > 0 {
 			batch := o.queue[:n:n]
 			o.queue = o.queue[n:]
 			o.busy, o.idle = true, false
@@ -120,6 +111,14 @@ func (o *object) next() ([]*event, bool) {
 			return batch, false
 		}
 		if o.idle || o.evict || r.closing {
+			switch {
+			case r.closing:
+				o.leaveReason = "shutdown"
+			case o.evict:
+				o.leaveReason = "lru"
+			default:
+				o.leaveReason = "idle"
+			}
 			r.leaveLocked(o)
 			r.mu.Unlock()
 			return nil, true
@@ -140,6 +139,25 @@ func (o *object) next() ([]*event, bool) {
 		}
 		<-o.wake
 	}
+}
+
+// batchLenLocked is the number of queued events the next batch takes: up to
+// MaxBatch, stopping before a solo event, which runs alone.
+func (o *object) batchLenLocked() int {
+	n := min(len(o.queue), o.rt.cfg.MaxBatch)
+	for i, ev := range o.queue[:n] {
+		if ev.Solo {
+			return max(i, 1)
+		}
+	}
+	return n
+}
+
+// ref names the object for hooks.
+func (o *object) ref() ObjectRef {
+	o.rt.mu.Lock()
+	defer o.rt.mu.Unlock()
+	return ObjectRef{Class: o.class.Name, ID: o.id, Name: o.name}
 }
 
 // armIdle (re)starts the object's one idle timer for a full idle timeout.
@@ -173,25 +191,58 @@ func (o *object) idleFired() {
 // after the events before it committed; the events after it go back to the
 // front of the queue for the next (re-created) instance.
 func (o *object) runBatch(batch []*event) {
+	if batch[0].Solo {
+		o.runSolo(batch[0])
+		return
+	}
 	var ok []*event
 	for i, ev := range batch {
 		if !ev.start() {
 			continue
 		}
-		if err := o.ensureInstance(ev.ctx); err != nil {
+		if err := o.ensure(ev); err != nil {
 			ev.reply(err)
 			continue
 		}
 		if err := o.runOne(ev); err != nil {
 			o.finish(ok)
 			ev.reply(err)
-			o.discard(false)
+			o.reset()
 			o.requeue(batch[i+1:])
 			return
 		}
 		ok = append(ok, ev)
 	}
 	o.finish(ok)
+}
+
+// runSolo runs an event with no batch transaction open: each of its writes
+// commits as it goes.
+func (o *object) runSolo(ev *event) {
+	if !ev.start() {
+		return
+	}
+	if err := o.ensure(ev); err != nil {
+		ev.reply(err)
+		return
+	}
+	ctx, cancel := o.eventContext(ev.ctx)
+	err := o.call(ctx, ev)
+	cancel()
+	if err != nil && !ev.Storage || ev.Reset {
+		o.reset()
+	}
+	o.rt.hooks.AfterBatch(o.ref(), o.db, false, 0, nil)
+	ev.reply(err)
+}
+
+// ensure prepares the object for ev: the database open, and the instance
+// constructed unless ev is a storage event.
+func (o *object) ensure(ev *event) error {
+	if ev.Storage {
+		return o.openDB()
+	}
+	return o.ensureInstance(ev.ctx)
 }
 
 // runOne runs a serialized event inside its savepoint.
@@ -201,8 +252,8 @@ func (o *object) runOne(ev *event) error {
 	if err := o.db.BeginEvent(ctx); err != nil {
 		return err
 	}
-	err := o.call(ctx, ev.fn)
-	if o.reset.Load() && err == nil {
+	err := o.call(ctx, ev)
+	if o.mustReset.Load() && err == nil {
 		err = &errcode.Error{Code: errcode.InitFailed, Message: "BlockConcurrencyWhile failed: the instance was reset"}
 	}
 	if endErr := o.db.EndEvent(err == nil); err == nil {
@@ -216,16 +267,32 @@ func (o *object) finish(ok []*event) {
 	if len(ok) == 0 && o.db == nil {
 		return
 	}
-	err := o.db.Commit()
-	if err != nil {
-		o.rt.log.Error("commit failed; instance reset", append(o.log(), "events", len(ok), "err", err)...)
-		err = fmt.Errorf("commit: %w", err)
+	wrote := o.db.Dirty()
+	var err error
+	var d time.Duration
+	if wrote {
+		parent := o.rt.ctx
+		if len(ok) > 0 {
+			parent = ok[0].ctx
+		}
+		_, span := o.rt.tracer.Start(parent, "roost.commit")
+		span.SetAttributes(attribute.Int("roost.events", len(ok)))
+		start := time.Now()
+		err = o.db.Commit()
+		d = time.Since(start)
+		endSpan(span, err)
+		if err != nil {
+			o.rt.log.Error("commit failed; instance reset", append(o.log(), "events", len(ok), "err", err)...)
+			err = fmt.Errorf("commit: %w", err)
+		}
 	}
+	o.rt.hooks.AfterBatch(o.ref(), o.db, wrote, d, err)
 	for _, ev := range ok {
 		ev.reply(err)
 	}
 	if err != nil {
-		o.discard(true)
+		o.reset()
+		o.closeDB()
 	}
 }
 
@@ -247,15 +314,20 @@ func (o *object) eventContext(parent context.Context) (context.Context, context.
 	return ctx, func() { stop(); cancel() }
 }
 
-// call runs user code and turns a panic into an error.
-func (o *object) call(ctx context.Context, fn EventFunc) (err error) {
+// call runs the event's code and turns a panic into an error.
+func (o *object) call(ctx context.Context, ev *event) (err error) {
+	return o.protect(func() error { return ev.Fn(ctx, o.inst, o.db) })
+}
+
+// protect runs user code and turns a panic into an error.
+func (o *object) protect(fn func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			o.rt.log.Error("handler panic; instance reset", append(o.log(), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))...)
 			err = &errcode.Error{Code: errcode.HandlerPanic, Message: fmt.Sprintf("handler panicked: %v", p)}
 		}
 	}()
-	return fn(ctx, o.inst)
+	return fn()
 }
 
 // ensureInstance opens the database and runs the constructor if there is no
@@ -264,21 +336,16 @@ func (o *object) ensureInstance(ctx context.Context) error {
 	if o.inst != nil {
 		return nil
 	}
-	if o.db == nil {
-		db, err := o.rt.cfg.Store.Open(o.class.Name, o.id)
-		if err != nil {
-			return fmt.Errorf("activate %s/%s: %w", o.class.Name, o.id, err)
-		}
-		db.SetSerial(!o.class.Concurrent)
-		o.db = db
+	if err := o.openDB(); err != nil {
+		return err
 	}
 	o.act = &Activation{obj: o, db: o.db}
-	o.reset.Store(false)
-	err := o.runOne(&event{ctx: ctx, fn: func(ctx context.Context, _ any) error {
+	o.mustReset.Store(false)
+	err := o.runOne(&event{ctx: ctx, Event: &Event{Fn: func(ctx context.Context, _ any, _ *store.DB) error {
 		inst, err := o.class.New(ctx, o.act)
 		o.inst = inst
 		return err
-	}})
+	}}})
 	// The constructor's writes commit with the first batch: its savepoint
 	// is released, so a later failing event does not undo them. Concurrent
 	// classes have no batches: commit now.
@@ -292,11 +359,36 @@ func (o *object) ensureInstance(ctx context.Context) error {
 		}
 		return fmt.Errorf("activate %s/%s: %w", o.class.Name, o.id, err)
 	}
+	o.rt.hooks.Activated(o.ref())
 	return nil
 }
 
-// discard drops the live instance; closeDB also closes its database (after a
-// failed commit, or when the object leaves memory).
+// openDB opens the object's database if it is not open.
+func (o *object) openDB() error {
+	if o.db != nil {
+		return nil
+	}
+	db, err := o.rt.cfg.Store.Open(o.class.Name, o.id)
+	if err != nil {
+		return fmt.Errorf("activate %s/%s: %w", o.class.Name, o.id, err)
+	}
+	db.SetSerial(!o.class.Concurrent)
+	o.db = db
+	o.rt.openDBs.Add(1)
+	return nil
+}
+
+// reset discards the live instance after a failure: the next event
+// constructs a new one.
+func (o *object) reset() {
+	if o.inst != nil {
+		o.rt.hooks.Left(o.ref(), "reset")
+	}
+	o.discard(false)
+}
+
+// discard drops the live instance and rolls back what is not committed;
+// closeDB also closes its database.
 func (o *object) discard(closeDB bool) {
 	if o.act != nil {
 		o.act.dead.Store(true)
@@ -307,9 +399,18 @@ func (o *object) discard(closeDB bool) {
 	}
 	o.db.Rollback()
 	if closeDB {
-		if err := o.db.Close(); err != nil {
-			o.rt.log.Warn("close database", append(o.log(), "err", err)...)
-		}
-		o.db = nil
+		o.closeDB()
 	}
+}
+
+// closeDB closes the object's database.
+func (o *object) closeDB() {
+	if o.db == nil {
+		return
+	}
+	if err := o.db.Close(); err != nil {
+		o.rt.log.Warn("close database", append(o.log(), "err", err)...)
+	}
+	o.db = nil
+	o.rt.openDBs.Add(-1)
 }

@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/roost-dev/roost/internal/clock"
 	"github.com/roost-dev/roost/internal/errcode"
@@ -47,6 +51,10 @@ type Config struct {
 	MaxBatch int
 	// BlockTimeout bounds BlockConcurrencyWhile. Defaults to 30s.
 	BlockTimeout time.Duration
+	// Hooks hear of activations, commits and events. Optional.
+	Hooks Hooks
+	// Tracer makes spans around events and commits. Defaults to a no-op.
+	Tracer trace.Tracer
 }
 
 func (c *Config) fill() error {
@@ -74,6 +82,12 @@ func (c *Config) fill() error {
 	if c.BlockTimeout == 0 {
 		c.BlockTimeout = 30 * time.Second
 	}
+	if c.Hooks == nil {
+		c.Hooks = noHooks{}
+	}
+	if c.Tracer == nil {
+		c.Tracer = noop.NewTracerProvider().Tracer("")
+	}
 	if c.MaxActive < 1 || c.MaxPending < 1 || c.MaxBatch < 1 || c.BlockTimeout < 0 {
 		return fmt.Errorf("runtime: config: MaxActive, MaxPending, MaxBatch must be ≥ 1 (got %d, %d, %d)", c.MaxActive, c.MaxPending, c.MaxBatch)
 	}
@@ -99,7 +113,11 @@ type EventFunc func(ctx context.Context, instance any) error
 type Runtime struct {
 	cfg     Config
 	log     *slog.Logger
+	hooks   Hooks
+	tracer  trace.Tracer
 	classes sync.Map // string → *Class
+	// openDBs counts the objects whose database is open.
+	openDBs atomic.Int64
 
 	// ctx is canceled when Close runs out of time: handlers see it.
 	ctx    context.Context
@@ -127,7 +145,7 @@ func New(cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Runtime{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel,
+	return &Runtime{cfg: cfg, log: cfg.Logger, hooks: cfg.Hooks, tracer: cfg.Tracer, ctx: ctx, cancel: cancel,
 		objects: map[objKey]*object{}, lru: list.New(), changed: make(chan struct{})}, nil
 }
 
@@ -151,52 +169,19 @@ func (r *Runtime) Class(name string) (*Class, bool) {
 	return c.(*Class), true
 }
 
-// Do delivers an event to the object and waits until it ran and its writes
-// are durable. It returns the event's error, a commit error, or the caller's
-// context error (an event still queued then never runs).
-//
-// Calls between objects pass the handler's ctx, which carries the call
-// chain: a call that comes back to an object of a serialized class that is
-// already handling an event of the same chain (A calls A, or A calls B calls
-// A) fails at once with code call_cycle, instead of waiting for itself
-// forever.
-func (r *Runtime) Do(ctx context.Context, class string, id ids.ID, fn EventFunc) error {
-	c, ok := r.Class(class)
-	if !ok {
-		return fmt.Errorf("%w %q", ErrUnknownClass, class)
-	}
-	if !c.Concurrent && inChain(ctx, objKey{class, id}) {
-		return &errcode.Error{Code: errcode.CallCycle, Message: fmt.Sprintf(
-			"call cycle: %s/%s is already handling an event of this call chain, and its events take turns: the call would wait for itself (Roost fails fast instead of re-entering)",
-			class, id.String()[:12])}
-	}
-	ev := &event{ctx: ctx, fn: fn, done: make(chan error, 1)}
-	o, err := r.enqueue(c, id, ev)
-	if err != nil {
-		return err
-	}
-	o.signal()
-	select {
-	case err := <-ev.done:
-		return err
-	case <-ctx.Done():
-		ev.abandon()
-		// An event that already started finishes; report what the caller
-		// asked for.
-		return ctx.Err()
-	}
-}
-
-func (r *Runtime) enqueue(c *Class, id ids.ID, ev *event) (*object, error) {
+func (r *Runtime) enqueue(c *Class, ev *event) (*object, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closing {
 		return nil, ErrShuttingDown
 	}
-	k := objKey{c.Name, id}
+	k := objKey{c.Name, ev.ID}
 	o := r.objects[k]
 	if o == nil || o.leaving {
-		o = r.activateLocked(c, id, o)
+		o = r.activateLocked(c, ev.ID, o)
+	}
+	if ev.Name != "" && o.name == "" {
+		o.name = ev.Name
 	}
 	if len(o.queue) >= r.cfg.MaxPending {
 		return nil, ErrOverloaded
@@ -265,6 +250,23 @@ func (r *Runtime) notifyLocked() {
 	close(r.changed)
 	r.changed = make(chan struct{})
 }
+
+// QueueDepths returns the pending events per class, and the deepest queue
+// of a single object.
+func (r *Runtime) QueueDepths() (perClass map[string]int, deepest int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	perClass = map[string]int{}
+	for k, o := range r.objects {
+		n := len(o.queue)
+		perClass[k.class] += n
+		deepest = max(deepest, n)
+	}
+	return perClass, deepest
+}
+
+// OpenDatabases returns the number of objects whose database file is open.
+func (r *Runtime) OpenDatabases() int { return int(r.openDBs.Load()) }
 
 // Active returns the number of objects in memory.
 func (r *Runtime) Active() int {

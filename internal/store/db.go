@@ -471,3 +471,11 @@ func (db *DB) atSizeLimit() bool {
 // diskFullSlack is the free space below which a SQLITE_FULL is taken for a
 // full disk rather than the database size limit.
 const diskFullSlack = 64 << 20
+
+// Dirty reports whether writes wait for Commit (or a failure for it to
+// report).
+func (db *DB) Dirty() bool {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.inTx || db.broken != nil
+}
