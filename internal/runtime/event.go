@@ -152,7 +152,7 @@ func endSpan(span trace.Span, err error) {
 // noHooks is the default: it hears nothing.
 type noHooks struct{}
 
-func (noHooks) Activated(ObjectRef)                                        {}
-func (noHooks) Left(ObjectRef, string)                                     {}
+func (noHooks) Activated(ObjectRef)                                         {}
+func (noHooks) Left(ObjectRef, string)                                      {}
 func (noHooks) AfterBatch(ObjectRef, *store.DB, bool, time.Duration, error) {}
-func (noHooks) EventDone(string, string, error)                            {}
+func (noHooks) EventDone(string, string, error)                             {}

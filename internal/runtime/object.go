@@ -24,7 +24,7 @@ type object struct {
 	class *Class
 	id    ids.ID
 	elem  *list.Element
-	name  string // guarded by rt.mu until the goroutine starts reading it in hooks
+	name  string        // guarded by rt.mu until the goroutine starts reading it in hooks
 	wake  chan struct{} // 1-buffered: "look at your state"
 	done  chan struct{} // closed when the goroutine ended and the file is closed
 	prev  <-chan struct{}
