@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/roost-dev/roost/internal/clock"
 	"github.com/roost-dev/roost/internal/store"
 )
@@ -62,6 +64,15 @@ type Config struct {
 	Clock Clock
 	// Logger receives structured logs. Defaults to slog.Default().
 	Logger *slog.Logger
+	// TimerRetry is how failed alarm and timer runs are retried. The zero
+	// value is Cloudflare's policy: after 2 s, doubling, up to 6 retries.
+	TimerRetry RetryPolicy
+	// TimerConcurrency bounds the alarms and timers delivered at once.
+	// Defaults to 32.
+	TimerConcurrency int
+	// TracerProvider receives OpenTelemetry spans around events, commits
+	// and RPC calls. Nil (the default) records none.
+	TracerProvider trace.TracerProvider
 
 	// faults injects storage failures (tests in this module only).
 	faults *store.Faults
@@ -88,5 +99,9 @@ func (c *Config) validate() error {
 	if c.Clock == nil {
 		c.Clock = clock.Real()
 	}
+	if c.TimerConcurrency < 0 {
+		return errors.New("roost: config: TimerConcurrency must not be negative")
+	}
+	c.TimerRetry.fill()
 	return nil
 }

@@ -137,7 +137,7 @@ func dbFiles(t testing.TB, dir string) []string {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() && strings.HasSuffix(path, ".db") {
+		if !d.IsDir() && strings.HasSuffix(path, ".db") && d.Name() != "catalog.db" {
 			rel, err := filepath.Rel(dir, path)
 			if err != nil {
 				return err

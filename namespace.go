@@ -10,8 +10,9 @@ import (
 
 // Namespace is a registered class: it makes IDs and stubs for its objects.
 type Namespace struct {
-	app   *App
-	class string
+	app     *App
+	class   string
+	methods map[string]MethodHandler // by name; read-only after Register
 }
 
 // ClassOptions are per-class options; nil means the defaults.
@@ -21,6 +22,11 @@ type ClassOptions struct {
 	// Storage.Transaction commits on its own. Default false: events of one
 	// object take turns, and all writes of an event commit together.
 	Concurrent bool
+	// Methods are the RPC methods the class's objects answer (see [Method]):
+	// each a method of the class's object type (or of an interface that type
+	// implements), under a name no other of them has. Register panics
+	// otherwise.
+	Methods []MethodHandler
 }
 
 // Register registers a class: newObject is called with the object's *State
@@ -37,11 +43,12 @@ func RegisterWithOptions[T any](app *App, class string, newObject func(*State) (
 	if opts == nil {
 		opts = &ClassOptions{}
 	}
+	methods := methodTable[T](class, opts.Methods)
 	err := app.rt.Register(&runtime.Class{
 		Name:       class,
 		Concurrent: opts.Concurrent,
 		New: func(ctx context.Context, act *runtime.Activation) (any, error) {
-			obj, err := newObject(&State{act: act, ctx: ctx})
+			obj, err := newObject(&State{act: act, ctx: ctx, app: app})
 			if err != nil {
 				return nil, err
 			}
@@ -51,7 +58,12 @@ func RegisterWithOptions[T any](app *App, class string, newObject func(*State) (
 	if err != nil {
 		panic(fmt.Sprintf("roost: register %q: %v", class, err))
 	}
-	return &Namespace{app: app, class: class}
+	var zero T
+	_, alarms := any(zero).(AlarmHandler)
+	_, timers := any(zero).(TimerHandler)
+	app.classes.Store(class, &classInfo{name: class, alarms: alarms, timers: timers})
+	app.unpark(class)
+	return &Namespace{app: app, class: class, methods: methods}
 }
 
 // Class returns the class name.

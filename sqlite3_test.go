@@ -39,6 +39,9 @@ func CheckIntegrity(t testing.TB, dir string) int {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".db") {
 			return err
 		}
+		if d.Name() == "catalog.db" { // the node's, not an object's
+			return nil
+		}
 		n++
 		if got := SQLite3(t, path, "PRAGMA integrity_check"); got != "ok" {
 			t.Errorf("integrity_check of %s: %s", path, got)

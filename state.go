@@ -12,6 +12,7 @@ import (
 type State struct {
 	act *runtime.Activation
 	ctx context.Context
+	app *App
 }
 
 // ID returns the object's ID.
@@ -22,7 +23,7 @@ func (s *State) Class() string { return s.act.Class() }
 
 // Storage returns the object's private storage: a KV API and a SQL API on
 // one SQLite database.
-func (s *State) Storage() *Storage { return &Storage{act: s.act} }
+func (s *State) Storage() *Storage { return &Storage{act: s.act, app: s.app} }
 
 // Context returns the context of the activation: the constructor's. Handlers
 // get their own per event.

@@ -17,6 +17,7 @@ import (
 // 2 KiB, value 2 MiB, database 10 GiB by default ([LimitError]).
 type Storage struct {
 	act *runtime.Activation
+	app *App
 }
 
 // Entry is one KV pair.

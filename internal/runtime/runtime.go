@@ -341,3 +341,6 @@ func withChain(ctx context.Context, k objKey) context.Context {
 	parent, _ := ctx.Value(chainKey{}).(*callChain)
 	return context.WithValue(ctx, chainKey{}, &callChain{key: k, parent: parent})
 }
+
+// Context is canceled when the runtime gives up on a graceful close.
+func (r *Runtime) Context() context.Context { return r.ctx }

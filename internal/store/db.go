@@ -50,6 +50,10 @@ type DB struct {
 	deleted, evDeleted bool
 	// serial is set for objects whose events take turns (see Transaction).
 	serial bool
+	// timersChanged: the batch wrote the timers table. timers caches
+	// whether the file has that table (0 unknown, 1 no, 2 yes).
+	timersChanged bool
+	timers        int8
 	// broken is set when SQLite rolled the batch back on its own (full disk,
 	// I/O error): the batch can only fail.
 	broken error
@@ -172,10 +176,16 @@ func (db *DB) commitLocked() error {
 		db.rollbackLocked()
 		return db.broken
 	}
+	notify, err := db.prepareTimersLocked()
+	if err != nil {
+		db.rollbackLocked()
+		return err
+	}
 	if err := db.execLocked("COMMIT"); err != nil {
 		db.rollbackLocked()
 		return err
 	}
+	notify()
 	if db.deleted {
 		db.deleted = false
 		if db.emptyLocked() {
@@ -189,6 +199,9 @@ func (db *DB) commitLocked() error {
 // table, index, view or trigger of its own. A Query after DeleteAll may have
 // written (INSERT … RETURNING): then the file stays.
 func (db *DB) emptyLocked() bool {
+	if db.hasTimersLocked() && db.timerCountLocked() > 0 {
+		return false
+	}
 	rows, err := db.conn.Query(`SELECT EXISTS (SELECT 1 FROM _roost_kv) OR EXISTS (SELECT 1 FROM sqlite_schema
 		WHERE name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name NOT LIKE '\_roost\_%' ESCAPE '\')`, nil)
 	if err != nil {
@@ -215,6 +228,7 @@ func (db *DB) rollbackLocked() {
 		_, _ = db.conn.Exec("ROLLBACK", nil)
 	}
 	db.inTx, db.eventSP, db.deleted, db.depth = false, false, false, 0
+	db.timersChanged = false
 }
 
 // Close rolls back what is not committed and closes the file. It is safe to
@@ -245,6 +259,7 @@ func (db *DB) disconnectLocked() error {
 		st.Close()
 	}
 	clear(db.stmts)
+	db.timers = 0
 	err := db.conn.Close()
 	db.conn = nil
 	db.dropAuth()

@@ -290,7 +290,10 @@ func (db *DB) dropAllLocked() error {
 			return err
 		}
 	}
-	return db.execLocked(`DELETE FROM _roost_kv`)
+	if err := db.execLocked(`DELETE FROM _roost_kv`); err != nil {
+		return err
+	}
+	return db.clearTimersLocked()
 }
 
 func quoteIdent(s string) string {

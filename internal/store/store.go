@@ -50,6 +50,8 @@ type Config struct {
 	MaxDatabaseSize int64
 	// Faults injects storage failures in tests. Nil in production.
 	Faults *Faults
+	// Timers hears of commits that change an object's timers. Optional.
+	Timers TimerIndex
 }
 
 func (c *Config) fill() error {
@@ -206,7 +208,7 @@ func (s *Store) makeTemplate() (tmpl template, err error) {
 	}
 	defer conn.Close()
 	_, err = conn.Exec(`PRAGMA page_size=4096; PRAGMA journal_mode=WAL; PRAGMA application_id=`+
-		strconv.Itoa(applicationID)+`; `+kvSchema+`; PRAGMA wal_checkpoint(TRUNCATE);
+		strconv.Itoa(applicationID)+`; `+kvSchema+`; `+timersSchema+`; PRAGMA wal_checkpoint(TRUNCATE);
 		BEGIN; INSERT INTO _roost_kv VALUES ('', x''); DELETE FROM _roost_kv; COMMIT;`, nil)
 	if err != nil {
 		return tmpl, fmt.Errorf("store: template: %w", err)
@@ -327,3 +329,6 @@ func syncDir(root *os.Root, dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// MaxValueSize returns the largest KV value in bytes.
+func (s *Store) MaxValueSize() int { return s.cfg.MaxValueSize }
