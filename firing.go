@@ -319,4 +319,3 @@ func transient(err error) bool {
 	}
 	return false
 }
-

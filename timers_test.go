@@ -339,12 +339,16 @@ func TestTimerBadInput(t *testing.T) {
 	app := newApp(t, roost.Config{})
 	c := registerTimers(app, "timers")
 	for name, fn := range map[string]func(ctx context.Context, s *roost.Storage) error{
-		"empty name":    func(ctx context.Context, s *roost.Storage) error { return s.Schedule(ctx, "", epoch, nil) },
-		"long name":     func(ctx context.Context, s *roost.Storage) error { return s.Schedule(ctx, string(make([]byte, 300)), epoch, nil) },
-		"zero time":     func(ctx context.Context, s *roost.Storage) error { return s.Schedule(ctx, "x", time.Time{}, nil) },
-		"bad cron":      func(ctx context.Context, s *roost.Storage) error { return s.Cron(ctx, "x", "*/5 * *", nil) },
-		"bad cron zone": func(ctx context.Context, s *roost.Storage) error { return s.Cron(ctx, "x", "CRON_TZ=Mars/Base 0 * * * *", nil) },
-		"cancel alarm":  func(ctx context.Context, s *roost.Storage) error { _, err := s.CancelTimer(ctx, ""); return err },
+		"empty name": func(ctx context.Context, s *roost.Storage) error { return s.Schedule(ctx, "", epoch, nil) },
+		"long name": func(ctx context.Context, s *roost.Storage) error {
+			return s.Schedule(ctx, string(make([]byte, 300)), epoch, nil)
+		},
+		"zero time": func(ctx context.Context, s *roost.Storage) error { return s.Schedule(ctx, "x", time.Time{}, nil) },
+		"bad cron":  func(ctx context.Context, s *roost.Storage) error { return s.Cron(ctx, "x", "*/5 * *", nil) },
+		"bad cron zone": func(ctx context.Context, s *roost.Storage) error {
+			return s.Cron(ctx, "x", "CRON_TZ=Mars/Base 0 * * * *", nil)
+		},
+		"cancel alarm": func(ctx context.Context, s *roost.Storage) error { _, err := s.CancelTimer(ctx, ""); return err },
 	} {
 		err := c.run(t.Context(), "a", func(ctx context.Context, o *timerObj) error { return fn(ctx, o.st.Storage()) })
 		if roost.ErrorCode(err) != "bad_request" {
