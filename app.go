@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/roost-dev/roost/internal/catalog"
@@ -35,6 +36,7 @@ type App struct {
 	rt      *runtime.Runtime
 	gw      *gateway.Gateway
 	metrics *metrics.Metrics
+	tracer  trace.Tracer
 	classes sync.Map // class name → *classInfo
 	parkMu  sync.Mutex
 	parked  map[string][]scheduler.Key // wakes of unregistered classes
@@ -99,10 +101,11 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	if tp == nil {
 		tp = noop.NewTracerProvider()
 	}
+	a.tracer = tp.Tracer(tracerName)
 	a.rt, err = runtime.New(runtime.Config{
 		Store: st, Clock: cfg.Clock, Logger: cfg.Logger, IdleTimeout: cfg.IdleTimeout,
 		MaxActive: cfg.MaxActiveObjects, MaxPending: cfg.MaxPendingEvents, BlockTimeout: cfg.BlockConcurrencyTimeout,
-		Hooks: appHooks{a}, Tracer: tp.Tracer(tracerName),
+		Hooks: appHooks{a}, Tracer: a.tracer,
 	})
 	if err == nil {
 		a.gw, err = gateway.New(gateway.Config{Objects: gatewayObjects{a}, MaxBodyBytes: cfg.MaxBodyBytes, Logger: cfg.Logger})

@@ -98,7 +98,7 @@ func (w *wakes) Committed(class string, id ids.ID, next time.Time, count int) {
 		w.indexed[k] = next
 	}
 	w.mu.Unlock()
-	w.cat.Update(catalog.Update{Key: k, Size: -1, Wake: &catalog.Wake{At: next, Timers: count}})
+	w.cat.Update(catalog.Update{Key: k, Wake: &catalog.Wake{At: next, Timers: count}})
 	w.sched.Set(scheduler.Key{Class: class, ID: id}, next)
 }
 

@@ -31,10 +31,10 @@ func (h appHooks) AfterBatch(o runtime.ObjectRef, db *store.DB, wrote bool, d ti
 		}
 		return
 	}
-	u := catalog.Update{Key: k, Name: o.Name, LastActive: a.cfg.Clock.Now(), Size: -1}
+	u := catalog.Update{Key: k, Name: o.Name, LastActive: a.cfg.Clock.Now()}
 	if wrote {
 		if size, err := db.Size(); err == nil {
-			u.Size = size
+			u.Size, u.SetSize = size, true
 		}
 	}
 	a.catalog.Update(u)

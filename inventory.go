@@ -66,7 +66,7 @@ func (a *App) indexObject(ctx context.Context, k catalog.Key, f catalog.DiskInfo
 	if err != nil {
 		size = f.Size
 	}
-	a.catalog.Update(catalog.Update{Key: k, Created: f.Modified, LastActive: f.Modified, Size: size,
+	a.catalog.Update(catalog.Update{Key: k, Created: f.Modified, LastActive: f.Modified, Size: size, SetSize: true,
 		Wake: &catalog.Wake{At: next, Timers: n}})
 	return nil
 }

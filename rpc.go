@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"time"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -94,8 +94,14 @@ func (m *Method[T, Req, Resp]) Name() string { return m.name }
 func (m *Method[T, Req, Resp]) Call(ctx context.Context, stub *Stub, req Req) (Resp, error) {
 	ctx, span := tracer(stub.ns.app).Start(ctx, "roost.rpc "+m.name, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("roost.class", stub.ns.class), attribute.String("roost.method", m.name)))
+	start := time.Now()
 	resp, err := m.call(ctx, stub, req)
 	endSpan(span, err)
+	status := "ok"
+	if err != nil {
+		status = string(errcode.Of(err))
+	}
+	stub.ns.app.metrics.RPC(stub.ns.class, m.name, status, time.Since(start))
 	return resp, err
 }
 
@@ -295,9 +301,7 @@ func decodeError(b []byte) error {
 
 // tracer returns the tracer of the app's RPC spans: the global OpenTelemetry
 // provider's, a no-op unless the program configures one.
-func tracer(a *App) trace.Tracer {
-	return otel.Tracer("github.com/roost-dev/roost")
-}
+func tracer(a *App) trace.Tracer { return a.tracer }
 
 // endSpan records err, if any, on span and ends it.
 func endSpan(span trace.Span, err error) {
