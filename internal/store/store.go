@@ -153,13 +153,15 @@ func Path(class string, id ids.ID) string {
 	return path.Join(objectsDir, class, h[:2], h+".db")
 }
 
-// Exists reports whether the object has a database file.
+// Exists reports whether the object has a database file. An empty file is
+// none: older versions could leave one behind when killed in the middle of
+// a create, and the next create replaces it.
 func (s *Store) Exists(class string, id ids.ID) (bool, error) {
-	_, err := s.root.Stat(Path(class, id))
+	fi, err := s.root.Stat(Path(class, id))
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
-	return err == nil, err
+	return err == nil && fi.Size() > 0, err
 }
 
 // Open returns the object's database. A database file is created only when
@@ -274,22 +276,31 @@ func (s *Store) create(file string) error {
 	}
 	defer d.Close()
 	base := path.Base(file)
-	// No database file means no object: a WAL left by a crash in the middle
-	// of a create is garbage, and is overwritten.
+	// No database file means no object: a WAL, or a half-written database
+	// under its temporary name, left by a crash in the middle of a create is
+	// garbage, and is overwritten. The database appears under its name only
+	// once its bytes are durable: a crash never leaves a partial one.
 	err = s.writeFile(d, base+"-wal", s.template.wal, os.O_TRUNC, false)
 	if err == nil {
-		err = s.writeFile(d, base, s.template.db, os.O_EXCL, true)
+		err = s.writeFile(d, base+newSuffix, s.template.db, os.O_TRUNC, true)
+	}
+	if err == nil {
+		err = d.Rename(base+newSuffix, base)
 	}
 	if err == nil {
 		err = syncDir(d, ".")
 	}
 	if err != nil {
 		d.Remove(base)
+		d.Remove(base + newSuffix)
 		d.Remove(base + "-wal")
 		return err
 	}
 	return nil
 }
+
+// newSuffix marks a database file being created.
+const newSuffix = ".new"
 
 // writeFile creates name in d with b (flag: os.O_EXCL or os.O_TRUNC), and
 // syncs it if asked.
@@ -312,7 +323,7 @@ func (s *Store) writeFile(d *os.Root, name string, b []byte, flag int, sync bool
 
 // remove deletes an object's files.
 func (s *Store) remove(file string) error {
-	for _, f := range []string{file + "-wal", file + "-journal", file} {
+	for _, f := range []string{file + "-wal", file + "-journal", file + newSuffix, file} {
 		if err := s.root.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}

@@ -57,6 +57,9 @@ func (s *Store) Walk(fn func(ObjectFile) error) error {
 				} else if err != nil {
 					return fmt.Errorf("store: walk: %w", err)
 				}
+				if info.Size() == 0 {
+					continue // not an object (see Exists)
+				}
 				if err := fn(ObjectFile{Class: c.Name(), ID: id, Size: info.Size(), Modified: info.ModTime()}); err != nil {
 					return err
 				}

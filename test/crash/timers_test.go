@@ -1,0 +1,564 @@
+package crash
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/roost-dev/roost/internal/ids"
+)
+
+// The timer crash test's shape.
+const (
+	tickers        = 1000 // objects armed, each with an alarm and two named timers
+	armWorkers     = 32
+	maxArmAttempts = 100 // per object; the kills end long before
+	maxArmRefusals = 3   // per object: answers other than 200 (each a bug)
+	minKills       = 5
+	maxKills       = 12
+	// failSuffix: timerd fails the first run of every fire of the objects
+	// whose name ends with it, so the retry (Roost's default, 2 s later)
+	// must survive the kills too.
+	failSuffix    = "7"
+	firstRetry    = 2 * time.Second
+	drainTimeout  = 60 * time.Second // longest wait for the fires after the last kill
+	pendingSample = 50
+)
+
+// TestCrash_TimersSurviveKill9 arms 1,000 tickers (test/crash/timerd), each
+// with an alarm and two named timers due 2–10 s later, and SIGKILLs the
+// server at random moments while they come due, restarting it at once on the
+// same data directory. Every fire of every acknowledged arm must then have
+// run at least once (and, for the objects whose first runs fail, run again
+// on retry), none before its time; after a graceful restart no timer is left
+// pending.
+func TestCrash_TimersSurviveKill9(t *testing.T) {
+	t.Parallel()
+	bin := buildTimerd(t)
+	dir := t.TempDir()
+	fires := filepath.Join(t.TempDir(), "fires.log")
+	sup := &supervisor{start: func() *server {
+		return startServerWith(t, exec.Command(bin, "--addr", "127.0.0.1:0", "--data", dir,
+			"--fires", fires, "--fail-suffix", failSuffix))
+	}}
+	sup.restart(t)
+
+	a := &armer{sup: sup, plans: make([]*armPlan, tickers), stop: make(chan struct{})}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer a.halt() // on t.Fatal too: the workers stop before the deferred Wait
+	for range armWorkers {
+		wg.Go(a.work)
+	}
+	armed := make(chan struct{})
+	go func() { wg.Wait(); close(armed) }() // after the last Add
+	kills := 0
+	for kills < minKills || (kills < maxKills && a.busy(armed)) {
+		delay := time.Second + rand.N(1500*time.Millisecond)
+		if kills == 0 {
+			delay = 200*time.Millisecond + rand.N(800*time.Millisecond) // while the arms go out
+		}
+		<-time.After(delay)
+		sup.restart(t)
+		kills++
+	}
+	drainStart := time.Now()
+	<-armed
+	if a.failures > 0 {
+		t.Errorf("%d arm attempts failed unexpectedly; first:\n  %s", a.failures, strings.Join(a.firstFailures, "\n  "))
+	}
+
+	want := a.expected()
+	ran, complete := waitFires(t, fires, want, drainStart.Add(drainTimeout))
+	drain := time.Since(drainStart)
+	st := ran.stats(want, a.plans)
+	t.Logf("kills=%d arms: acknowledged=%d of %d, attempts without an answer=%d, re-sent after one=%d",
+		kills, len(a.acked()), tickers, a.unknown.Load(), a.resent())
+	t.Logf("fires: expected=%d seen=%d missing=%d; runs=%d duplicated_fires=%d: retries_by_design=%d reruns_after_crash=%d (on re-sent arms: %d) reruns_same_process=%d; drain=%v",
+		st.expected, st.seen, st.expected-st.seen, st.runs, st.duplicated, st.retries, st.crashReruns, st.resentReruns,
+		st.sameProcess, drain.Round(time.Millisecond))
+	if !complete {
+		reportMissing(t, sup, want, ran)
+	}
+	checkRuns(t, st)
+
+	sup.current().stop(t)
+	srv := startServerWith(t, exec.Command(bin, "--addr", "127.0.0.1:0", "--data", dir, "--fires", fires))
+	if logs := srv.logs.String(); strings.Contains(logs, "unclean shutdown") {
+		t.Errorf("the restart after a graceful stop reconciled the catalog as after a crash; stderr:\n%s", logs)
+	}
+	checkNothingPending(t, srv, a.acked())
+	srv.stop(t)
+}
+
+// buildTimerd builds test/crash/timerd into a temporary directory.
+func buildTimerd(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "timerd")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/roost-dev/roost/test/crash/timerd").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build ./test/crash/timerd: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// supervisor keeps one timerd running: restart kills the current process
+// (if any) and starts the next on the same data directory.
+type supervisor struct {
+	start func() *server
+
+	mu sync.Mutex // guards the fields below
+	// srv is the running process; dying is the one being killed.
+	srv, dying *server
+	restarted  chan struct{} // closed when srv is replaced
+	all        []*server
+}
+
+// current returns the running server.
+func (s *supervisor) current() *server {
+	srv, _ := s.currentAndNext()
+	return srv
+}
+
+// currentAndNext returns the running server and a channel closed once it has
+// been replaced.
+func (s *supervisor) currentAndNext() (*server, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.srv, s.restarted
+}
+
+// killed reports whether srv was (or is being) killed.
+func (s *supervisor) killed(srv *server) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return srv != s.srv || srv == s.dying
+}
+
+func (s *supervisor) restart(t *testing.T) {
+	t.Helper()
+	s.mu.Lock()
+	old, done := s.srv, s.restarted
+	s.dying = old
+	s.mu.Unlock()
+	if old != nil {
+		old.kill(t)
+	}
+	srv := s.start()
+	s.mu.Lock()
+	s.srv, s.dying, s.restarted = srv, nil, make(chan struct{})
+	s.all = append(s.all, srv)
+	s.mu.Unlock()
+	if done != nil {
+		close(done)
+	}
+}
+
+// logs returns the stderr of every process started, in order.
+func (s *supervisor) logs() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b strings.Builder
+	for i, srv := range s.all {
+		fmt.Fprintf(&b, "--- timerd run %d (pid %d) ---\n%s", i+1, srv.cmd.Process.Pid, srv.logs)
+	}
+	return b.String()
+}
+
+// armPlan is one ticker's arm request and the fires it sets.
+type armPlan struct {
+	name  string
+	body  []byte
+	fires map[string]int64 // fire ID → scheduled time, Unix ms
+	// Written by the plan's worker, read after the workers are done.
+	acked  bool // a 200 came back
+	resent bool // sent again after an attempt got no answer
+}
+
+// newArmPlan plans ticker i: an alarm and timers t1 and t2, each due at a
+// random time 2–10 s after now.
+func newArmPlan(i int, now time.Time) *armPlan {
+	due := func() int64 { return now.Add(2*time.Second + rand.N(8*time.Second)).UnixMilli() }
+	p := &armPlan{name: "tick-" + strconv.Itoa(i), fires: map[string]int64{}}
+	req := struct {
+		Name   string           `json:"name"`
+		Alarm  int64            `json:"alarm"`
+		Timers map[string]int64 `json:"timers"`
+	}{Name: p.name, Alarm: due(), Timers: map[string]int64{"t1": due(), "t2": due()}}
+	p.fires[fmt.Sprintf("alarm@%d", req.Alarm)] = req.Alarm
+	for name, at := range req.Timers {
+		p.fires[fmt.Sprintf("%s@%d", name, at)] = at
+	}
+	p.body, _ = json.Marshal(req) // cannot fail
+	return p
+}
+
+// lastDue is the latest fire of the plan.
+func (p *armPlan) lastDue() int64 {
+	var last int64
+	for _, at := range p.fires {
+		last = max(last, at)
+	}
+	return last
+}
+
+// armer arms the tickers from its workers, retrying each until it gets a
+// 200, through kills and restarts.
+type armer struct {
+	sup      *supervisor
+	plans    []*armPlan // index i is ticker i; a worker sets it
+	next     atomic.Int64
+	lastDue  atomic.Int64 // latest fire planned so far, Unix ms
+	unknown  atomic.Int64 // attempts without an answer
+	stop     chan struct{}
+	stopOnce sync.Once
+
+	mu sync.Mutex // guards the fields below
+	// failures counts the attempts refused, or left without an answer while
+	// the server was up.
+	failures      int
+	firstFailures []string
+}
+
+func (a *armer) halt() { a.stopOnce.Do(func() { close(a.stop) }) }
+
+// busy reports whether fires may still come due: arms are in progress, or
+// a planned fire or its first retry is still ahead.
+func (a *armer) busy(armed <-chan struct{}) bool {
+	select {
+	case <-armed:
+		return time.Now().UnixMilli() < a.lastDue.Load()+firstRetry.Milliseconds()
+	default:
+		return true
+	}
+}
+
+func (a *armer) work() {
+	for i := a.next.Add(1) - 1; i < tickers; i = a.next.Add(1) - 1 {
+		p := newArmPlan(int(i), time.Now())
+		a.plans[i] = p
+		for d := p.lastDue(); ; {
+			old := a.lastDue.Load()
+			if d <= old || a.lastDue.CompareAndSwap(old, d) {
+				break
+			}
+		}
+		if !a.arm(p) {
+			return
+		}
+	}
+}
+
+// arm sends p until it is acknowledged, at most maxArmAttempts times and,
+// once the server has refused it, maxArmRefusals times. It returns false if
+// the test is stopping.
+func (a *armer) arm(p *armPlan) bool {
+	refusals := 0
+	for attempt := 1; attempt <= maxArmAttempts; attempt++ {
+		srv, restarted := a.sup.currentAndNext()
+		status, body, err := post(srv, "/ticker/"+p.name+"/arm", p.body)
+		switch {
+		case err == nil && status == http.StatusOK:
+			p.acked = true
+			return true
+		case err == nil:
+			a.fail(fmt.Sprintf("arm %s (attempt %d) answered %d %s", p.name, attempt, status, body))
+			if refusals++; refusals == maxArmRefusals {
+				return true
+			}
+		default:
+			a.unknown.Add(1)
+			p.resent = true
+		}
+		select {
+		case <-a.stop:
+			return false
+		case <-restarted:
+		case <-time.After(time.Second):
+			if err != nil && !a.sup.killed(srv) {
+				a.fail(fmt.Sprintf("arm %s (attempt %d) while the server was up: %v", p.name, attempt, err))
+			}
+		}
+	}
+	a.fail(fmt.Sprintf("arm %s: no 200 in %d attempts", p.name, maxArmAttempts))
+	return true
+}
+
+// fail records an unexpected arm failure; the first few are kept.
+func (a *armer) fail(msg string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.failures++
+	if len(a.firstFailures) < 5 {
+		a.firstFailures = append(a.firstFailures, msg)
+	}
+}
+
+// acked returns the acknowledged plans.
+func (a *armer) acked() []*armPlan {
+	var out []*armPlan
+	for _, p := range a.plans {
+		if p != nil && p.acked {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (a *armer) resent() int {
+	n := 0
+	for _, p := range a.plans {
+		if p != nil && p.resent {
+			n++
+		}
+	}
+	return n
+}
+
+// expected returns the fires that must run: those of every acknowledged arm.
+func (a *armer) expected() map[fireKey]int64 {
+	want := map[fireKey]int64{}
+	for _, p := range a.acked() {
+		for id, at := range p.fires {
+			want[fireKey{p.name, id}] = at
+		}
+	}
+	return want
+}
+
+// post sends body to srv and returns the answer.
+func post(srv *server, path string, body []byte) (int, string, error) {
+	resp, err := srv.client.Post("http://"+srv.addr+path, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return resp.StatusCode, strings.TrimSpace(string(b)), err
+}
+
+// fireKey is one fire of one ticker.
+type fireKey struct{ name, fireID string }
+
+// fireRun is one line of the fire log: one run of a fire's handler.
+type fireRun struct {
+	attempt int
+	pid     int
+	at      int64 // Unix ms
+}
+
+// fireLog is the parsed log of every run.
+type fireLog struct {
+	runs      map[fireKey][]fireRun
+	lines     int
+	malformed []string
+}
+
+// readFireLog parses the complete lines of the log at path.
+func readFireLog(t *testing.T, path string) *fireLog {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatalf("read fire log: %v", err)
+	}
+	if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
+		data = data[:i+1] // a line being written is read at the next poll
+	} else {
+		data = nil
+	}
+	l := &fireLog{runs: map[fireKey][]fireRun{}}
+	for line := range strings.Lines(string(data)) {
+		line = strings.TrimSuffix(line, "\n")
+		if line == "" {
+			continue // the newline timerd adds after a torn line
+		}
+		f := strings.Fields(line)
+		var r fireRun
+		var errs [3]error
+		if len(f) == 5 {
+			r.attempt, errs[0] = strconv.Atoi(f[2])
+			r.pid, errs[1] = strconv.Atoi(f[3])
+			r.at, errs[2] = strconv.ParseInt(f[4], 10, 64)
+		}
+		if len(f) != 5 || errs != [3]error{} {
+			l.malformed = append(l.malformed, line)
+			continue
+		}
+		k := fireKey{f[0], f[1]}
+		l.runs[k] = append(l.runs[k], r)
+		l.lines++
+	}
+	return l
+}
+
+// done reports whether fire k has run to success: any run, or for the
+// objects whose first runs fail, a retry.
+func (l *fireLog) done(k fireKey) bool {
+	for _, r := range l.runs[k] {
+		if r.attempt > 0 || !strings.HasSuffix(k.name, failSuffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// missing returns the wanted fires not done, in order.
+func (l *fireLog) missing(want map[fireKey]int64) []fireKey {
+	var out []fireKey
+	for k := range want {
+		if !l.done(k) {
+			out = append(out, k)
+		}
+	}
+	slices.SortFunc(out, func(a, b fireKey) int { return strings.Compare(a.name+" "+a.fireID, b.name+" "+b.fireID) })
+	return out
+}
+
+// waitFires polls the log until every wanted fire is done or deadline
+// passes. It returns the last log read and whether every fire was done.
+func waitFires(t *testing.T, path string, want map[fireKey]int64, deadline time.Time) (*fireLog, bool) {
+	t.Helper()
+	for {
+		l := readFireLog(t, path)
+		if len(l.missing(want)) == 0 {
+			return l, true
+		}
+		if time.Now().After(deadline) {
+			return l, false
+		}
+		<-time.After(200 * time.Millisecond)
+	}
+}
+
+// runStats are the totals of a fire log against the expected fires.
+type runStats struct {
+	expected, seen, runs int
+	duplicated           int // fires with more than one run
+	retries              int // runs with a new attempt number: retries after a failed run
+	crashReruns          int // runs of an attempt that an earlier process already ran
+	resentReruns         int // of crashReruns, those on objects whose arm was sent again
+	sameProcess          int // runs of an attempt the same process already ran
+	early, unexpected    []string
+	malformed            []string
+}
+
+func (l *fireLog) stats(want map[fireKey]int64, plans []*armPlan) runStats {
+	resent := map[string]bool{}
+	for _, p := range plans {
+		if p != nil && p.resent {
+			resent[p.name] = true
+		}
+	}
+	st := runStats{expected: len(want), runs: l.lines, malformed: l.malformed}
+	for k, runs := range l.runs {
+		at, ok := want[k]
+		if !ok {
+			st.unexpected = append(st.unexpected, fmt.Sprintf("%s %s (%d runs)", k.name, k.fireID, len(runs)))
+			continue
+		}
+		if l.done(k) {
+			st.seen++
+		}
+		if len(runs) > 1 {
+			st.duplicated++
+		}
+		pids := map[int]map[int]bool{} // attempt → processes that ran it
+		for _, r := range runs {
+			if r.at < at {
+				st.early = append(st.early, fmt.Sprintf("%s %s ran at %d, %d ms early", k.name, k.fireID, r.at, at-r.at))
+			}
+			switch {
+			case pids[r.attempt] == nil:
+				pids[r.attempt] = map[int]bool{r.pid: true}
+				if r.attempt > 0 {
+					st.retries++
+				}
+			case pids[r.attempt][r.pid]:
+				st.sameProcess++
+			default:
+				pids[r.attempt][r.pid] = true
+				st.crashReruns++
+				if resent[k.name] {
+					st.resentReruns++
+				}
+			}
+		}
+	}
+	return st
+}
+
+// checkRuns fails on runs that must not happen.
+func checkRuns(t *testing.T, st runStats) {
+	t.Helper()
+	if st.expected != tickers*3 {
+		t.Errorf("%d fires expected, want %d (3 for each of %d tickers): not every arm was acknowledged", st.expected, tickers*3, tickers)
+	}
+	if len(st.early) > 0 {
+		t.Errorf("%d runs before their scheduled time; first: %s", len(st.early), strings.Join(first(st.early, 10), "; "))
+	}
+	if len(st.unexpected) > 0 {
+		t.Errorf("%d fires ran that no acknowledged arm set; first: %s", len(st.unexpected), strings.Join(first(st.unexpected, 10), "; "))
+	}
+	if len(st.malformed) > 0 {
+		t.Logf("%d malformed lines in the fire log (torn by a kill?): %q", len(st.malformed), first(st.malformed, 5))
+	}
+}
+
+// reportMissing fails the test with the first missing fires, their runs
+// and what the servers logged about their objects.
+func reportMissing(t *testing.T, sup *supervisor, want map[fireKey]int64, l *fireLog) {
+	t.Helper()
+	miss := l.missing(want)
+	logs := sup.logs()
+	var b strings.Builder
+	for _, k := range first(miss, 20) {
+		id := ids.FromName("ticker", k.name).String()
+		fmt.Fprintf(&b, "  %s %s (id %s): scheduled %s, runs %+v\n", k.name, k.fireID, id,
+			time.UnixMilli(want[k]).Format("15:04:05.000"), l.runs[k])
+		run := ""
+		for line := range strings.Lines(logs) {
+			if strings.HasPrefix(line, "--- timerd run") {
+				run = strings.Trim(line, "- \n")
+			} else if strings.Contains(line, id) {
+				fmt.Fprintf(&b, "      %s: %s", run, line)
+			}
+		}
+	}
+	t.Errorf("%d of %d fires never ran to success within %v of the last kill; first:\n%s", len(miss), len(want), drainTimeout, &b)
+}
+
+// checkNothingPending asks a sample of the tickers for their pending timers.
+func checkNothingPending(t *testing.T, srv *server, plans []*armPlan) {
+	t.Helper()
+	for _, i := range first(rand.Perm(len(plans)), pendingSample) {
+		name := plans[i].name
+		resp, err := srv.client.Get("http://" + srv.addr + "/ticker/" + name + "/pending")
+		if err != nil {
+			t.Fatalf("GET %s/pending: %v; stderr:\n%s", name, err, srv.logs)
+		}
+		var v struct{ Pending *int }
+		err = json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || v.Pending == nil {
+			t.Fatalf("GET %s/pending: %d (%v); stderr:\n%s", name, resp.StatusCode, err, srv.logs)
+		}
+		if *v.Pending != 0 {
+			t.Errorf("ticker %s has %d timers pending after every fire ran, want 0", name, *v.Pending)
+		}
+	}
+}
+
+func first[T any](s []T, n int) []T { return s[:min(n, len(s))] }
