@@ -66,8 +66,10 @@ type QueryResult struct {
 func (db *DB) Exists() bool {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	if db.conn != nil {
-		return true
+	if db.conn != nil || !db.closed {
+		// An open DB connects as soon as its file exists (Open, or the first
+		// write), and disconnects when DeleteAll removes it.
+		return db.conn != nil
 	}
 	ok, _ := db.s.Exists(db.class, db.id)
 	return ok
