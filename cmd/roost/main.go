@@ -31,7 +31,7 @@ name in capitals with dashes as underscores (--data → ROOST_DATA). Flags win.`
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newBenchCmd())
+	root.AddCommand(newServeCmd(), newBenchCmd(), newObjectsCmd())
 	return root
 }
 

@@ -21,9 +21,11 @@ import (
 
 type serveOptions struct {
 	addr, data, durability, logLevel, logFormat string
+	otlpEndpoint                                string
 	idleTimeout, shutdownTimeout                time.Duration
 	maxActive                                   int
 	maxBody                                     int64
+	adminToken                                  string
 }
 
 func newServeCmd() *cobra.Command {
@@ -54,9 +56,11 @@ the server gracefully: in-flight events finish and commit.`,
 	f.DurationVar(&o.idleTimeout, "idle-timeout", 10*time.Second, "evict an object from memory after this long without events (negative: never)")
 	f.IntVar(&o.maxActive, "max-active", 256, "most objects in memory (open databases) at once; least recently used idle ones are evicted")
 	f.Int64Var(&o.maxBody, "max-body", 4<<20, "largest HTTP request body in bytes")
+	f.StringVar(&o.adminToken, "admin-token", "", "bearer token of the admin API at /_roost/ (roost objects); without one it serves only loopback callers")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight events")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&o.otlpEndpoint, "otlp-endpoint", "", "send OpenTelemetry trace spans to this OTLP/HTTP endpoint, e.g. http://127.0.0.1:4318 (also on when OTEL_EXPORTER_OTLP_ENDPOINT is set; off by default)")
 	return cmd
 }
 
@@ -94,14 +98,25 @@ func serve(ctx context.Context, o serveOptions) error {
 	moreProcs()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	tp, stopTracing, err := newTracerProvider(ctx, o.otlpEndpoint)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := stopTracing(context.Background()); err != nil {
+			log.Warn("flush trace spans", "err", err)
+		}
+	}()
 	app, err := roost.Open(ctx, roost.Config{
 		Dir: o.data, Durability: o.durability, IdleTimeout: o.idleTimeout,
-		MaxActiveObjects: o.maxActive, MaxBodyBytes: o.maxBody, Logger: log,
+		MaxActiveObjects: o.maxActive, MaxBodyBytes: o.maxBody, Logger: log, TracerProvider: tp,
 	})
 	if err != nil {
 		return err
 	}
 	counter.Register(app, "counter")
+	app.Handle("/_roost/", app.AdminHandler(o.adminToken))
+	app.Handle("GET /metrics", app.MetricsHandler())
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		app.Close(context.Background())

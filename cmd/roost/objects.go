@@ -1,0 +1,429 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/roost-dev/roost/internal/admin"
+	"github.com/roost-dev/roost/internal/errcode"
+	"github.com/roost-dev/roost/internal/ids"
+)
+
+// objectsGlobals are the flags of every `roost objects` command.
+type objectsGlobals struct {
+	server, token string
+}
+
+func newObjectsCmd() *cobra.Command {
+	var g objectsGlobals
+	cmd := &cobra.Command{
+		Use:   "objects",
+		Short: "List, inspect, query, export, import and remove the objects of a running server",
+		Long: `Operate on the objects of a running 'roost serve' through its admin API
+(/_roost/ on the server's address). An object is named by its class and its
+name, or its ID: an argument of 64 lowercase hex characters is an ID unless
+--name says otherwise.
+
+  roost objects ls counter --sort size          # the largest counters first
+  roost objects inspect counter room-42         # KV pairs, SQL tables, timers
+  roost objects sql counter room-42 'SELECT * FROM counter'
+  roost objects export counter room-42 -o room-42.sqlite
+  roost objects import counter room-43 room-42.sqlite
+  roost objects rm counter room-43 --yes
+
+The server answers only loopback callers unless it runs with --admin-token;
+then pass the same token with --token. --server and --token fall back to
+ROOST_SERVER and ROOST_ADMIN_TOKEN (the other flags of these commands have no
+environment variables: --write, --force and --yes are never implied).`,
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&g.server, "server", "http://127.0.0.1:8080", "the server's base URL (env ROOST_SERVER)")
+	pf.StringVar(&g.token, "token", "", "the server's admin token, if it has one (env ROOST_ADMIN_TOKEN)")
+	cmd.AddCommand(newLsCmd(&g), newInspectCmd(&g), newSQLCmd(&g), newExportCmd(&g), newImportCmd(&g), newRmCmd(&g))
+	return cmd
+}
+
+// run wraps a command's work: it fills --server and --token from the
+// environment, makes the client, cancels on SIGINT, and gives the server's
+// errors their code.
+func (g *objectsGlobals) run(fn func(ctx context.Context, c *admin.Client, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := envDefault(cmd.Flags(), "server", "ROOST_SERVER"); err != nil {
+			return err
+		}
+		if err := envDefault(cmd.Flags(), "token", "ROOST_ADMIN_TOKEN"); err != nil {
+			return err
+		}
+		c, err := admin.NewClient(g.server, g.token, nil)
+		if err != nil {
+			return describe(err)
+		}
+		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+		defer stop()
+		return describe(fn(ctx, c, cmd, args))
+	}
+}
+
+// envDefault sets flag from the variable env unless it was given.
+func envDefault(flags *pflag.FlagSet, flag, env string) error {
+	f := flags.Lookup(flag)
+	if f == nil || f.Changed {
+		return nil
+	}
+	if v, ok := os.LookupEnv(env); ok {
+		if err := flags.Set(flag, v); err != nil {
+			return fmt.Errorf("environment %s: %w", env, err)
+		}
+	}
+	return nil
+}
+
+// describe writes the server's errors as "code: message".
+func describe(err error) error {
+	ce, ok := errors.AsType[*errcode.Error](err)
+	if !ok {
+		return err
+	}
+	return errors.New(string(ce.Code) + ": " + ce.Message)
+}
+
+// refFlags choose how an object argument is read.
+type refFlags struct{ name, id bool }
+
+func (rf *refFlags) add(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&rf.name, "name", false, "the argument is a name, even if it looks like an ID")
+	cmd.Flags().BoolVar(&rf.id, "id", false, "the argument is an ID (64 lowercase hex characters)")
+	cmd.MarkFlagsMutuallyExclusive("name", "id")
+}
+
+// ref reads the object named by class and arg.
+func (rf *refFlags) ref(class, arg string) (admin.Ref, error) {
+	if rf.name {
+		return admin.Ref{Class: class, Name: arg}, nil
+	}
+	id, err := ids.Parse(arg)
+	switch {
+	case err == nil:
+		return admin.Ref{Class: class, ID: id}, nil
+	case rf.id:
+		return admin.Ref{}, errcode.Wrap(errcode.InvalidID, err)
+	}
+	return admin.Ref{Class: class, Name: arg}, nil
+}
+
+func newLsCmd(g *objectsGlobals) *cobra.Command {
+	var (
+		o                 admin.ListOptions
+		all, wide, asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "ls [class]",
+		Short: "List the server's objects, a page at a time",
+		Long: `List the server's objects (of one class, if given) from its inventory:
+class, ID, name (if it was addressed by one), size, creation, last activity,
+and pending alarms and timers. --sort orders by key (class, then ID), size
+(largest first), active (most recent first) or created (newest first).
+A page holds --limit objects; the command prints the --cursor of the next
+page on stderr, or follows every page with --all.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: g.run(func(ctx context.Context, c *admin.Client, cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.Class = args[0]
+			}
+			var objs []admin.Object
+			for {
+				page, err := c.List(ctx, o)
+				if err != nil {
+					return err
+				}
+				objs = append(objs, page.Objects...)
+				o.Cursor = page.Next
+				if !all || page.Next == "" {
+					break
+				}
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), admin.Page{Objects: objs, Next: o.Cursor})
+			}
+			printObjects(cmd.OutOrStdout(), objs, wide)
+			if o.Cursor != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "more objects: add --cursor %s (or list them all with --all)\n", o.Cursor)
+			}
+			return nil
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Sort, "sort", admin.SortKey, "order: key, size, active or created")
+	f.IntVar(&o.Limit, "limit", 100, "objects per page (at most 1000)")
+	f.StringVar(&o.Cursor, "cursor", "", "continue after the page that printed this cursor")
+	f.BoolVar(&all, "all", false, "follow every page")
+	f.BoolVar(&wide, "wide", false, "show whole IDs")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+type inspectOptions struct {
+	admin.InspectOptions
+	refFlags
+	asJSON bool
+}
+
+func newInspectCmd(g *objectsGlobals) *cobra.Command {
+	var o inspectOptions
+	cmd := &cobra.Command{
+		Use:   "inspect <class> <name|id>",
+		Short: "Show what an object stores: KV pairs, SQL tables, alarm and timers",
+		Long: `Show an object's inventory entry, its KV pairs (a page of --limit, from
+--start or --cursor, with --prefix; values cut to --value-bytes, text as
+quoted strings and other bytes as base64), its own SQL tables, views, indexes
+and triggers with their row counts, and its alarm, timers and cron schedules.
+It reads committed data, in the object's turn, without constructing the
+object.`,
+		Args: cobra.ExactArgs(2),
+		RunE: g.run(func(ctx context.Context, c *admin.Client, cmd *cobra.Command, args []string) error {
+			ref, err := o.ref(args[0], args[1])
+			if err != nil {
+				return err
+			}
+			in, err := c.Inspect(ctx, ref, o.InspectOptions)
+			if err != nil {
+				return err
+			}
+			if o.asJSON {
+				return writeJSON(cmd.OutOrStdout(), in)
+			}
+			printInspection(cmd.OutOrStdout(), in, o.KeysOnly)
+			return nil
+		}),
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.KeysOnly, "keys-only", false, "list keys and sizes, not values")
+	f.StringVar(&o.Prefix, "prefix", "", "show the keys that start with this")
+	f.StringVar(&o.Start, "start", "", "show keys from this one on")
+	f.StringVar(&o.Cursor, "cursor", "", "continue after the keys an earlier inspect printed this cursor for")
+	f.IntVar(&o.Limit, "limit", admin.DefaultKVLimit, "KV pairs to show (at most 1000)")
+	f.IntVar(&o.ValueBytes, "value-bytes", admin.DefaultValueBytes, "bytes of each value to fetch (negative: all)")
+	f.BoolVar(&o.asJSON, "json", false, "print JSON")
+	o.refFlags.add(cmd)
+	return cmd
+}
+
+type sqlOptions struct {
+	refFlags
+	write, asJSON bool
+	maxRows       int
+	args          string
+}
+
+func newSQLCmd(g *objectsGlobals) *cobra.Command {
+	var o sqlOptions
+	cmd := &cobra.Command{
+		Use:   "sql <class> <name|id> <query>",
+		Short: "Run SQL on an object's database (read-only unless --write)",
+		Long: `Run SQL on an object's database, in the object's turn, and print the rows of
+its last statement. The rules of the objects' own SQL apply: no ATTACH, no
+engine pragmas, no transaction control, no _roost_* tables.
+
+It is read-only: a statement that writes fails with code read_only, unless
+--write is given. A write commits before the command returns, and the
+object's instance is reset, so that its next event sees the new data.`,
+		Args: cobra.ExactArgs(3),
+		RunE: g.run(func(ctx context.Context, c *admin.Client, cmd *cobra.Command, args []string) error {
+			ref, err := o.ref(args[0], args[1])
+			if err != nil {
+				return err
+			}
+			q := admin.Query{Query: args[2], Write: o.write, MaxRows: o.maxRows}
+			if o.args != "" {
+				var a admin.Query
+				if err := json.Unmarshal([]byte(`{"args":`+o.args+`}`), &a); err != nil {
+					return fmt.Errorf("--args: want a JSON array of strings, numbers, booleans or null: %w", err)
+				}
+				q.Args = a.Args
+			}
+			res, err := c.SQL(ctx, ref, q)
+			if err != nil {
+				return err
+			}
+			if o.asJSON {
+				return writeJSON(cmd.OutOrStdout(), res)
+			}
+			printResult(cmd.OutOrStdout(), res, o.write)
+			return nil
+		}),
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.write, "write", false, "let the statement change the object's data")
+	f.IntVar(&o.maxRows, "max-rows", 0, "most rows to return (0: 1000; at most 10000)")
+	f.StringVar(&o.args, "args", "", `arguments for the query's ? parameters, as a JSON array: '[1, "a"]'`)
+	f.BoolVar(&o.asJSON, "json", false, "print JSON")
+	o.refFlags.add(cmd)
+	return cmd
+}
+
+func newExportCmd(g *objectsGlobals) *cobra.Command {
+	var (
+		rf    refFlags
+		out   string
+		force bool
+	)
+	cmd := &cobra.Command{
+		Use:   "export <class> <name|id> -o <file>",
+		Short: "Copy an object's database to a SQLite file",
+		Long: `Copy an object's database to a file: a consistent copy, taken with SQLite's
+backup API in the object's turn while the server runs, that the sqlite3 shell
+opens (Roost's internal tables _roost_kv and _roost_timers included). The
+file appears whole or not at all; an existing file is kept unless --force.`,
+		Args: cobra.ExactArgs(2),
+		RunE: g.run(func(ctx context.Context, c *admin.Client, cmd *cobra.Command, args []string) error {
+			ref, err := rf.ref(args[0], args[1])
+			if err != nil {
+				return err
+			}
+			n, err := exportTo(ctx, c, ref, out, force)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "exported %s to %s (%s)\n", ref, out, size(n))
+			return nil
+		}),
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "", "the file to write (required)")
+	cmd.Flags().BoolVar(&force, "force", false, "replace the file if it exists")
+	cmd.MarkFlagRequired("output")
+	rf.add(cmd)
+	return cmd
+}
+
+// exportTo writes the export to a temporary file beside path and renames
+// it into place once it is complete and synced.
+func exportTo(ctx context.Context, c *admin.Client, ref admin.Ref, path string, force bool) (n int64, err error) {
+	if _, err := os.Lstat(path); err == nil && !force {
+		return 0, fmt.Errorf("%s exists; pass --force to replace it", path)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if n, err = c.Export(ctx, ref, f); err != nil {
+		return 0, err
+	}
+	if err := f.Sync(); err != nil {
+		return 0, err
+	}
+	if err := f.Close(); err != nil {
+		return 0, err
+	}
+	return n, os.Rename(f.Name(), path)
+}
+
+func newImportCmd(g *objectsGlobals) *cobra.Command {
+	var (
+		rf    refFlags
+		force bool
+	)
+	cmd := &cobra.Command{
+		Use:   "import <class> <name|id> <file>",
+		Short: "Replace an object's database with a SQLite file",
+		Long: `Replace an object's database with a SQLite file (such as one that export
+wrote), atomically, in the object's turn: on any failure the object is as
+before. The object must be new or hold no data, unless --force is given.
+Its instance is reset, and the file's alarm and timers are scheduled.
+
+The file must use 4096-byte pages, pass PRAGMA integrity_check and hold only
+what the object's own SQL could have made (no virtual tables, nothing on
+Roost's _roost_* tables); Roost's tables it lacks are created empty.`,
+		Args: cobra.ExactArgs(3),
+		RunE: g.run(func(ctx context.Context, c *admin.Client, cmd *cobra.Command, args []string) error {
+			ref, err := rf.ref(args[0], args[1])
+			if err != nil {
+				return err
+			}
+			f, err := os.Open(args[2])
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := c.Import(ctx, ref, f, force); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "imported %s into %s\n", args[2], ref)
+			return nil
+		}),
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "replace the data of an object that holds some")
+	rf.add(cmd)
+	return cmd
+}
+
+func newRmCmd(g *objectsGlobals) *cobra.Command {
+	var (
+		rf  refFlags
+		yes bool
+	)
+	cmd := &cobra.Command{
+		Use:   "rm <class> <name|id>",
+		Short: "Delete everything an object stores",
+		Long: `Delete everything an object stores: its KV pairs, SQL tables, alarm and
+timers, its files and its inventory entry, like DeleteAll committed on its
+own; its instance is reset. There is no undo: export it first to keep a copy.
+Asks for confirmation on a terminal; --yes skips the question (and is
+required when stdin is not a terminal).`,
+		Args: cobra.ExactArgs(2),
+		RunE: g.run(func(ctx context.Context, c *admin.Client, cmd *cobra.Command, args []string) error {
+			ref, err := rf.ref(args[0], args[1])
+			if err != nil {
+				return err
+			}
+			if !yes {
+				if err := confirm(cmd, ref); err != nil {
+					return err
+				}
+			}
+			if err := c.Remove(ctx, ref); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed %s\n", ref)
+			return nil
+		}),
+	}
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	rf.add(cmd)
+	return cmd
+}
+
+// confirm asks on a terminal whether to remove ref.
+func confirm(cmd *cobra.Command, ref admin.Ref) error {
+	in, ok := cmd.InOrStdin().(*os.File)
+	if !ok || !terminal(in) {
+		return errors.New("refusing to remove without --yes when stdin is not a terminal")
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "Remove %s and everything it stores? [y/N] ", ref)
+	answer, _ := bufio.NewReader(in).ReadString('\n')
+	if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+		return errors.New("not removed")
+	}
+	return nil
+}
+
+// terminal reports whether f is a character device, such as a terminal.
+func terminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
