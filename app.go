@@ -134,7 +134,13 @@ const tracerName = "github.com/roost-dev/roost"
 // openCatalog opens the node catalog and, unless the last Close was clean,
 // reconciles it with the objects on disk.
 func (a *App) openCatalog(ctx context.Context) error {
-	cat, err := catalog.Open(catalog.Config{Path: filepath.Join(a.cfg.Dir, catalogFile),
+	// The catalog names every object: private, like the objects (SQLite
+	// gives its WAL the same mode).
+	path := filepath.Join(a.cfg.Dir, catalogFile)
+	if f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	}
+	cat, err := catalog.Open(catalog.Config{Path: path,
 		Synchronous: string(store.Sync(a.cfg.Durability)), Logger: a.log})
 	if err != nil {
 		return err

@@ -31,7 +31,11 @@ func (h appHooks) AfterBatch(o runtime.ObjectRef, db *store.DB, wrote bool, d ti
 		}
 		return
 	}
-	u := catalog.Update{Key: k, Name: o.Name, LastActive: a.cfg.Clock.Now()}
+	now := a.cfg.Clock.Now()
+	u := catalog.Update{Key: k, Name: o.Name, LastActive: now}
+	if db.TakeCreated() {
+		u.Created = now
+	}
 	if wrote {
 		if size, err := db.Size(); err == nil {
 			u.Size, u.SetSize = size, true

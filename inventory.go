@@ -15,6 +15,11 @@ import (
 // included) and hold objects whose files were removed.
 func (a *App) reconcile(ctx context.Context) error {
 	start := time.Now()
+	level, why := slog.LevelInfo, "after an unclean shutdown"
+	if a.catalog.New() {
+		level, why = slog.LevelDebug, "new catalog"
+	}
+	a.log.Log(ctx, level, "catalog: checking the objects on disk", "why", why)
 	onDisk := map[catalog.Key]catalog.DiskInfo{}
 	err := a.store.Walk(func(f store.ObjectFile) error {
 		onDisk[catalog.Key{Class: f.Class, ID: f.ID}] = catalog.DiskInfo{Size: f.Size, Modified: f.Modified}
@@ -27,14 +32,9 @@ func (a *App) reconcile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	level, why := slog.LevelInfo, "after an unclean shutdown"
-	if a.catalog.New() {
-		why = "new catalog"
-		if len(onDisk) == 0 {
-			level = slog.LevelDebug
-		}
+	if len(missing) > 0 {
+		level = slog.LevelInfo
 	}
-	a.log.Log(ctx, level, "catalog: indexing the objects on disk", "why", why, "objects", len(onDisk), "to_index", len(missing))
 	for i, k := range missing {
 		if err := a.indexObject(ctx, k, onDisk[k]); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,7 +24,8 @@ type serveOptions struct {
 	addr, data, durability, logLevel, logFormat string
 	otlpEndpoint                                string
 	idleTimeout, shutdownTimeout                time.Duration
-	maxActive                                   int
+	maxActive, maxPending, timerRetries         int
+	timerRetryDelay                             time.Duration
 	maxBody                                     int64
 	adminToken                                  string
 }
@@ -38,6 +40,9 @@ hashed into the object's ID) and /{class}/id/{64 hex chars}/...
 
 Built-in classes:
   counter   POST /counter/{name}/increment → {"value":N}; GET /counter/{name}
+
+Also served: GET /metrics (Prometheus) and the admin API under /_roost/ (used by
+"roost objects"; loopback callers only unless --admin-token is set).
 
 Each object's data is one SQLite file under --data. SIGINT or SIGTERM stops
 the server gracefully: in-flight events finish and commit.`,
@@ -56,6 +61,9 @@ the server gracefully: in-flight events finish and commit.`,
 	f.DurationVar(&o.idleTimeout, "idle-timeout", 10*time.Second, "evict an object from memory after this long without events (negative: never)")
 	f.IntVar(&o.maxActive, "max-active", 256, "most objects in memory (open databases) at once; least recently used idle ones are evicted")
 	f.Int64Var(&o.maxBody, "max-body", 4<<20, "largest HTTP request body in bytes")
+	f.IntVar(&o.maxPending, "max-pending", 4096, "most queued events per object; beyond it callers get 503 overloaded at once")
+	f.IntVar(&o.timerRetries, "timer-retries", 6, "retries of a failed alarm or timer run before the fire is dropped (negative: none)")
+	f.DurationVar(&o.timerRetryDelay, "timer-retry-delay", 2*time.Second, "delay before the first retry of a failed alarm or timer run; doubles with each retry")
 	f.StringVar(&o.adminToken, "admin-token", "", "bearer token of the admin API at /_roost/ (roost objects); without one it serves only loopback callers")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight events")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -109,7 +117,8 @@ func serve(ctx context.Context, o serveOptions) error {
 	}()
 	app, err := roost.Open(ctx, roost.Config{
 		Dir: o.data, Durability: o.durability, IdleTimeout: o.idleTimeout,
-		MaxActiveObjects: o.maxActive, MaxBodyBytes: o.maxBody, Logger: log, TracerProvider: tp,
+		MaxActiveObjects: o.maxActive, MaxPendingEvents: o.maxPending, MaxBodyBytes: o.maxBody, Logger: log, TracerProvider: tp,
+		TimerRetry: roost.RetryPolicy{Initial: o.timerRetryDelay, MaxRetries: cmp.Or(o.timerRetries, -1)}, // 0 means none here
 	})
 	if err != nil {
 		return err

@@ -232,7 +232,10 @@ func (o *object) runSolo(ev *event) {
 	if err != nil && !ev.Storage || ev.Reset {
 		o.reset()
 	}
-	o.rt.hooks.AfterBatch(o.ref(), o.db, false, 0, nil)
+	if !ev.Storage {
+		// Storage events are the operator's, not the object's activity.
+		o.rt.hooks.AfterBatch(o.ref(), o.db, false, 0, nil)
+	}
 	ev.reply(err)
 }
 

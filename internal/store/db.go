@@ -54,6 +54,8 @@ type DB struct {
 	// whether the file has that table (0 unknown, 1 no, 2 yes).
 	timersChanged bool
 	timers        int8
+	// created: ensureFile created the file (see TakeCreated).
+	created bool
 	// broken is set when SQLite rolled the batch back on its own (full disk,
 	// I/O error): the batch can only fail.
 	broken error
@@ -120,7 +122,18 @@ func (db *DB) ensureFile() error {
 	if err := db.s.create(db.path); err != nil {
 		return db.wrap("create", err)
 	}
+	db.created = true
 	return db.connect()
+}
+
+// TakeCreated reports, once, that the object's file was created since the
+// last call.
+func (db *DB) TakeCreated() bool {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	c := db.created
+	db.created = false
+	return c
 }
 
 // BeginEvent marks the start of an event: its writes, made through any
