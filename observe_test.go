@@ -175,11 +175,25 @@ func TestTracesAroundEventsCommitsAndRPC(t *testing.T) {
 	registerCounter(app, "counter")
 	srv := serve(t, app)
 	do(t, srv, http.MethodPost, "/counter/a/increment", "")
+	ledgers := registerLedger(app, "ledger")
+	if _, err := ledgerPing.Call(t.Context(), ledgers.GetByName("x"), ping{N: 1}); err != nil {
+		t.Fatal(err)
+	}
 	names := map[string]int{}
+	var rpc, rpcEvent sdktrace.ReadOnlySpan
 	for _, s := range rec.Ended() {
 		names[s.Name()]++
+		switch s.Name() {
+		case "roost.rpc ping":
+			rpc = s
+		case "roost.event rpc":
+			rpcEvent = s
+		}
 	}
-	if names["roost.event http"] != 1 || names["roost.commit"] != 1 {
-		t.Fatalf("spans %v, want one event and one commit", names)
+	if names["roost.event http"] != 1 || names["roost.commit"] != 1 || rpc == nil || rpcEvent == nil {
+		t.Fatalf("spans %v, want an HTTP event with its commit, an RPC call and its event", names)
+	}
+	if rpcEvent.Parent().SpanID() != rpc.SpanContext().SpanID() {
+		t.Errorf("the RPC's event span is not a child of the call's span")
 	}
 }
