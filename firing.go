@@ -122,25 +122,31 @@ func (a *App) fire(ctx context.Context, k scheduler.Key) {
 	var fired bool
 	var ran time.Time
 	err := a.rt.Deliver(ctx, &runtime.Event{Class: k.Class, ID: k.ID, Kind: runtime.KindTimer,
+		Probe: func(ctx context.Context, db *store.DB) (bool, error) {
+			ran = a.cfg.Clock.Now()
+			t, ok, err := db.DueTimer(ctx, ran)
+			if err != nil || ok {
+				due = t
+				return ok, err
+			}
+			// Nothing is due: the wake was early (an index entry older than
+			// the object's last change). Put the right one in place, without
+			// constructing the object.
+			next, n, err := db.NextTimer(ctx)
+			if err == nil {
+				a.wakes.Committed(k.Class, k.ID, next, n)
+			}
+			return false, err
+		},
 		Fn: func(ctx context.Context, inst any, db *store.DB) error {
-			now := a.cfg.Clock.Now()
-			ran = now
-			t, ok, err := db.DueTimer(ctx, now)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				// Nothing is due: the wake was early (an index entry older than
-				// the object's last change). Put the right one in place.
-				next, n, err := db.NextTimer(ctx)
-				if err == nil {
-					a.wakes.Committed(k.Class, k.ID, next, n)
-				}
-				return err
-			}
-			due, fired = t, true
-			return a.runTimer(ctx, inst, db, t, now)
+			fired = true
+			return a.runTimer(ctx, inst, db, due, ran)
 		}})
+	if err != nil && ctx.Err() != nil {
+		// Shutting down (the event may still run: leave its variables
+		// alone). The catalog wakes the object after the restart.
+		return
+	}
 	if !fired && err == nil {
 		return
 	}
@@ -150,8 +156,6 @@ func (a *App) fire(ctx context.Context, k scheduler.Key) {
 		return
 	}
 	switch {
-	case ctx.Err() != nil:
-		return // shutting down: the catalog wakes it after the restart
 	case errors.Is(err, runtime.ErrUnknownClass):
 		a.park(k)
 		return
@@ -161,10 +165,10 @@ func (a *App) fire(ctx context.Context, k scheduler.Key) {
 		return
 	case !fired:
 		// The instance could not be made (its constructor failed): count it
-		// as a failed run of the due timer.
-		ran = a.cfg.Clock.Now()
-		if due, fired = a.dueTimer(ctx, k); !fired {
-			a.sched.SetEarlier(k, ran.Add(a.cfg.TimerRetry.Initial))
+		// as a failed run of the due timer, if the probe found one.
+		if due.Kind == "" {
+			a.log.Warn("timer delivery failed; retrying", "class", k.Class, "id", k.ID.String(), "err", err)
+			a.sched.SetEarlier(k, a.cfg.Clock.Now().Add(a.cfg.TimerRetry.Initial))
 			return
 		}
 		kind = timerKind(due)
@@ -199,16 +203,6 @@ func (a *App) unpark(class string) {
 	for _, k := range keys {
 		a.sched.SetEarlier(k, now)
 	}
-}
-
-// dueTimer reads the object's earliest due timer without constructing it.
-func (a *App) dueTimer(ctx context.Context, k scheduler.Key) (t store.Timer, ok bool) {
-	_ = a.rt.Deliver(ctx, &runtime.Event{Class: k.Class, ID: k.ID, Kind: runtime.KindTimer, Storage: true,
-		Fn: func(ctx context.Context, _ any, db *store.DB) (err error) {
-			t, ok, err = db.DueTimer(ctx, a.cfg.Clock.Now())
-			return err
-		}})
-	return t, ok
 }
 
 // runTimer takes the due timer off (or, for cron, moves it to its next

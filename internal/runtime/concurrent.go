@@ -20,6 +20,10 @@ func (o *object) startConcurrent(batch []*event) {
 		if !ev.start() {
 			continue
 		}
+		if run, err := o.probe(ev); err != nil || !run {
+			ev.reply(err)
+			continue
+		}
 		if err := o.ensure(ev); err != nil {
 			ev.reply(err)
 			continue

@@ -47,6 +47,11 @@ type Event struct {
 	// Reset discards the instance after the event: its in-memory state no
 	// longer matches storage (import, removal).
 	Reset bool
+	// Probe, if set, runs first, in the object's turn, with the database but
+	// before the instance is constructed: false ends the event there, with
+	// no error, so an object with nothing to do is not constructed (a timer
+	// wake that finds nothing due). It must not write.
+	Probe func(ctx context.Context, db *store.DB) (bool, error)
 }
 
 // ObjectRef names an active object for hooks.

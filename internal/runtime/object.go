@@ -200,6 +200,14 @@ func (o *object) runBatch(batch []*event) {
 		if !ev.start() {
 			continue
 		}
+		if run, err := o.probe(ev); err != nil || !run {
+			if err != nil {
+				ev.reply(err)
+			} else {
+				ok = append(ok, ev) // answered after the batch commits
+			}
+			continue
+		}
 		if err := o.ensure(ev); err != nil {
 			ev.reply(err)
 			continue
@@ -237,6 +245,24 @@ func (o *object) runSolo(ev *event) {
 		o.rt.hooks.AfterBatch(o.ref(), o.db, false, 0, nil)
 	}
 	ev.reply(err)
+}
+
+// probe runs ev's Probe, if any, and reports whether ev should run.
+func (o *object) probe(ev *event) (bool, error) {
+	if ev.Probe == nil {
+		return true, nil
+	}
+	if err := o.openDB(); err != nil {
+		return false, err
+	}
+	ctx, cancel := o.eventContext(ev.ctx)
+	defer cancel()
+	var run bool
+	err := o.protect(func() (err error) {
+		run, err = ev.Probe(ctx, o.db)
+		return err
+	})
+	return run, err
 }
 
 // ensure prepares the object for ev: the database open, and the instance
