@@ -114,20 +114,80 @@ func (w *wakes) load(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// fire wakes an object for its earliest due timer: one event runs the
-// handler; if the handler fails, a second event records the failure and
-// schedules the retry.
+// maxFiresPerCommit bounds the timers of one object fired together.
+const maxFiresPerCommit = 64
+
+// fire wakes an object for its due timers. Each timer runs as an event of
+// its own: its removal (cron: its move to the next slot) commits with the
+// handler's writes, and a failing handler rolls back alone. When several
+// timers are due at once, their events are queued together, so the runtime
+// commits them as one batch (one fsync). A failed run is recorded by an
+// event of its own, which schedules the retry.
 func (a *App) fire(ctx context.Context, k scheduler.Key) {
-	var due store.Timer
-	var fired bool
-	var ran time.Time
-	err := a.rt.Deliver(ctx, &runtime.Event{Class: k.Class, ID: k.ID, Kind: runtime.KindTimer,
+	r := &fireRound{failed: map[string]bool{}}
+	first := a.fireOne(ctx, k, r)
+	results := []fireResult{first}
+	if more := min(first.due-1, maxFiresPerCommit-1); first.fired && first.err == nil && more > 0 {
+		rest := make([]fireResult, more)
+		var wg sync.WaitGroup
+		for i := range rest {
+			wg.Go(func() { rest[i] = a.fireOne(ctx, k, r) })
+		}
+		wg.Wait()
+		results = append(results, rest...)
+	}
+	for _, res := range results {
+		a.settleFire(ctx, k, res)
+	}
+}
+
+// fireRound is what the events of one wake share: the timers whose run
+// failed, which the later events skip (their failure is recorded after the
+// round). Only the object's turns touch it.
+type fireRound struct {
+	mu      sync.Mutex
+	counted bool
+	failed  map[string]bool
+}
+
+// fireResult is the outcome of one timer event.
+type fireResult struct {
+	timer store.Timer // the timer the probe found due (Kind "" if none)
+	ran   time.Time   // when the probe ran
+	fired bool        // the handler was called
+	due   int         // timers due when the probe ran, this one included
+	err   error
+}
+
+// fireOne runs the earliest due timer of the object that has not failed in
+// this round, as one event.
+func (a *App) fireOne(ctx context.Context, k scheduler.Key, r *fireRound) (res fireResult) {
+	res.err = a.rt.Deliver(ctx, &runtime.Event{Class: k.Class, ID: k.ID, Kind: runtime.KindTimer,
 		Probe: func(ctx context.Context, db *store.DB) (bool, error) {
-			ran = a.cfg.Clock.Now()
-			t, ok, err := db.DueTimer(ctx, ran)
-			if err != nil || ok {
-				due = t
-				return ok, err
+			res.ran = a.cfg.Clock.Now()
+			r.mu.Lock()
+			// The round's first probe reads how many are due; the others
+			// only need the first that has not failed.
+			limit := len(r.failed) + 1
+			if !r.counted {
+				r.counted, limit = true, maxFiresPerCommit
+			}
+			r.mu.Unlock()
+			due, err := db.DueTimers(ctx, res.ran, limit)
+			if err != nil {
+				return false, err
+			}
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			for _, t := range due {
+				if !r.failed[t.Name] {
+					res.timer = t
+					break
+				}
+			}
+			res.due = len(due) - len(r.failed)
+			if res.timer.Kind != "" || len(due) > 0 {
+				return res.timer.Kind != "", nil
 			}
 			// Nothing is due: the wake was early (an index entry older than
 			// the object's last change). Put the right one in place, without
@@ -139,23 +199,35 @@ func (a *App) fire(ctx context.Context, k scheduler.Key) {
 			return false, err
 		},
 		Fn: func(ctx context.Context, inst any, db *store.DB) error {
-			fired = true
-			return a.runTimer(ctx, inst, db, due, ran)
+			res.fired = true
+			err := a.runTimer(ctx, inst, db, res.timer, res.ran)
+			if err != nil {
+				r.mu.Lock()
+				r.failed[res.timer.Name] = true
+				r.mu.Unlock()
+			}
+			return err
 		}})
-	if err != nil && ctx.Err() != nil {
-		// Shutting down (the event may still run: leave its variables
-		// alone). The catalog wakes the object after the restart.
-		return
+	if res.err != nil && ctx.Err() != nil {
+		// Shutting down: the event may still run, so leave its result
+		// alone. The catalog wakes the object after the restart.
+		return fireResult{err: res.err}
 	}
-	if !fired && err == nil {
-		return
+	return res
+}
+
+// settleFire counts a timer event's outcome and, if its handler failed,
+// records the failure (the retry, or the end of the fire).
+func (a *App) settleFire(ctx context.Context, k scheduler.Key, res fireResult) {
+	if ctx.Err() != nil || !res.fired && res.err == nil {
+		return // shutting down (woken again after the restart), or nothing was due
 	}
-	kind := timerKind(due)
-	if err == nil {
+	kind := timerKind(res.timer)
+	err := res.err
+	switch {
+	case err == nil:
 		a.metrics.TimerRun(k.Class, kind, "ok")
 		return
-	}
-	switch {
 	case errors.Is(err, runtime.ErrUnknownClass):
 		a.park(k)
 		return
@@ -163,18 +235,15 @@ func (a *App) fire(ctx context.Context, k scheduler.Key) {
 		a.log.Warn("timer delivery failed; retrying", "class", k.Class, "id", k.ID.String(), "err", err)
 		a.sched.SetEarlier(k, a.cfg.Clock.Now().Add(transientRetry))
 		return
-	case !fired:
-		// The instance could not be made (its constructor failed): count it
-		// as a failed run of the due timer, if the probe found one.
-		if due.Kind == "" {
-			a.log.Warn("timer delivery failed; retrying", "class", k.Class, "id", k.ID.String(), "err", err)
-			a.sched.SetEarlier(k, a.cfg.Clock.Now().Add(a.cfg.TimerRetry.Initial))
-			return
-		}
-		kind = timerKind(due)
+	case !res.fired && res.timer.Kind == "":
+		a.log.Warn("timer delivery failed; retrying", "class", k.Class, "id", k.ID.String(), "err", err)
+		a.sched.SetEarlier(k, a.cfg.Clock.Now().Add(a.cfg.TimerRetry.Initial))
+		return
 	}
+	// The handler failed, or the instance could not be made for it (its
+	// constructor failed): a failed run of the due timer.
 	a.metrics.TimerRun(k.Class, kind, "error")
-	a.timerFailed(ctx, k, due, ran, err)
+	a.timerFailed(ctx, k, res.timer, res.ran, err)
 }
 
 // park keeps the wake of an object whose class is not registered (yet:

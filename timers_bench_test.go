@@ -13,10 +13,13 @@ import (
 	"github.com/roost-dev/roost"
 )
 
-var benchPending = flag.Int("timers.pending", 10_000, "BenchmarkTimerFires: timers pending when the clock reaches them (100 per object)")
+var (
+	benchPending   = flag.Int("timers.pending", 10_000, "BenchmarkTimerFires: timers pending when the clock reaches them")
+	benchPerObject = flag.Int("timers.per-object", 100, "BenchmarkTimerFires: timers on each object")
+)
 
 // BenchmarkTimerFires measures how fast due timers are delivered: it sets
-// -timers.pending named timers (100 on each of pending/100 objects), all due
+// -timers.pending named timers (-timers.per-object on each object), all due
 // at the same moment, then moves the virtual clock there and times until
 // every one has fired. Each fire is an event of its own with its own commit
 // (the handler writes nothing, but the fire's removal is durable). The
@@ -26,7 +29,7 @@ func BenchmarkTimerFires(b *testing.B) {
 	for _, durability := range []string{roost.DurabilityFull, roost.DurabilityNormal} {
 		b.Run("durability="+durability, func(b *testing.B) {
 			pending := *benchPending
-			objects := max(pending/100, 1)
+			objects := max(pending / *benchPerObject, 1)
 			perObject := pending / objects
 			app := newApp(b, roost.Config{Durability: durability})
 			n := objects * perObject

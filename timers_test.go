@@ -506,3 +506,54 @@ func TestManyObjectsTimers(t *testing.T) {
 		seen[r.Object] = true
 	}
 }
+
+func TestManyDueTimersOfOneObjectFailAlone(t *testing.T) {
+	app := newApp(t, roost.Config{})
+	c := registerTimers(app, "timers")
+	c.setOnRun(func(ctx context.Context, o *timerObj, r timerRun) error {
+		if err := o.st.Storage().Put(ctx, "ran/"+r.Name, []byte(r.FireID)); err != nil {
+			return err
+		}
+		if r.Name == "t3" && r.Retry == 0 {
+			return errors.New("t3 fails once")
+		}
+		return nil
+	})
+	const n = 10
+	c.mustRun(t, "a", func(ctx context.Context, o *timerObj) error {
+		for i := range n {
+			if err := o.st.Storage().Schedule(ctx, "t"+string(rune('0'+i)), epoch.Add(time.Minute), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	app.Clock.Advance(time.Minute)
+	runs := map[string]int{}
+	for range n + 1 { // t3 twice
+		r := c.next(t)
+		runs[r.Name]++
+		if r.Name == "t3" && r.Retry == 0 {
+			waitScheduled(t, app)
+			app.Clock.Advance(2 * time.Second)
+		}
+	}
+	for i := range n {
+		name := "t" + string(rune('0'+i))
+		if want := map[bool]int{true: 2, false: 1}[name == "t3"]; runs[name] != want {
+			t.Errorf("%s ran %d times, want %d (all: %v)", name, runs[name], want, runs)
+		}
+	}
+	c.none(t)
+	c.mustRun(t, "a", func(ctx context.Context, o *timerObj) error {
+		list, err := o.st.Storage().List(ctx, &roost.ListOptions{Prefix: "ran/"})
+		if len(list) != n || err != nil {
+			t.Errorf("kept the writes of %d runs (%v), want %d", len(list), err, n)
+		}
+		timers, err := o.st.Storage().Timers(ctx)
+		if len(timers) != 0 || err != nil {
+			t.Errorf("timers left: %+v, %v", timers, err)
+		}
+		return nil
+	})
+}

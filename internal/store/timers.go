@@ -277,3 +277,9 @@ func (db *DB) prepareTimersLocked() (notify func(), err error) {
 	}
 	return func() { idx.Committed(db.class, db.id, next, n) }, nil
 }
+
+// DueTimers returns up to limit timers whose due time is at or before now,
+// earliest first.
+func (db *DB) DueTimers(ctx context.Context, now time.Time, limit int) ([]Timer, error) {
+	return db.queryTimers(ctx, `SELECT name, kind, due, scheduled, spec, payload, attempt FROM _roost_timers WHERE due <= ? ORDER BY due, name LIMIT ?`, now.UnixMilli(), int64(limit))
+}
