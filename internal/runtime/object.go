@@ -24,9 +24,9 @@ type object struct {
 	class *Class
 	id    ids.ID
 	elem  *list.Element
-	name  string        // guarded by rt.mu until the goroutine starts reading it in hooks
-	wake  chan struct{} // 1-buffered: "look at your state"
-	done  chan struct{} // closed when the goroutine ended and the file is closed
+	name  atomic.Pointer[string] // the name it was first addressed by, if any
+	wake  chan struct{}          // 1-buffered: "look at your state"
+	done  chan struct{}          // closed when the goroutine ended and the file is closed
 	prev  <-chan struct{}
 
 	// Guarded by rt.mu:
@@ -155,9 +155,11 @@ func (o *object) batchLenLocked() int {
 
 // ref names the object for hooks.
 func (o *object) ref() ObjectRef {
-	o.rt.mu.Lock()
-	defer o.rt.mu.Unlock()
-	return ObjectRef{Class: o.class.Name, ID: o.id, Name: o.name}
+	r := ObjectRef{Class: o.class.Name, ID: o.id}
+	if n := o.name.Load(); n != nil {
+		r.Name = *n
+	}
+	return r
 }
 
 // armIdle (re)starts the object's one idle timer for a full idle timeout.

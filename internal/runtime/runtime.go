@@ -180,8 +180,8 @@ func (r *Runtime) enqueue(c *Class, ev *event) (*object, error) {
 	if o == nil || o.leaving {
 		o = r.activateLocked(c, ev.ID, o)
 	}
-	if ev.Name != "" && o.name == "" {
-		o.name = ev.Name
+	if ev.Name != "" && o.name.Load() == nil {
+		o.name.Store(&ev.Name)
 	}
 	if len(o.queue) >= r.cfg.MaxPending {
 		return nil, ErrOverloaded
