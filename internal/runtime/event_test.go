@@ -123,4 +123,3 @@ func TestEvent_SoloRunsAloneAfterEarlierEventsCommit(t *testing.T) {
 		t.Errorf("the object's name in hooks: %q", h.names[2])
 	}
 }
-
