@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -240,7 +241,9 @@ func (s *Store) dial(file string, create bool) (*sqlite3.SQLiteConn, error) {
 	if create {
 		mode = "rwc"
 	}
-	dsn := "file:" + filepath.Join(s.abs, filepath.FromSlash(file)) + "?mode=" + mode + "&vfs=" + s.vfs.name + "&_busy_timeout=0&_locking_mode=EXCLUSIVE"
+	// The path is escaped: a data directory may contain '?', '#' or '%'.
+	p := (&url.URL{Path: filepath.Join(s.abs, filepath.FromSlash(file))}).EscapedPath()
+	dsn := "file:" + p + "?mode=" + mode + "&vfs=" + s.vfs.name + "&_busy_timeout=0&_locking_mode=EXCLUSIVE"
 	c, err := (&sqlite3.SQLiteDriver{}).Open(dsn)
 	if err != nil {
 		return nil, err

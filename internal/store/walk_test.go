@@ -68,3 +68,21 @@ func TestEmptyDatabaseFileIsAnUnfinishedCreate(t *testing.T) {
 		t.Errorf("temporary file left: %v", err)
 	}
 }
+
+// SQLite opens files by URI: a data directory whose path holds URI syntax
+// must still work.
+func TestDataDirWithURICharacters(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a#b?c=d%20e")
+	s := newStore(t, Config{Dir: dir})
+	db := openDB(t, s, objID("x"))
+	if err := db.Put(context.Background(), "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	db = reopen(t, s, db)
+	if v, ok, err := db.Get(context.Background(), "k"); string(v) != "v" || !ok || err != nil {
+		t.Fatalf("Get = %q, %v, %v", v, ok, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(Path(testClass, objID("x"))))); err != nil {
+		t.Fatalf("the object's file is not where it belongs: %v", err)
+	}
+}
