@@ -28,7 +28,7 @@ var (
 
 // openBoxes opens an app on a temporary directory with the class "box",
 // closed on cleanup.
-func openBoxes(t *testing.T) *Namespace {
+func openBoxes(t testing.TB) *Namespace {
 	t.Helper()
 	app, err := Open(t.Context(), Config{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
