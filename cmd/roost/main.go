@@ -1,6 +1,6 @@
 // Command roost runs Roost: `roost serve` starts the server with its demo
-// classes. Every flag has a ROOST_* environment variable as a fallback
-// (--idle-timeout → ROOST_IDLE_TIMEOUT); flags win.
+// classes. The flags of serve and bench have ROOST_* environment variables as
+// fallbacks (--idle-timeout → ROOST_IDLE_TIMEOUT); flags win.
 package main
 
 import (
@@ -26,8 +26,10 @@ func newRootCmd() *cobra.Command {
 		Long: `Roost serves uniquely addressable objects, each with its own private SQLite
 database, over HTTP. Start a server with 'roost serve'.
 
-Every flag can also be set with an environment variable: ROOST_ and the flag
-name in capitals with dashes as underscores (--data → ROOST_DATA). Flags win.`,
+The flags of serve and bench can also be set with an environment variable:
+ROOST_ and the flag name in capitals with dashes as underscores (--data →
+ROOST_DATA). Flags win. "roost objects" reads only ROOST_SERVER and
+ROOST_ADMIN_TOKEN.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
