@@ -38,9 +38,12 @@ func (o *object) runConcurrent(ev *event, inst any, db *store.DB) {
 	defer o.inflight.Done()
 	ctx, cancel := o.eventContext(ev.ctx)
 	defer cancel()
+	ctx, fx := withEffects(ctx)
 	err := o.protect(func() error { return ev.Fn(ctx, inst, db) })
 	if err != nil {
 		o.resetLater.Store(true)
+	} else {
+		runEffects(fx.fns) // its writes committed as they went
 	}
 	o.rt.hooks.AfterBatch(o.ref(), db, false, 0, nil)
 	ev.reply(err)

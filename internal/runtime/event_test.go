@@ -123,3 +123,52 @@ func TestEvent_SoloRunsAloneAfterEarlierEventsCommit(t *testing.T) {
 		t.Errorf("the object's name in hooks: %q", h.names[2])
 	}
 }
+
+func TestEvent_AfterCommitRunsOnlyForCommittedEvents(t *testing.T) {
+	r, _ := newRuntime(t, Config{})
+	id := ids.FromName("c", "fx")
+	var mu sync.Mutex
+	var ran []string
+	effect := func(name string) func() {
+		return func() { mu.Lock(); ran = append(ran, name); mu.Unlock() }
+	}
+	// Queue three events behind a blocked one, so that they share a batch:
+	// the middle one fails.
+	release, running := make(chan struct{}), make(chan struct{})
+	go r.Do(context.Background(), "c", id, func(context.Context, any) error { close(running); <-release; return nil })
+	<-running
+	var wg sync.WaitGroup
+	for i, name := range []string{"a", "fail", "b"} {
+		wg.Go(func() {
+			r.Deliver(t.Context(), &Event{Class: "c", ID: id, Fn: func(ctx context.Context, _ any, db *store.DB) error {
+				if err := db.Put(ctx, name, []byte("v")); err != nil {
+					return err
+				}
+				AfterCommit(ctx, effect(name))
+				mu.Lock()
+				defer mu.Unlock()
+				if len(ran) != 0 && name != "b" {
+					t.Errorf("an effect ran before its batch committed: %v", ran)
+				}
+				if name == "fail" {
+					return context.Canceled
+				}
+				return nil
+			}})
+		})
+		waitQueued(t, r, "c", id, i+1)
+	}
+	close(release)
+	wg.Wait()
+	mu.Lock()
+	if len(ran) != 2 || ran[0] != "a" || ran[1] != "b" {
+		t.Fatalf("effects %v, want [a b]: the failed event's effect must never run", ran)
+	}
+	mu.Unlock()
+	AfterCommit(context.Background(), effect("outside")) // no event: at once
+	mu.Lock()
+	defer mu.Unlock()
+	if ran[len(ran)-1] != "outside" {
+		t.Fatal("AfterCommit outside an event did not run at once")
+	}
+}

@@ -45,6 +45,8 @@ type object struct {
 	inst      any
 	act       *Activation
 	db        *store.DB
+	// effects wait for the commit of the batch's events that made them.
+	effects []func()
 	// mustReset is set when the instance must be discarded after the current
 	// event (a failed BlockConcurrencyWhile); concurrent events set it too.
 	mustReset atomic.Bool
@@ -237,8 +239,12 @@ func (o *object) runSolo(ev *event) {
 		return
 	}
 	ctx, cancel := o.eventContext(ev.ctx)
+	ctx, fx := withEffects(ctx)
 	err := o.call(ctx, ev)
 	cancel()
+	if err == nil {
+		runEffects(fx.fns) // its writes committed as they went
+	}
 	if err != nil && !ev.Storage || ev.Reset {
 		o.reset()
 	}
@@ -276,10 +282,12 @@ func (o *object) ensure(ev *event) error {
 	return o.ensureInstance(ev.ctx)
 }
 
-// runOne runs a serialized event inside its savepoint.
+// runOne runs a serialized event inside its savepoint. Its effects wait
+// for the batch's commit.
 func (o *object) runOne(ev *event) error {
 	ctx, cancel := o.eventContext(ev.ctx)
 	defer cancel()
+	ctx, fx := withEffects(ctx)
 	if err := o.db.BeginEvent(ctx); err != nil {
 		return err
 	}
@@ -289,6 +297,9 @@ func (o *object) runOne(ev *event) error {
 	}
 	if endErr := o.db.EndEvent(err == nil); err == nil {
 		err = endErr
+	}
+	if err == nil {
+		o.effects = append(o.effects, fx.fns...)
 	}
 	return err
 }
@@ -318,6 +329,11 @@ func (o *object) finish(ok []*event) {
 		}
 	}
 	o.rt.hooks.AfterBatch(o.ref(), o.db, wrote, d, err)
+	fx := o.effects
+	o.effects = nil
+	if err == nil {
+		runEffects(fx)
+	}
 	for _, ev := range ok {
 		ev.reply(err)
 	}
@@ -429,6 +445,7 @@ func (o *object) discard(closeDB bool) {
 		return
 	}
 	o.db.Rollback()
+	o.effects = nil
 	if closeDB {
 		o.closeDB()
 	}
