@@ -20,6 +20,7 @@ import (
 	"github.com/roost-dev/roost/internal/metrics"
 	"github.com/roost-dev/roost/internal/runtime"
 	"github.com/roost-dev/roost/internal/scheduler"
+	"github.com/roost-dev/roost/internal/sockets"
 	"github.com/roost-dev/roost/internal/store"
 )
 
@@ -35,6 +36,7 @@ type App struct {
 	sched   *scheduler.Scheduler
 	rt      *runtime.Runtime
 	gw      *gateway.Gateway
+	hub     *sockets.Hub
 	metrics *metrics.Metrics
 	tracer  trace.Tracer
 	classes sync.Map // class name → *classInfo
@@ -49,6 +51,7 @@ type App struct {
 type classInfo struct {
 	name           string
 	alarms, timers bool // implements AlarmHandler, TimerHandler
+	sockets        bool // implements WebSocketHandler
 }
 
 func (a *App) class(name string) *classInfo {
@@ -95,6 +98,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		st.Close()
 		return nil, fmt.Errorf("roost: open: %w", err)
 	}
+	a.hub = sockets.New(sockets.Config{Deliver: a.deliverSocket, Logger: cfg.Logger})
 	a.sched = scheduler.New(scheduler.Config{Clock: cfg.Clock, Fire: a.fire, Workers: cfg.TimerConcurrency})
 	a.wakes.cat, a.wakes.sched = a.catalog, a.sched
 	tp := cfg.TracerProvider
@@ -168,13 +172,14 @@ func (a *App) openCatalog(ctx context.Context) error {
 // safe to call more than once.
 func (a *App) Close(ctx context.Context) error {
 	a.closeOnce.Do(func() {
+		hubErr := a.hub.Close(ctx) // 1001 to every client; their close events reach the objects
 		a.sched.Close()
 		a.closeErr = a.rt.Close(ctx)
 		err := a.catalog.Close()
 		if err == nil && a.closeErr == nil {
 			err = os.WriteFile(filepath.Join(a.cfg.Dir, cleanFile), nil, 0o600)
 		}
-		a.closeErr = errors.Join(a.closeErr, err, a.store.Close())
+		a.closeErr = errors.Join(a.closeErr, err, hubErr, a.store.Close())
 	})
 	return a.closeErr
 }
@@ -211,5 +216,5 @@ func (g gatewayObjects) HasClass(class string) bool {
 }
 
 func (g gatewayObjects) Fetch(ctx context.Context, class string, id ids.ID, name string, req *http.Request) (*http.Response, error) {
-	return fetch(ctx, g.a.rt, class, id, name, req)
+	return fetch(ctx, g.a.rt, g.a.hub, class, id, name, req)
 }

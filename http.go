@@ -11,6 +11,7 @@ import (
 	"github.com/roost-dev/roost/internal/gateway"
 	"github.com/roost-dev/roost/internal/ids"
 	"github.com/roost-dev/roost/internal/runtime"
+	"github.com/roost-dev/roost/internal/sockets"
 	"github.com/roost-dev/roost/internal/store"
 )
 
@@ -30,7 +31,7 @@ func WriteError(w http.ResponseWriter, err error) { gateway.WriteError(w, err) }
 
 // fetch runs an HTTP event. The handler writes into a buffer that is turned
 // into a response only after the event's writes committed: the output gate.
-func fetch(ctx context.Context, rt *runtime.Runtime, class string, id ids.ID, name string, req *http.Request) (*http.Response, error) {
+func fetch(ctx context.Context, rt *runtime.Runtime, hub *sockets.Hub, class string, id ids.ID, name string, req *http.Request) (*http.Response, error) {
 	rec := newRecorder()
 	err := rt.Deliver(ctx, &runtime.Event{Class: class, ID: id, Name: name, Kind: runtime.KindHTTP, Fn: func(ctx context.Context, inst any, _ *store.DB) error {
 		r := req.WithContext(ctx)
@@ -44,9 +45,16 @@ func fetch(ctx context.Context, rt *runtime.Runtime, class string, id ids.ID, na
 		return errNotHandler
 	}})
 	if err != nil {
+		if rec.socket != nil {
+			hub.Abort(rec.socket)
+		}
 		return nil, err
 	}
-	return rec.response(req), nil
+	resp := rec.response(req)
+	if rec.socket != nil {
+		resp.Body = &upgradeBody{hub: hub, sock: rec.socket}
+	}
+	return resp, nil
 }
 
 // recorder is the ResponseWriter handed to objects: it buffers everything.
@@ -54,6 +62,8 @@ type recorder struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
+	// socket is the WebSocket the handler accepted (status 101).
+	socket *sockets.Socket
 }
 
 func newRecorder() *recorder { return &recorder{header: http.Header{}} }

@@ -61,7 +61,8 @@ func RegisterWithOptions[T any](app *App, class string, newObject func(*State) (
 	var zero T
 	_, alarms := any(zero).(AlarmHandler)
 	_, timers := any(zero).(TimerHandler)
-	app.classes.Store(class, &classInfo{name: class, alarms: alarms, timers: timers})
+	_, socks := any(zero).(WebSocketHandler)
+	app.classes.Store(class, &classInfo{name: class, alarms: alarms, timers: timers, sockets: socks})
 	app.unpark(class)
 	return &Namespace{app: app, class: class, methods: methods}
 }

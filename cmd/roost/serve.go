@@ -18,6 +18,7 @@ import (
 
 	"github.com/roost-dev/roost"
 	"github.com/roost-dev/roost/examples/counter"
+	"github.com/roost-dev/roost/examples/room"
 )
 
 type serveOptions struct {
@@ -40,6 +41,8 @@ hashed into the object's ID) and /{class}/id/{64 hex chars}/...
 
 Built-in classes:
   counter   POST /counter/{name}/increment → {"value":N}; GET /counter/{name}
+  room      GET /room/{name} with a WebSocket upgrade: every message goes to
+            every socket of the room (hibernatable)
 
 Also served: GET /metrics (Prometheus) and the admin API under /_roost/ (used by
 "roost objects"; loopback callers only unless --admin-token is set).
@@ -124,6 +127,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	counter.Register(app, "counter")
+	room.Register(app, "room")
 	app.Handle("/_roost/", app.AdminHandler(o.adminToken))
 	app.Handle("GET /metrics", app.MetricsHandler())
 	ln, err := net.Listen("tcp", o.addr)

@@ -24,6 +24,7 @@ const (
 	Forbidden        Code = "forbidden"          // 403: the admin API refuses callers from other hosts when no token is set
 	ReadOnly         Code = "read_only"          // 403: a write through a read-only path (admin SQL without --write)
 	Conflict         Code = "conflict"           // 409: the target already holds data (import without force)
+	UpgradeRequired  Code = "upgrade_required"   // 426: the route takes WebSocket upgrades only
 	MethodNotAllowed Code = "method_not_allowed" // 405
 	BodyTooLarge     Code = "body_too_large"     // 413: a request body over the configured limit
 	LimitExceeded    Code = "limit_exceeded"     // 413: a key, value or database over its limit
@@ -55,6 +56,7 @@ var statuses = map[Code]int{
 	Forbidden:        http.StatusForbidden,
 	ReadOnly:         http.StatusForbidden,
 	Conflict:         http.StatusConflict,
+	UpgradeRequired:  http.StatusUpgradeRequired,
 	MethodNotAllowed: http.StatusMethodNotAllowed,
 	BodyTooLarge:     http.StatusRequestEntityTooLarge,
 	LimitExceeded:    http.StatusRequestEntityTooLarge,

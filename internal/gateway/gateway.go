@@ -120,7 +120,22 @@ func (g *Gateway) serveObject(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, rt, err)
 		return
 	}
+	if u, ok := resp.Body.(Upgrader); ok && resp.StatusCode == http.StatusSwitchingProtocols {
+		if err := u.Upgrade(w, r); err != nil {
+			g.logger.LogAttrs(context.Background(), slog.LevelDebug, "WebSocket upgrade failed",
+				slog.String("class", rt.Class), slog.String("id", rt.ID.String()), slog.Any("err", err))
+		}
+		return
+	}
 	g.writeResponse(w, rt, resp)
+}
+
+// Upgrader is the body of a response with status 101 by which an object
+// accepted a WebSocket: the gateway hands it the client's connection.
+type Upgrader interface {
+	// Upgrade completes the handshake on w (answering the client itself if
+	// it fails) and serves the socket.
+	Upgrade(w http.ResponseWriter, r *http.Request) error
 }
 
 // checkResponse turns a response the gateway cannot write into an internal
@@ -136,6 +151,9 @@ func checkResponse(resp *http.Response, err error) (*http.Response, error) {
 		return nil, errors.New("fetch returned neither a response nor an error")
 	case resp.Body == nil:
 		resp.Body = http.NoBody
+	}
+	if _, ok := resp.Body.(Upgrader); ok && resp.StatusCode == http.StatusSwitchingProtocols {
+		return resp, nil
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 999 {
 		resp.Body.Close()

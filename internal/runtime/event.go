@@ -22,6 +22,8 @@ const (
 	KindAlarm = "alarm"
 	KindTimer = "timer"
 	KindAdmin = "admin"
+	// KindWebSocket is a message, close or error of an accepted socket.
+	KindWebSocket = "websocket"
 )
 
 // TurnFunc is an event's work: it runs in the object's turn with the live

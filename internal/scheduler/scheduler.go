@@ -192,13 +192,14 @@ func (s *Scheduler) loop() {
 		}
 	}()
 	for {
-		wait, ok := s.fireDue()
+		next, ok := s.fireDue()
 		var timerC <-chan time.Time
 		if ok {
 			if timer == nil {
-				timer = s.cfg.Clock.NewTimer(wait)
-			} else {
-				timer.Reset(wait)
+				timer = s.cfg.Clock.NewTimer(time.Hour)
+			}
+			if !s.arm(timer, next) {
+				continue // due already
 			}
 			timerC = timer.C()
 		}
@@ -211,16 +212,32 @@ func (s *Scheduler) loop() {
 	}
 }
 
+// arm sets timer to fire at next, and reports false if next has come
+// already. A timer takes a duration from now, and a (virtual) clock may jump
+// between reading it and arming the timer: then it is armed again.
+func (s *Scheduler) arm(timer clock.Timer, next time.Time) bool {
+	for {
+		now := s.cfg.Clock.Now()
+		if !now.Before(next) {
+			return false
+		}
+		timer.Reset(next.Sub(now))
+		if s.cfg.Clock.Now().Equal(now) {
+			return true
+		}
+	}
+}
+
 // fireDue starts Fire for every due entry, as far as workers are free, and
-// returns how long to wait for the next one (false: wait for a kick).
-func (s *Scheduler) fireDue() (time.Duration, bool) {
+// returns when the next one is due (false: wait for a kick).
+func (s *Scheduler) fireDue() (time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.cfg.Clock.Now()
 	for len(s.queue) > 0 && len(s.running) < s.cfg.Workers && !s.closed {
 		e := s.queue[0]
 		if e.at.After(now) {
-			return e.at.Sub(now), true
+			return e.at, true
 		}
 		heap.Pop(&s.queue)
 		delete(s.entries, e.key)
@@ -228,7 +245,7 @@ func (s *Scheduler) fireDue() (time.Duration, bool) {
 		s.wg.Add(1)
 		go s.fire(e.key)
 	}
-	return 0, false
+	return time.Time{}, false
 }
 
 func (s *Scheduler) fire(k Key) {

@@ -1,0 +1,289 @@
+// Package sockets holds the WebSockets that objects accepted. The hub owns
+// the connections, not the objects' instances: a socket stays open while
+// its object is out of memory (hibernation), and each message it receives
+// is handed to a delivery function that wakes the object.
+package sockets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/roost-dev/roost/internal/errcode"
+	"github.com/roost-dev/roost/internal/ids"
+)
+
+// Key names an object.
+type Key struct {
+	Class string
+	ID    ids.ID
+}
+
+// Close codes Roost sends.
+const (
+	CloseNormal        = websocket.CloseNormalClosure     // 1000
+	CloseGoingAway     = websocket.CloseGoingAway         // 1001: the server is shutting down
+	ClosePolicy        = websocket.ClosePolicyViolation   // 1008: the socket fell behind its send queue
+	CloseTooBig        = websocket.CloseMessageTooBig     // 1009
+	CloseInternalError = websocket.CloseInternalServerErr // 1011
+	CloseTryAgainLater = websocket.CloseTryAgainLater     // 1013
+)
+
+// Config configures a [Hub]. Zero values mean the defaults.
+type Config struct {
+	// MaxMessageBytes bounds a received message; a bigger one closes the
+	// socket with 1009. Default 1 MiB.
+	MaxMessageBytes int64
+	// SendQueue bounds the messages waiting to be written to one socket; a
+	// socket that falls further behind is closed with 1008 so that it slows
+	// no one else. Default 1024.
+	SendQueue int
+	// MaxPerObject and MaxTotal bound the sockets of one object and of the
+	// hub. Defaults 32,768 and 100,000.
+	MaxPerObject, MaxTotal int
+	// MaxAttachment bounds a socket's attachment. Default 16 KiB.
+	MaxAttachment int
+	// CheckOrigin decides whether an upgrade request's Origin is allowed;
+	// nil allows any.
+	CheckOrigin func(r *http.Request) bool
+	// Deliver hands a received message (or the close or error of a socket)
+	// to its object, and returns once the object handled it. It runs on the
+	// socket's reader, so one socket's messages are delivered in order.
+	Deliver func(s *Socket, ev Event)
+	Logger  *slog.Logger
+}
+
+func (c *Config) fill() {
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = 1 << 20
+	}
+	if c.SendQueue <= 0 {
+		c.SendQueue = 1024
+	}
+	if c.MaxPerObject <= 0 {
+		c.MaxPerObject = 32768
+	}
+	if c.MaxTotal <= 0 {
+		c.MaxTotal = 100_000
+	}
+	if c.MaxAttachment <= 0 {
+		c.MaxAttachment = 16 << 10
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// EventKind says what happened on a socket.
+type EventKind int
+
+// The events of a socket.
+const (
+	Message EventKind = iota
+	Closed
+	Failed
+)
+
+// Event is what a socket delivers to its object.
+type Event struct {
+	Kind EventKind
+	// Binary and Data are a message's.
+	Binary bool
+	Data   []byte
+	// Code and Reason are a close's (1005 when the peer sent no code).
+	Code   int
+	Reason string
+	// Err is a failure's.
+	Err error
+}
+
+// Errors of the hub.
+var (
+	ErrTooManySockets = &errcode.Error{Code: errcode.LimitExceeded, Message: "too many WebSockets"}
+	ErrNotUpgrade     = &errcode.Error{Code: errcode.BadRequest, Message: "not a WebSocket upgrade request"}
+	ErrClosing        = &errcode.Error{Code: errcode.ShuttingDown, Message: "the server is closing its WebSockets"}
+)
+
+// Hub holds the sockets of all objects. It is safe for concurrent use.
+type Hub struct {
+	cfg      Config
+	upgrader websocket.Upgrader
+	nextID   atomic.Uint64
+
+	mu      sync.Mutex
+	objects map[Key]map[uint64]*Socket
+	total   int
+	closing bool
+	// active counts the sockets' readers and writers; drained is closed when
+	// it drops to zero while closing.
+	active  int
+	drained chan struct{}
+}
+
+// New returns a hub.
+func New(cfg Config) *Hub {
+	cfg.fill()
+	h := &Hub{cfg: cfg, objects: map[Key]map[uint64]*Socket{}}
+	h.upgrader = websocket.Upgrader{
+		ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{},
+		HandshakeTimeout: 10 * time.Second,
+		CheckOrigin: func(r *http.Request) bool {
+			return cfg.CheckOrigin == nil || cfg.CheckOrigin(r)
+		},
+	}
+	return h
+}
+
+// Accept reserves a socket for the object, with tags, before the upgrade:
+// it counts against the limits, the object sees it among its sockets, and
+// what is sent to it waits for Upgrade (or is dropped by Abort).
+func (h *Hub) Accept(k Key, tags []string) (*Socket, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.closing:
+		return nil, ErrClosing
+	case h.total >= h.cfg.MaxTotal:
+		return nil, fmt.Errorf("%w: the server holds %d, its limit", ErrTooManySockets, h.total)
+	case len(h.objects[k]) >= h.cfg.MaxPerObject:
+		return nil, fmt.Errorf("%w: the object holds %d, its limit", ErrTooManySockets, len(h.objects[k]))
+	}
+	s := &Socket{hub: h, key: k, id: h.nextID.Add(1), tags: slices.Clone(tags)}
+	if h.objects[k] == nil {
+		h.objects[k] = map[uint64]*Socket{}
+	}
+	h.objects[k][s.id] = s
+	h.total++
+	return s, nil
+}
+
+// Upgrade completes an accepted socket's handshake on the client's
+// connection and starts serving it.
+func (h *Hub) Upgrade(s *Socket, w http.ResponseWriter, r *http.Request) error {
+	conn, err := h.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		h.remove(s)
+		return err // the upgrader answered the client
+	}
+	conn.SetReadLimit(h.cfg.MaxMessageBytes)
+	s.mu.Lock()
+	s.conn = conn
+	s.mu.Unlock()
+	if !h.spawn(s.read) {
+		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
+		s.finish()
+		return ErrClosing
+	}
+	s.kick() // what the accepting event sent, a close included
+	return nil
+}
+
+// spawn runs fn in a goroutine the hub waits for at Close. After Close
+// drained them it starts none and returns false.
+func (h *Hub) spawn(fn func()) bool {
+	h.mu.Lock()
+	if h.closing && h.drained == nil {
+		h.mu.Unlock()
+		return false
+	}
+	h.active++
+	h.mu.Unlock()
+	go func() {
+		defer h.exited()
+		fn()
+	}()
+	return true
+}
+
+func (h *Hub) exited() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.active--; h.active == 0 && h.drained != nil {
+		close(h.drained)
+		h.drained = nil
+	}
+}
+
+// Abort drops an accepted socket whose upgrade will not happen.
+func (h *Hub) Abort(s *Socket) { h.remove(s) }
+
+// Sockets returns the object's sockets, all or those with tag.
+func (h *Hub) Sockets(k Key, tag string) []*Socket {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*Socket, 0, len(h.objects[k]))
+	for _, s := range h.objects[k] {
+		if tag == "" || slices.Contains(s.tags, tag) {
+			out = append(out, s)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Socket) int { return int(a.id - b.id) })
+	return out
+}
+
+// Count returns the number of sockets the hub holds.
+func (h *Hub) Count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.total
+}
+
+// Close closes every socket with 1001 (going away) and waits until their
+// goroutines ended, or ctx ends.
+func (h *Hub) Close(ctx context.Context) error {
+	h.mu.Lock()
+	h.closing = true
+	var all []*Socket
+	for _, m := range h.objects {
+		for _, s := range m {
+			all = append(all, s)
+		}
+	}
+	done := make(chan struct{})
+	if h.active == 0 {
+		close(done)
+	} else {
+		h.drained = done
+	}
+	h.mu.Unlock()
+	for _, s := range all {
+		s.Close(CloseGoingAway, "server shutting down")
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, s := range all {
+			s.mu.Lock()
+			if s.conn != nil {
+				s.conn.Close()
+			}
+			s.mu.Unlock()
+		}
+		<-done
+		return ctx.Err()
+	}
+}
+
+func (h *Hub) remove(s *Socket) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if m := h.objects[s.key]; m != nil && m[s.id] == s {
+		delete(m, s.id)
+		h.total--
+		if len(m) == 0 {
+			delete(h.objects, s.key)
+		}
+	}
+}
+
+// errSlow is the cause given for a socket closed because it fell behind.
+var errSlow = errors.New("the socket fell behind its send queue")

@@ -1,0 +1,204 @@
+package sockets
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/roost-dev/roost/internal/errcode"
+)
+
+// writeTimeout bounds one write to a client.
+const writeTimeout = 10 * time.Second
+
+// Socket is one accepted WebSocket.
+type Socket struct {
+	hub  *Hub
+	key  Key
+	id   uint64
+	tags []string
+
+	mu         sync.Mutex // guards the fields below
+	conn       *websocket.Conn
+	attachment []byte
+	queue      []frame // waiting to be written
+	writing    bool    // a writer goroutine drains the queue
+	closed     bool    // no more sends; the close frame is queued or sent
+	done       bool    // the connection is closed and the socket removed
+}
+
+// frame is a message or a close to write.
+type frame struct {
+	typ  int
+	data []byte
+}
+
+// Key returns the socket's object.
+func (s *Socket) Key() Key { return s.key }
+
+// ID returns the socket's ID, unique in the hub.
+func (s *Socket) ID() string { return strconv.FormatUint(s.id, 10) }
+
+// Tags returns the tags the socket was accepted with.
+func (s *Socket) Tags() []string { return slices.Clone(s.tags) }
+
+// Attachment returns the socket's attachment (nil if none).
+func (s *Socket) Attachment() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.attachment)
+}
+
+// SetAttachment replaces the socket's attachment: a small value kept with
+// the socket while its object is out of memory.
+func (s *Socket) SetAttachment(b []byte) error {
+	if len(b) > s.hub.cfg.MaxAttachment {
+		return &errcode.Error{Code: errcode.LimitExceeded, Message: fmt.Sprintf(
+			"WebSocket attachment of %d bytes is over the limit of %d", len(b), s.hub.cfg.MaxAttachment)}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.attachment = slices.Clone(b)
+	return nil
+}
+
+// Send queues a message (binary or text). It never blocks: a socket whose
+// queue is full is closed with 1008, and sends to a closed socket are
+// dropped (reported by the false result).
+func (s *Socket) Send(binary bool, data []byte) bool {
+	typ := websocket.TextMessage
+	if binary {
+		typ = websocket.BinaryMessage
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	if len(s.queue) >= s.hub.cfg.SendQueue {
+		s.hub.cfg.Logger.Warn("WebSocket closed: it fell behind its send queue", "class", s.key.Class, "socket", s.id, "queued", len(s.queue))
+		s.closeLocked(ClosePolicy, errSlow.Error())
+		return false
+	}
+	s.queue = append(s.queue, frame{typ, data})
+	s.kickLocked()
+	return true
+}
+
+// Close sends a close frame after what is queued, then closes the
+// connection.
+func (s *Socket) Close(code int, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closeLocked(code, reason)
+}
+
+func (s *Socket) closeLocked(code int, reason string) {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	if len(reason) > 123 {
+		reason = reason[:123] // a close frame's payload is at most 125 bytes
+	}
+	s.queue = append(s.queue, frame{websocket.CloseMessage, websocket.FormatCloseMessage(code, reason)})
+	s.kickLocked()
+}
+
+func (s *Socket) kick() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.kickLocked()
+}
+
+// kickLocked starts a writer if frames wait and the connection is up. The
+// writer ends when the queue is empty: an idle socket has no writer.
+func (s *Socket) kickLocked() {
+	if s.writing || s.conn == nil || s.done || len(s.queue) == 0 {
+		return
+	}
+	s.writing = s.hub.spawn(s.write)
+}
+
+func (s *Socket) write() {
+	for {
+		s.mu.Lock()
+		if len(s.queue) == 0 || s.done {
+			s.writing = false
+			s.mu.Unlock()
+			return
+		}
+		f := s.queue[0]
+		s.queue[0] = frame{}
+		s.queue = s.queue[1:]
+		conn := s.conn
+		s.mu.Unlock()
+		conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+		err := conn.WriteMessage(f.typ, f.data)
+		if err != nil || f.typ == websocket.CloseMessage {
+			if f.typ == websocket.CloseMessage && err == nil {
+				// Give the peer a moment to answer the close, then drop
+				// the connection; the reader ends with it.
+				conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+			} else {
+				conn.Close()
+			}
+			s.mu.Lock()
+			s.writing = false
+			s.queue = nil
+			s.mu.Unlock()
+			return
+		}
+	}
+}
+
+// read delivers the socket's messages until it closes.
+func (s *Socket) read() {
+	defer s.finish()
+	for {
+		typ, data, err := s.conn.ReadMessage()
+		if err != nil {
+			s.readFailed(err)
+			return
+		}
+		s.hub.cfg.Deliver(s, Event{Kind: Message, Binary: typ == websocket.BinaryMessage, Data: data})
+	}
+}
+
+// readFailed delivers the end of the socket: a close from the peer, or an
+// error (a message over the limit closes with 1009).
+func (s *Socket) readFailed(err error) {
+	var ce *websocket.CloseError
+	switch {
+	case errors.As(err, &ce):
+		s.Close(ce.Code, "") // echo the close
+		s.hub.cfg.Deliver(s, Event{Kind: Closed, Code: ce.Code, Reason: ce.Text})
+	case errors.Is(err, websocket.ErrReadLimit):
+		s.Close(CloseTooBig, "message too big")
+		s.hub.cfg.Deliver(s, Event{Kind: Failed, Err: err})
+	default:
+		s.mu.Lock()
+		closedByUs := s.closed
+		s.mu.Unlock()
+		if !closedByUs {
+			s.hub.cfg.Deliver(s, Event{Kind: Failed, Err: err})
+		}
+	}
+}
+
+// finish closes the connection and forgets the socket.
+func (s *Socket) finish() {
+	s.mu.Lock()
+	s.closed, s.done = true, true
+	conn := s.conn
+	s.mu.Unlock()
+	if conn != nil {
+		conn.Close()
+	}
+	s.hub.remove(s)
+}
