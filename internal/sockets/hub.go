@@ -285,5 +285,40 @@ func (h *Hub) remove(s *Socket) {
 	}
 }
 
+// highWater is the send queue length from which a socket pushes back on
+// its object's senders.
+func (h *Hub) highWater() int { return max(h.cfg.SendQueue/2, 1) }
+
+// throttleWait bounds how long a sender waits for backlogged sockets: a
+// socket that does not drain in that time is left to fall further behind,
+// up to the close at SendQueue.
+const throttleWait = 2 * time.Second
+
+// throttle pushes back on the sender of a message: while sockets of the
+// object have more than the high-water mark queued (a room's receivers
+// behind its senders), the sender's next message is not read. Its TCP
+// window then slows the client, instead of the receivers being closed for
+// falling behind a burst.
+func (h *Hub) throttle(k Key) {
+	var waits []<-chan struct{}
+	for _, s := range h.Sockets(k, "") { // not under h.mu: a socket's lock comes first
+		if c := s.backlog(); c != nil {
+			waits = append(waits, c)
+		}
+	}
+	if len(waits) == 0 {
+		return
+	}
+	timeout := time.NewTimer(throttleWait)
+	defer timeout.Stop()
+	for _, c := range waits {
+		select {
+		case <-c:
+		case <-timeout.C:
+			return
+		}
+	}
+}
+
 // errSlow is the cause given for a socket closed because it fell behind.
 var errSlow = errors.New("the socket fell behind its send queue")

@@ -28,6 +28,9 @@ type Socket struct {
 	attachment []byte
 	queue      []frame // waiting to be written
 	writing    bool    // a writer goroutine drains the queue
+	// drained, while not nil, is closed when the queue falls back under
+	// the low-water mark (see Hub.throttle).
+	drained chan struct{}
 	closed     bool    // no more sends; the close frame is queued or sent
 	done       bool    // the connection is closed and the socket removed
 }
@@ -86,8 +89,30 @@ func (s *Socket) Send(binary bool, data []byte) bool {
 		return false
 	}
 	s.queue = append(s.queue, frame{typ, data})
+	if len(s.queue) == s.hub.highWater() && s.drained == nil {
+		s.drained = make(chan struct{})
+	}
 	s.kickLocked()
 	return true
+}
+
+// backlog returns a channel closed once the socket's queue drains, or nil
+// if it is not backlogged.
+func (s *Socket) backlog() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.drained == nil || s.closed {
+		return nil
+	}
+	return s.drained
+}
+
+// releaseLocked wakes the senders waiting for the queue to drain.
+func (s *Socket) releaseLocked() {
+	if s.drained != nil {
+		close(s.drained)
+		s.drained = nil
+	}
 }
 
 // Close sends a close frame after what is queued, then closes the
@@ -103,6 +128,7 @@ func (s *Socket) closeLocked(code int, reason string) {
 		return
 	}
 	s.closed = true
+	s.releaseLocked()
 	if len(reason) > 123 {
 		reason = reason[:123] // a close frame's payload is at most 125 bytes
 	}
@@ -136,6 +162,9 @@ func (s *Socket) write() {
 		f := s.queue[0]
 		s.queue[0] = frame{}
 		s.queue = s.queue[1:]
+		if len(s.queue) <= s.hub.highWater()/2 {
+			s.releaseLocked()
+		}
 		conn := s.conn
 		s.mu.Unlock()
 		conn.SetWriteDeadline(time.Now().Add(writeTimeout))
@@ -151,6 +180,7 @@ func (s *Socket) write() {
 			s.mu.Lock()
 			s.writing = false
 			s.queue = nil
+			s.releaseLocked()
 			s.mu.Unlock()
 			return
 		}
@@ -167,6 +197,7 @@ func (s *Socket) read() {
 			return
 		}
 		s.hub.cfg.Deliver(s, Event{Kind: Message, Binary: typ == websocket.BinaryMessage, Data: data})
+		s.hub.throttle(s.key)
 	}
 }
 
@@ -195,6 +226,7 @@ func (s *Socket) readFailed(err error) {
 func (s *Socket) finish() {
 	s.mu.Lock()
 	s.closed, s.done = true, true
+	s.releaseLocked()
 	conn := s.conn
 	s.mu.Unlock()
 	if conn != nil {
