@@ -31,8 +31,8 @@ type Socket struct {
 	// drained, while not nil, is closed when the queue falls back under
 	// the low-water mark (see Hub.throttle).
 	drained chan struct{}
-	closed     bool    // no more sends; the close frame is queued or sent
-	done       bool    // the connection is closed and the socket removed
+	closed  bool // no more sends; the close frame is queued or sent
+	done    bool // the connection is closed and the socket removed
 }
 
 // frame is a message or a close to write.
