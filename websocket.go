@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -145,6 +146,19 @@ const (
 	maxTags   = 10
 	maxTagLen = 256
 )
+
+// SetWebSocketAutoResponse makes the runtime answer a text message equal to
+// request with response on any of the object's sockets, without waking the
+// object (a keep-alive "ping" → "pong" costs no activation). An empty
+// request removes it. It lasts while the object has sockets.
+func (s *State) SetWebSocketAutoResponse(request, response string) {
+	s.app.hub.SetAutoResponse(sockets.Key{Class: s.act.Class(), ID: s.act.ID()},
+		sockets.AutoResponse{Request: request, Response: response})
+}
+
+// AutoResponseTime returns when the runtime last answered the socket's
+// automatic request (zero: never); see [State.SetWebSocketAutoResponse].
+func (ws *WebSocket) AutoResponseTime() time.Time { return ws.s.AutoResponseTime() }
 
 // WebSockets returns the object's sockets: all of them, or those accepted
 // with tag.

@@ -120,6 +120,8 @@ type Hub struct {
 
 	mu      sync.Mutex
 	objects map[Key]map[uint64]*Socket
+	// auto holds the objects' automatic request/response pairs.
+	auto    map[Key]AutoResponse
 	total   int
 	closing bool
 	// active counts the sockets' readers and writers; drained is closed when
@@ -131,7 +133,7 @@ type Hub struct {
 // New returns a hub.
 func New(cfg Config) *Hub {
 	cfg.fill()
-	h := &Hub{cfg: cfg, objects: map[Key]map[uint64]*Socket{}}
+	h := &Hub{cfg: cfg, objects: map[Key]map[uint64]*Socket{}, auto: map[Key]AutoResponse{}}
 	h.upgrader = websocket.Upgrader{
 		ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{},
 		HandshakeTimeout: 10 * time.Second,
@@ -215,6 +217,29 @@ func (h *Hub) exited() {
 // Abort drops an accepted socket whose upgrade will not happen.
 func (h *Hub) Abort(s *Socket) { h.remove(s) }
 
+// AutoResponse is a message the hub answers by itself, without waking the
+// object: a text message equal to Request gets Response.
+type AutoResponse struct{ Request, Response string }
+
+// SetAutoResponse sets the object's automatic response; a zero one removes
+// it. It lives as long as the hub, across the object's hibernation.
+func (h *Hub) SetAutoResponse(k Key, ar AutoResponse) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if ar.Request == "" {
+		delete(h.auto, k)
+		return
+	}
+	h.auto[k] = ar
+}
+
+func (h *Hub) autoResponse(k Key) (AutoResponse, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ar, ok := h.auto[k]
+	return ar, ok
+}
+
 // Sockets returns the object's sockets, all or those with tag.
 func (h *Hub) Sockets(k Key, tag string) []*Socket {
 	h.mu.Lock()
@@ -281,6 +306,7 @@ func (h *Hub) remove(s *Socket) {
 		h.total--
 		if len(m) == 0 {
 			delete(h.objects, s.key)
+			delete(h.auto, s.key)
 		}
 	}
 }

@@ -28,6 +28,8 @@ type Socket struct {
 	attachment []byte
 	queue      []frame // waiting to be written
 	writing    bool    // a writer goroutine drains the queue
+	// autoAt is when the hub last answered an automatic response.
+	autoAt time.Time
 	// drained, while not nil, is closed when the queue falls back under
 	// the low-water mark (see Hub.throttle).
 	drained chan struct{}
@@ -49,6 +51,14 @@ func (s *Socket) ID() string { return strconv.FormatUint(s.id, 10) }
 
 // Tags returns the tags the socket was accepted with.
 func (s *Socket) Tags() []string { return slices.Clone(s.tags) }
+
+// AutoResponseTime returns when the hub last answered the socket's
+// automatic request (zero: never).
+func (s *Socket) AutoResponseTime() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.autoAt
+}
 
 // Attachment returns the socket's attachment (nil if none).
 func (s *Socket) Attachment() []byte {
@@ -195,6 +205,15 @@ func (s *Socket) read() {
 		if err != nil {
 			s.readFailed(err)
 			return
+		}
+		if typ == websocket.TextMessage {
+			if ar, ok := s.hub.autoResponse(s.key); ok && string(data) == ar.Request {
+				s.mu.Lock()
+				s.autoAt = time.Now()
+				s.mu.Unlock()
+				s.Send(false, []byte(ar.Response))
+				continue
+			}
 		}
 		s.hub.cfg.Deliver(s, Event{Kind: Message, Binary: typ == websocket.BinaryMessage, Data: data})
 		s.hub.throttle(s.key)
