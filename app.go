@@ -98,7 +98,10 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		st.Close()
 		return nil, fmt.Errorf("roost: open: %w", err)
 	}
-	a.hub = sockets.New(sockets.Config{Deliver: a.deliverSocket, Logger: cfg.Logger})
+	ws := cfg.WebSockets
+	a.hub = sockets.New(sockets.Config{Deliver: a.deliverSocket, Logger: cfg.Logger,
+		MaxMessageBytes: ws.MaxMessageBytes, SendQueue: ws.SendQueue, MaxPerObject: ws.MaxPerObject, MaxTotal: ws.MaxTotal,
+		CheckOrigin: checkOrigin(ws.AllowedOrigins)})
 	a.sched = scheduler.New(scheduler.Config{Clock: cfg.Clock, Fire: a.fire, Workers: cfg.TimerConcurrency})
 	a.wakes.cat, a.wakes.sched = a.catalog, a.sched
 	tp := cfg.TracerProvider

@@ -70,12 +70,34 @@ type Config struct {
 	// TimerConcurrency bounds the alarms and timers delivered at once.
 	// Defaults to 32.
 	TimerConcurrency int
+	// WebSockets bounds and guards the sockets objects accept. The zero
+	// value is the defaults.
+	WebSockets WebSocketConfig
 	// TracerProvider receives OpenTelemetry spans around events, commits
 	// and RPC calls. Nil (the default) records none.
 	TracerProvider trace.TracerProvider
 
 	// faults injects storage failures (tests in this module only).
 	faults *store.Faults
+}
+
+// WebSocketConfig bounds and guards WebSockets. Zero fields are defaults.
+type WebSocketConfig struct {
+	// MaxMessageBytes bounds a received message; a bigger one closes the
+	// socket with 1009. Default 1 MiB.
+	MaxMessageBytes int64
+	// SendQueue bounds the messages waiting to be written to one socket.
+	// From half of it, the object's senders are slowed down; a socket that
+	// still falls behind to the full queue is closed with 1008. Default
+	// 1024.
+	SendQueue int
+	// MaxPerObject and MaxTotal bound the sockets of one object and of the
+	// app (limit_exceeded beyond them). Defaults 32,768 and 100,000.
+	MaxPerObject, MaxTotal int
+	// AllowedOrigins lists the Origin values (scheme://host[:port]) allowed
+	// to open a socket besides the server's own host; "*" allows any. A
+	// request without Origin (not from a browser) is always allowed.
+	AllowedOrigins []string
 }
 
 func (c *Config) validate() error {
@@ -98,6 +120,9 @@ func (c *Config) validate() error {
 	}
 	if c.Clock == nil {
 		c.Clock = clock.Real()
+	}
+	if w := c.WebSockets; w.MaxMessageBytes < 0 || w.SendQueue < 0 || w.MaxPerObject < 0 || w.MaxTotal < 0 {
+		return errors.New("roost: config: WebSockets limits must not be negative")
 	}
 	if c.TimerConcurrency < 0 {
 		return errors.New("roost: config: TimerConcurrency must not be negative")

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -235,6 +238,19 @@ func (b *upgradeBody) Close() error {
 func (b *upgradeBody) Upgrade(w http.ResponseWriter, r *http.Request) error {
 	b.used = true
 	return b.hub.Upgrade(b.sock, w, r)
+}
+
+// checkOrigin allows upgrade requests without Origin (not from a browser),
+// from the server's own host, and from the allowed origins ("*": any).
+func checkOrigin(allowed []string) func(r *http.Request) bool {
+	return func(r *http.Request) bool {
+		origin := r.Header.Get("Origin")
+		if origin == "" || slices.Contains(allowed, "*") || slices.Contains(allowed, origin) {
+			return true
+		}
+		u, err := url.Parse(origin)
+		return err == nil && strings.EqualFold(u.Host, r.Host)
+	}
 }
 
 var errNoUpgrade = errcode.New(errcode.BadRequest, "a WebSocket upgrade has no body to read")

@@ -27,6 +27,9 @@ type serveOptions struct {
 	idleTimeout, shutdownTimeout                time.Duration
 	maxActive, maxPending, timerRetries         int
 	timerRetryDelay                             time.Duration
+	wsMaxMessage                                int64
+	wsSendQueue, wsMaxPerObject, wsMax          int
+	wsOrigins                                   []string
 	maxBody                                     int64
 	adminToken                                  string
 }
@@ -67,6 +70,11 @@ the server gracefully: in-flight events finish and commit.`,
 	f.IntVar(&o.maxPending, "max-pending", 4096, "most queued events per object; beyond it callers get 503 overloaded at once")
 	f.IntVar(&o.timerRetries, "timer-retries", 6, "retries of a failed alarm or timer run before the fire is dropped (negative: none)")
 	f.DurationVar(&o.timerRetryDelay, "timer-retry-delay", 2*time.Second, "delay before the first retry of a failed alarm or timer run; doubles with each retry")
+	f.Int64Var(&o.wsMaxMessage, "ws-max-message", 1<<20, "largest WebSocket message in bytes (bigger: close 1009)")
+	f.IntVar(&o.wsSendQueue, "ws-send-queue", 1024, "messages queued per WebSocket; from half of it senders are slowed, at the full queue the socket is closed (1008)")
+	f.IntVar(&o.wsMaxPerObject, "ws-max-per-object", 32768, "most WebSockets per object")
+	f.IntVar(&o.wsMax, "ws-max", 100000, "most WebSockets in the server")
+	f.StringSliceVar(&o.wsOrigins, "ws-origins", nil, `browser origins allowed to open WebSockets besides the server's own ("*": any)`)
 	f.StringVar(&o.adminToken, "admin-token", "", "bearer token of the admin API at /_roost/ (roost objects); without one it serves only loopback callers")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight events")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -121,6 +129,8 @@ func serve(ctx context.Context, o serveOptions) error {
 	app, err := roost.Open(ctx, roost.Config{
 		Dir: o.data, Durability: o.durability, IdleTimeout: o.idleTimeout,
 		MaxActiveObjects: o.maxActive, MaxPendingEvents: o.maxPending, MaxBodyBytes: o.maxBody, Logger: log, TracerProvider: tp,
+		WebSockets: roost.WebSocketConfig{MaxMessageBytes: o.wsMaxMessage, SendQueue: o.wsSendQueue,
+			MaxPerObject: o.wsMaxPerObject, MaxTotal: o.wsMax, AllowedOrigins: o.wsOrigins},
 		TimerRetry: roost.RetryPolicy{Initial: o.timerRetryDelay, MaxRetries: cmp.Or(o.timerRetries, -1)}, // 0 means none here
 	})
 	if err != nil {
