@@ -143,3 +143,70 @@ func TestRoomClosesSocketsOnShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestRoomBroadcastTo500ClientsLosesNothingAndKeepsOrder(t *testing.T) {
+	_, _, srv := openRooms(t, roost.Config{})
+	const clients, senders, each = 500, 4, 10
+	conns := make([]*websocket.Conn, clients)
+	for i := range conns {
+		conns[i] = dial(t, srv, "/room/crowd")
+	}
+	// Every client reads everything concurrently, as it arrives.
+	type result struct {
+		got map[int][]int // sender → message numbers in arrival order
+		err error
+	}
+	results := make(chan result, clients)
+	for _, c := range conns {
+		go func() {
+			r := result{got: map[int][]int{}}
+			for range senders * each {
+				c.SetReadDeadline(time.Now().Add(waitTimeout))
+				_, b, err := c.ReadMessage()
+				if err != nil {
+					r.err = err
+					break
+				}
+				var s, n int
+				if _, err := fmt.Sscanf(string(b), "s%d-%d", &s, &n); err != nil {
+					r.err = err
+					break
+				}
+				r.got[s] = append(r.got[s], n)
+			}
+			results <- r
+		}()
+	}
+	done := make(chan struct{})
+	for s := range senders {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for n := range each {
+				if err := conns[s].WriteMessage(websocket.TextMessage, fmt.Appendf(nil, "s%d-%d", s, n)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for range senders {
+		<-done
+	}
+	for range clients {
+		r := <-results
+		if r.err != nil {
+			t.Fatalf("a client: %v", r.err)
+		}
+		for s := range senders {
+			got := r.got[s]
+			if len(got) != each {
+				t.Fatalf("a client got %d messages of sender %d, want %d", len(got), s, each)
+			}
+			for i, n := range got {
+				if n != i {
+					t.Fatalf("a client got sender %d's messages out of order: %v", s, got)
+				}
+			}
+		}
+	}
+}
