@@ -121,7 +121,9 @@ type Hub struct {
 	mu      sync.Mutex
 	objects map[Key]map[uint64]*Socket
 	// auto holds the objects' automatic request/response pairs.
-	auto    map[Key]AutoResponse
+	auto map[Key]AutoResponse
+	// behind counts, per object, the sockets over the high-water mark.
+	behind  map[Key]int
 	total   int
 	closing bool
 	// active counts the sockets' readers and writers; drained is closed when
@@ -133,7 +135,7 @@ type Hub struct {
 // New returns a hub.
 func New(cfg Config) *Hub {
 	cfg.fill()
-	h := &Hub{cfg: cfg, objects: map[Key]map[uint64]*Socket{}, auto: map[Key]AutoResponse{}}
+	h := &Hub{cfg: cfg, objects: map[Key]map[uint64]*Socket{}, auto: map[Key]AutoResponse{}, behind: map[Key]int{}}
 	h.upgrader = websocket.Upgrader{
 		ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{},
 		HandshakeTimeout: 10 * time.Second,
@@ -326,6 +328,12 @@ const throttleWait = 2 * time.Second
 // window then slows the client, instead of the receivers being closed for
 // falling behind a burst.
 func (h *Hub) throttle(k Key) {
+	h.mu.Lock()
+	n := h.behind[k]
+	h.mu.Unlock()
+	if n == 0 {
+		return
+	}
 	var waits []<-chan struct{}
 	for _, s := range h.Sockets(k, "") { // not under h.mu: a socket's lock comes first
 		if c := s.backlog(); c != nil {
@@ -343,6 +351,16 @@ func (h *Hub) throttle(k Key) {
 		case <-timeout.C:
 			return
 		}
+	}
+}
+
+// backlogged counts a socket of k going over (+1) or back under (-1) the
+// high-water mark.
+func (h *Hub) backlogged(k Key, d int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.behind[k] += d; h.behind[k] <= 0 {
+		delete(h.behind, k)
 	}
 }
 

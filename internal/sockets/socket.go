@@ -101,6 +101,7 @@ func (s *Socket) Send(binary bool, data []byte) bool {
 	s.queue = append(s.queue, frame{typ, data})
 	if len(s.queue) == s.hub.highWater() && s.drained == nil {
 		s.drained = make(chan struct{})
+		s.hub.backlogged(s.key, 1)
 	}
 	s.kickLocked()
 	return true
@@ -122,6 +123,7 @@ func (s *Socket) releaseLocked() {
 	if s.drained != nil {
 		close(s.drained)
 		s.drained = nil
+		s.hub.backlogged(s.key, -1)
 	}
 }
 
