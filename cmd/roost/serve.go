@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/roost-dev/roost"
+	"github.com/roost-dev/roost/examples/chat"
 	"github.com/roost-dev/roost/examples/counter"
 	"github.com/roost-dev/roost/examples/room"
 )
@@ -46,6 +47,9 @@ Built-in classes:
   counter   POST /counter/{name}/increment → {"value":N}; GET /counter/{name}
   room      GET /room/{name} with a WebSocket upgrade: every message goes to
             every socket of the room (hibernatable)
+  chatroom  GET /chatroom/{room}?name={name} with a WebSocket upgrade: the chat
+            demo's rooms (JSON messages, history, presence), rate-limited per
+            client address by the class ratelimit; its page is at GET /
 
 Also served: GET /metrics (Prometheus) and the admin API under /_roost/ (used by
 "roost objects"; loopback callers only unless --admin-token is set).
@@ -138,6 +142,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	counter.Register(app, "counter")
 	room.Register(app, "room")
+	chat.Register(app)
 	app.Handle("/_roost/", app.AdminHandler(o.adminToken))
 	app.Handle("GET /metrics", app.MetricsHandler())
 	ln, err := net.Listen("tcp", o.addr)

@@ -1,0 +1,382 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+
+	"github.com/roost-dev/roost"
+	"github.com/roost-dev/roost/internal/clock"
+)
+
+const waitTimeout = 30 * time.Second
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// serve opens an app on a temporary directory with the chat registered, its
+// rate limiters and message times on the virtual clock it returns, and
+// serves its gateway; everything is closed on cleanup.
+func serve(t *testing.T) (*httptest.Server, *clock.Virtual) {
+	t.Helper()
+	app, err := roost.Open(context.Background(), roost.Config{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc := clock.NewVirtual(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	register(app, vc.Now)
+	srv := httptest.NewServer(app.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		if err := app.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	return srv, vc
+}
+
+func roomURL(srv *httptest.Server, room, name string) string {
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/chatroom/" + url.PathEscape(room) + "?name=" + url.QueryEscape(name)
+}
+
+// join opens a socket to room as name and reads its history.
+func join(t *testing.T, srv *httptest.Server, room, name string) (*websocket.Conn, []message) {
+	t.Helper()
+	c, resp, err := websocket.DefaultDialer.Dial(roomURL(srv, room, name), nil)
+	if err != nil {
+		t.Fatalf("join %s as %s: %v (%v)", room, name, err, resp)
+	}
+	t.Cleanup(func() { c.Close() })
+	f := next(t, c, "history")
+	return c, f.Messages
+}
+
+// frame is any frame the server sends.
+type frame struct {
+	Type     string    `json:"type"`
+	Name     string    `json:"name"`
+	Text     string    `json:"text"`
+	At       string    `json:"at"`
+	Code     string    `json:"code"`
+	Message  string    `json:"message"`
+	Names    []string  `json:"names"`
+	Messages []message `json:"messages"`
+}
+
+func read(t *testing.T, c *websocket.Conn) frame {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(waitTimeout))
+	_, b, err := c.ReadMessage()
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	var f frame
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatalf("frame %s: %v", b, err)
+	}
+	return f
+}
+
+// next reads the next frame of type typ, skipping presence frames (unless
+// typ is "presence"); any other frame fails the test.
+func next(t *testing.T, c *websocket.Conn, typ string) frame {
+	t.Helper()
+	for {
+		f := read(t, c)
+		switch {
+		case f.Type == typ:
+			return f
+		case f.Type != "presence":
+			t.Fatalf("got %+v, want a %s frame", f, typ)
+		}
+	}
+}
+
+// nextResult reads the next message or error frame, skipping presence.
+func nextResult(t *testing.T, c *websocket.Conn) frame {
+	t.Helper()
+	for {
+		if f := read(t, c); f.Type != "presence" {
+			return f
+		}
+	}
+}
+
+// waitPresence reads frames until one lists exactly names.
+func waitPresence(t *testing.T, c *websocket.Conn, names ...string) {
+	t.Helper()
+	for {
+		f := next(t, c, "presence")
+		if slices.Equal(f.Names, names) {
+			return
+		}
+	}
+}
+
+func say(t *testing.T, c *websocket.Conn, text string) {
+	t.Helper()
+	b, _ := json.Marshal(map[string]string{"type": "message", "text": text})
+	if err := c.WriteMessage(websocket.TextMessage, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestChat_HistoryOnJoinIsTheLast100OldestFirst(t *testing.T) {
+	t.Parallel()
+	srv, vc := serve(t)
+	ada, history := join(t, srv, "history", "ada")
+	if len(history) != 0 {
+		t.Fatalf("a new room's history: %v", history)
+	}
+	for i := range 120 {
+		say(t, ada, fmt.Sprintf("m%d", i))
+		if f := next(t, ada, "message"); f.Text != fmt.Sprintf("m%d", i) || f.Name != "ada" {
+			t.Fatalf("message %d came back as %+v", i, f)
+		}
+		vc.Advance(time.Second) // the rate limiter's bucket gets a token back
+	}
+	_, history = join(t, srv, "history", "bob")
+	if len(history) != 100 {
+		t.Fatalf("history of %d messages, want 100", len(history))
+	}
+	for i, m := range history {
+		if want := fmt.Sprintf("m%d", 20+i); m.Text != want || m.Name != "ada" {
+			t.Fatalf("history[%d] = %+v, want text %s from ada", i, m, want)
+		}
+		if _, err := time.Parse(time.RFC3339, m.At); err != nil {
+			t.Fatalf("history[%d].at: %v", i, err)
+		}
+	}
+	if history[0].At >= history[99].At {
+		t.Fatalf("history not oldest first: %s, then %s", history[0].At, history[99].At)
+	}
+}
+
+func TestChat_TwoClientsSeeEachOthersMessagesAndPresence(t *testing.T) {
+	t.Parallel()
+	srv, _ := serve(t)
+	ada, _ := join(t, srv, "two words?", "ada")
+	waitPresence(t, ada, "ada")
+	bob, _ := join(t, srv, "two words?", "  bob ")
+	waitPresence(t, bob, "ada", "bob")
+	waitPresence(t, ada, "ada", "bob")
+
+	say(t, ada, "hello bob")
+	for _, c := range []*websocket.Conn{ada, bob} {
+		if f := next(t, c, "message"); f.Name != "ada" || f.Text != "hello bob" {
+			t.Fatalf("got %+v, want ada's hello", f)
+		}
+	}
+	say(t, bob, "  hi ada  ")
+	for _, c := range []*websocket.Conn{ada, bob} {
+		if f := next(t, c, "message"); f.Name != "bob" || f.Text != "hi ada" {
+			t.Fatalf("got %+v, want bob's trimmed hi", f)
+		}
+	}
+
+	// A second socket of a name lists it once; leaving updates everyone.
+	ada2, _ := join(t, srv, "two words?", "ada")
+	waitPresence(t, ada2, "ada", "bob")
+	leave(t, ada2)
+	leave(t, bob)
+	waitPresence(t, ada, "ada")
+
+	other, history := join(t, srv, "elsewhere", "eve")
+	waitPresence(t, other, "eve")
+	if len(history) != 0 {
+		t.Fatalf("another room has history %v", history)
+	}
+}
+
+// leave closes c with 1000 and waits for the server's close.
+func leave(t *testing.T, c *websocket.Conn) {
+	t.Helper()
+	if err := c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		c.SetReadDeadline(time.Now().Add(waitTimeout))
+		if _, _, err := c.ReadMessage(); err != nil {
+			if !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+				t.Fatalf("leave: %v, want the server's close 1000", err)
+			}
+			return
+		}
+	}
+}
+
+func TestChat_RateLimitsARapidSender(t *testing.T) {
+	t.Parallel()
+	srv, _ := serve(t)
+	ada, _ := join(t, srv, "rapid", "ada")
+	bob, _ := join(t, srv, "rapid", "bob")
+	const sent = 15
+	for i := range sent {
+		say(t, ada, fmt.Sprintf("spam %d", i))
+	}
+	var delivered, limited int
+	for range sent {
+		switch f := nextResult(t, ada); {
+		case f.Type == "message":
+			delivered++
+		case f.Type == "error" && f.Code == "rate_limited":
+			if f.Message != "You are sending too fast: wait a few seconds." {
+				t.Fatalf("rate_limited message %q", f.Message)
+			}
+			limited++
+		default:
+			t.Fatalf("got %+v", f)
+		}
+	}
+	// The clock stands still: the bucket lets exactly its capacity through.
+	if delivered != bucketCapacity || limited != sent-bucketCapacity {
+		t.Fatalf("%d delivered and %d rate-limited, want %d and %d", delivered, limited, bucketCapacity, sent-bucketCapacity)
+	}
+	for i := range delivered {
+		if f := next(t, bob, "message"); f.Text != fmt.Sprintf("spam %d", i) {
+			t.Fatalf("bob got %+v, want spam %d", f, i)
+		}
+	}
+}
+
+func TestChat_RefusesBadNames(t *testing.T) {
+	t.Parallel()
+	srv, _ := serve(t)
+	for _, name := range []string{"", "   ", strings.Repeat("x", 33)} {
+		c, resp, err := websocket.DefaultDialer.Dial(roomURL(srv, "names", name), nil)
+		if err == nil {
+			c.Close()
+			t.Fatalf("name %q: the upgrade was accepted", name)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"code":"bad_request"`) {
+			t.Fatalf("name %q: %d %s, want 400 bad_request", name, resp.StatusCode, body)
+		}
+	}
+	if c, _ := join(t, srv, "names", strings.Repeat("é", 32)); c == nil {
+		t.Fatal("no socket")
+	}
+}
+
+func TestChat_AnswersBadMessagesWithAnError(t *testing.T) {
+	t.Parallel()
+	srv, _ := serve(t)
+	ada, _ := join(t, srv, "bad", "ada")
+	for _, raw := range []string{
+		`{"type":"message"`,
+		`{"type":"shout","text":"hi"}`,
+		`{"type":"message","text":"   "}`,
+		`{"type":"message","text":"` + strings.Repeat("x", 1001) + `"}`,
+	} {
+		if err := ada.WriteMessage(websocket.TextMessage, []byte(raw)); err != nil {
+			t.Fatal(err)
+		}
+		if f := next(t, ada, "error"); f.Code != "bad_request" || f.Message == "" {
+			t.Fatalf("%.40s: got %+v, want a bad_request error", raw, f)
+		}
+	}
+	say(t, ada, "fine")
+	if f := next(t, ada, "message"); f.Text != "fine" {
+		t.Fatalf("got %+v after the bad messages", f)
+	}
+}
+
+func TestChat_ServesThePage(t *testing.T) {
+	t.Parallel()
+	srv, _ := serve(t)
+	for _, tc := range []struct {
+		path, contentType, contains string
+	}{
+		{"/", "text/html", `id="join-form"`},
+		{"/static/chat.js", "javascript", "WebSocket"},
+		{"/static/chat.css", "text/css", "#messages"},
+	} {
+		resp, err := http.Get(srv.URL + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Type"), tc.contentType) ||
+			!strings.Contains(string(body), tc.contains) {
+			t.Fatalf("GET %s: %d %s, want 200 %s holding %s", tc.path, resp.StatusCode, resp.Header.Get("Content-Type"), tc.contentType, tc.contains)
+		}
+	}
+	resp, err := http.Get(srv.URL + "/static/nothing.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET /static/nothing.js: %d, want 404", resp.StatusCode)
+	}
+}
+
+func TestTake(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		b      bucket
+		now    time.Time
+		want   bucket
+		wantOK bool
+	}{
+		{"a new bucket is full", bucket{}, t0, bucket{Tokens: 9, At: t0}, true},
+		{"an empty bucket refuses", bucket{Tokens: 0.5, At: t0}, t0, bucket{Tokens: 0.5, At: t0}, false},
+		{"one token a second", bucket{Tokens: 0, At: t0}, t0.Add(time.Second), bucket{Tokens: 0, At: t0.Add(time.Second)}, true},
+		{"half a second is not enough", bucket{Tokens: 0, At: t0}, t0.Add(500 * time.Millisecond),
+			bucket{Tokens: 0.5, At: t0.Add(500 * time.Millisecond)}, false},
+		{"refill stops at the capacity", bucket{Tokens: 3, At: t0}, t0.Add(time.Hour), bucket{Tokens: 9, At: t0.Add(time.Hour)}, true},
+		{"a clock that went back refills nothing", bucket{Tokens: 2, At: t0}, t0.Add(-time.Hour), bucket{Tokens: 1, At: t0}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := take(tt.b, tt.now)
+			if ok != tt.wantOK || got.Tokens != tt.want.Tokens || !got.At.Equal(tt.want.At) {
+				t.Fatalf("take(%+v, %v) = %+v, %v; want %+v, %v", tt.b, tt.now, got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
+
+func TestTake_TenAtOnceThenOneASecond(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	var b bucket
+	var ok bool
+	allowed := 0
+	for range 15 {
+		if b, ok = take(b, now); ok {
+			allowed++
+		}
+	}
+	if allowed != bucketCapacity {
+		t.Fatalf("%d of 15 at once allowed, want %d", allowed, bucketCapacity)
+	}
+	for i := range 3 {
+		now = now.Add(time.Second)
+		if b, ok = take(b, now); !ok {
+			t.Fatalf("second %d: refused", i+1)
+		}
+		if _, ok = take(b, now); ok {
+			t.Fatalf("second %d: a second message in the same second allowed", i+1)
+		}
+	}
+}
