@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 // serve opens an app on a temporary directory with the chat registered, its
 // rate limiters and message times on the virtual clock it returns, and
 // serves its gateway; everything is closed on cleanup.
-func serve(t *testing.T) (*httptest.Server, *clock.Virtual) {
+func serve(t testing.TB) (*httptest.Server, *clock.Virtual) {
 	t.Helper()
 	app, err := roost.Open(context.Background(), roost.Config{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -55,7 +55,7 @@ func roomURL(srv *httptest.Server, room, name string) string {
 }
 
 // join opens a socket to room as name and reads its history.
-func join(t *testing.T, srv *httptest.Server, room, name string) (*websocket.Conn, []message) {
+func join(t testing.TB, srv *httptest.Server, room, name string) (*websocket.Conn, []message) {
 	t.Helper()
 	c, resp, err := websocket.DefaultDialer.Dial(roomURL(srv, room, name), nil)
 	if err != nil {
@@ -78,7 +78,7 @@ type frame struct {
 	Messages []message `json:"messages"`
 }
 
-func read(t *testing.T, c *websocket.Conn) frame {
+func read(t testing.TB, c *websocket.Conn) frame {
 	t.Helper()
 	c.SetReadDeadline(time.Now().Add(waitTimeout))
 	_, b, err := c.ReadMessage()
@@ -94,7 +94,7 @@ func read(t *testing.T, c *websocket.Conn) frame {
 
 // next reads the next frame of type typ, skipping presence frames (unless
 // typ is "presence"); any other frame fails the test.
-func next(t *testing.T, c *websocket.Conn, typ string) frame {
+func next(t testing.TB, c *websocket.Conn, typ string) frame {
 	t.Helper()
 	for {
 		f := read(t, c)
