@@ -51,6 +51,9 @@ type Config struct {
 	MaxPerObject, MaxTotal int
 	// MaxAttachment bounds a socket's attachment. Default 16 KiB.
 	MaxAttachment int
+	// WriteTimeout bounds one write to a client; a client that does not
+	// read for that long is dropped. Default 10s.
+	WriteTimeout time.Duration
 	// CheckOrigin decides whether an upgrade request's Origin is allowed;
 	// nil allows any.
 	CheckOrigin func(r *http.Request) bool
@@ -76,6 +79,9 @@ func (c *Config) fill() {
 	}
 	if c.MaxAttachment <= 0 {
 		c.MaxAttachment = 16 << 10
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -13,9 +13,6 @@ import (
 	"github.com/roost-dev/roost/internal/errcode"
 )
 
-// writeTimeout bounds one write to a client.
-const writeTimeout = 10 * time.Second
-
 // Socket is one accepted WebSocket.
 type Socket struct {
 	hub  *Hub
@@ -35,6 +32,9 @@ type Socket struct {
 	drained chan struct{}
 	closed  bool // no more sends; the close frame is queued or sent
 	done    bool // the connection is closed and the socket removed
+	// cause is why the hub closed the socket itself (it fell behind, a
+	// write failed): the object hears of it as the socket's error.
+	cause error
 }
 
 // frame is a message or a close to write.
@@ -95,6 +95,7 @@ func (s *Socket) Send(binary bool, data []byte) bool {
 	}
 	if len(s.queue) >= s.hub.cfg.SendQueue {
 		s.hub.cfg.Logger.Warn("WebSocket closed: it fell behind its send queue", "class", s.key.Class, "socket", s.id, "queued", len(s.queue))
+		s.cause = errSlow
 		s.closeLocked(ClosePolicy, errSlow.Error())
 		return false
 	}
@@ -179,8 +180,15 @@ func (s *Socket) write() {
 		}
 		conn := s.conn
 		s.mu.Unlock()
-		conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+		conn.SetWriteDeadline(time.Now().Add(s.hub.cfg.WriteTimeout))
 		err := conn.WriteMessage(f.typ, f.data)
+		if err != nil {
+			s.mu.Lock()
+			if s.cause == nil {
+				s.cause = fmt.Errorf("write to the client: %w", err)
+			}
+			s.mu.Unlock()
+		}
 		if err != nil || f.typ == websocket.CloseMessage {
 			if f.typ == websocket.CloseMessage && err == nil {
 				// Give the peer a moment to answer the close, then drop
@@ -235,10 +243,13 @@ func (s *Socket) readFailed(err error) {
 		s.hub.cfg.Deliver(s, Event{Kind: Failed, Err: err})
 	default:
 		s.mu.Lock()
-		closedByUs := s.closed
+		closedByUs, cause := s.closed, s.cause
 		s.mu.Unlock()
-		if !closedByUs {
+		switch {
+		case !closedByUs:
 			s.hub.cfg.Deliver(s, Event{Kind: Failed, Err: err})
+		case cause != nil:
+			s.hub.cfg.Deliver(s, Event{Kind: Failed, Err: cause})
 		}
 	}
 }
