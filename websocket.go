@@ -3,6 +3,7 @@ package roost
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -191,7 +192,7 @@ func (s *State) Broadcast(ctx context.Context, msg WebSocketMessage, tag string)
 func (a *App) deliverSocket(sock *sockets.Socket, ev sockets.Event) {
 	k := sock.Key()
 	ws := &WebSocket{s: sock}
-	err := a.rt.Deliver(a.rt.Context(), &runtime.Event{Class: k.Class, ID: k.ID, Kind: runtime.KindWebSocket,
+	event := &runtime.Event{Class: k.Class, ID: k.ID, Kind: runtime.KindWebSocket,
 		Fn: func(ctx context.Context, inst any, _ *store.DB) error {
 			switch ev.Kind {
 			case sockets.Message:
@@ -210,7 +211,16 @@ func (a *App) deliverSocket(sock *sockets.Socket, ev sockets.Event) {
 				}
 			}
 			return nil
-		}})
+		}}
+	// An overloaded object pushes back: the socket's next frames wait (and
+	// its client's TCP window fills) instead of being dropped.
+	backoff := time.Millisecond
+	err := a.rt.Deliver(a.rt.Context(), event)
+	for errors.Is(err, runtime.ErrOverloaded) {
+		time.Sleep(backoff)
+		backoff = min(2*backoff, 100*time.Millisecond)
+		err = a.rt.Deliver(a.rt.Context(), event)
+	}
 	if err != nil {
 		a.log.Debug("WebSocket event failed", "class", k.Class, "id", k.ID.String(), "socket", sock.ID(), "err", err)
 	}

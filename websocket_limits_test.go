@@ -1,8 +1,11 @@
 package roost_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,5 +70,54 @@ func TestWebSocketOrigins(t *testing.T) {
 		if !ok && resp != nil && resp.StatusCode != http.StatusForbidden {
 			t.Errorf("Origin %q refused with %d, want 403", origin, resp.StatusCode)
 		}
+	}
+}
+
+// counting counts the messages it handles, slowly.
+type counting struct {
+	st *roost.State
+	n  *atomic.Int64
+}
+
+func (c *counting) Fetch(w http.ResponseWriter, r *http.Request) error {
+	_, err := c.st.AcceptWebSocket(w, r)
+	return err
+}
+
+func (c *counting) WebSocketMessage(ctx context.Context, ws *roost.WebSocket, msg roost.WebSocketMessage) error {
+	time.Sleep(time.Millisecond) // slower than the sockets send
+	c.n.Add(1)
+	return nil
+}
+
+// Messages to an overloaded object wait instead of being dropped.
+func TestWebSocketMessagesToAnOverloadedObjectAreNotLost(t *testing.T) {
+	app := newApp(t, roost.Config{MaxPendingEvents: 2})
+	var n atomic.Int64
+	roost.Register(app.App, "count", func(st *roost.State) (*counting, error) { return &counting{st: st, n: &n}, nil })
+	srv := serve(t, app)
+	const sockets, each = 20, 10
+	conns := make([]*websocket.Conn, sockets)
+	for i := range conns {
+		conns[i] = wsDial(t, srv.URL+"/count/one")
+	}
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Go(func() {
+			for range each {
+				if err := c.WriteMessage(websocket.TextMessage, []byte("x")); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	deadline := time.Now().Add(waitTimeout)
+	for n.Load() < sockets*each {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d messages handled", n.Load(), sockets*each)
+		}
+		time.Sleep(5 * time.Millisecond) // the handler exposes no signal: poll its count
 	}
 }
