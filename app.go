@@ -219,5 +219,5 @@ func (g gatewayObjects) HasClass(class string) bool {
 }
 
 func (g gatewayObjects) Fetch(ctx context.Context, class string, id ids.ID, name string, req *http.Request) (*http.Response, error) {
-	return fetch(ctx, g.a.rt, g.a.hub, class, id, name, req)
+	return fetch(ctx, g.a, class, id, name, req)
 }

@@ -231,13 +231,15 @@ func (a *App) settleFire(ctx context.Context, k scheduler.Key, res fireResult) {
 	case errors.Is(err, runtime.ErrUnknownClass):
 		a.park(k)
 		return
-	case transient(err):
+	case transient(err), !res.fired && res.timer.Kind == "":
+		// Not the handler's failure (or no due timer to count it against):
+		// wake again soon, without counting an attempt.
+		delay := transientRetry
+		if !transient(err) {
+			delay = a.cfg.TimerRetry.Initial
+		}
 		a.log.Warn("timer delivery failed; retrying", "class", k.Class, "id", k.ID.String(), "err", err)
-		a.sched.SetEarlier(k, a.cfg.Clock.Now().Add(transientRetry))
-		return
-	case !res.fired && res.timer.Kind == "":
-		a.log.Warn("timer delivery failed; retrying", "class", k.Class, "id", k.ID.String(), "err", err)
-		a.sched.SetEarlier(k, a.cfg.Clock.Now().Add(a.cfg.TimerRetry.Initial))
+		a.sched.SetEarlier(k, a.cfg.Clock.Now().Add(delay))
 		return
 	}
 	// The handler failed, or the instance could not be made for it (its

@@ -31,9 +31,9 @@ func WriteError(w http.ResponseWriter, err error) { gateway.WriteError(w, err) }
 
 // fetch runs an HTTP event. The handler writes into a buffer that is turned
 // into a response only after the event's writes committed: the output gate.
-func fetch(ctx context.Context, rt *runtime.Runtime, hub *sockets.Hub, class string, id ids.ID, name string, req *http.Request) (*http.Response, error) {
+func fetch(ctx context.Context, a *App, class string, id ids.ID, name string, req *http.Request) (*http.Response, error) {
 	rec := newRecorder()
-	err := rt.Deliver(ctx, &runtime.Event{Class: class, ID: id, Name: name, Kind: runtime.KindHTTP, Fn: func(ctx context.Context, inst any, _ *store.DB) error {
+	err := a.rt.Deliver(ctx, &runtime.Event{Class: class, ID: id, Name: name, Kind: runtime.KindHTTP, Fn: func(ctx context.Context, inst any, _ *store.DB) error {
 		r := req.WithContext(ctx)
 		switch h := inst.(type) {
 		case FetchHandler:
@@ -46,13 +46,13 @@ func fetch(ctx context.Context, rt *runtime.Runtime, hub *sockets.Hub, class str
 	}})
 	if err != nil {
 		if rec.socket != nil {
-			hub.Abort(rec.socket)
+			a.hub.Abort(rec.socket)
 		}
 		return nil, err
 	}
 	resp := rec.response(req)
 	if rec.socket != nil {
-		resp.Body = &upgradeBody{hub: hub, sock: rec.socket}
+		resp.Body = &upgradeBody{hub: a.hub, sock: rec.socket}
 	}
 	return resp, nil
 }

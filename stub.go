@@ -27,5 +27,5 @@ func (s *Stub) ID() ID { return s.id }
 // storage_full, storage_failed), ctx's error. The error's code is in
 // [ErrorCode].
 func (s *Stub) Fetch(ctx context.Context, req *http.Request) (*http.Response, error) {
-	return fetch(ctx, s.ns.app.rt, s.ns.app.hub, s.ns.class, s.id, s.name, req)
+	return fetch(ctx, s.ns.app, s.ns.class, s.id, s.name, req)
 }

@@ -229,8 +229,8 @@ func (s *Storage) checkTimer(name string, payload []byte) error {
 		return errcode.New(errcode.BadRequest, "timer name is %d bytes, want at most %d", len(name), MaxTimerName)
 	case !utf8.ValidString(name):
 		return errcode.New(errcode.BadRequest, "timer name is not valid UTF-8")
-	case len(payload) > s.app.store.MaxValueSize():
-		return &store.LimitError{Limit: "timer payload size", Max: int64(s.app.store.MaxValueSize()), Got: int64(len(payload))}
+	case len(payload) > s.app.store.Config().MaxValueSize:
+		return &store.LimitError{Limit: "timer payload size", Max: int64(s.app.store.Config().MaxValueSize), Got: int64(len(payload))}
 	}
 	return nil
 }

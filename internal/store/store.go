@@ -343,6 +343,3 @@ func syncDir(root *os.Root, dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
-
-// MaxValueSize returns the largest KV value in bytes.
-func (s *Store) MaxValueSize() int { return s.cfg.MaxValueSize }
