@@ -80,5 +80,7 @@ func (a *App) metricSources() metrics.Sources {
 		},
 		OpenDatabases: a.rt.OpenDatabases,
 		PendingTimers: a.sched.Len,
+		WebSockets:    a.hub.Count,
+		SlowClosed:    func() int { return int(a.hub.Stats().SlowClosed) },
 	}
 }

@@ -2,6 +2,7 @@ package roost
 
 import (
 	"context"
+	"time"
 
 	"github.com/roost-dev/roost/internal/runtime"
 )
@@ -24,6 +25,10 @@ func (s *State) Class() string { return s.act.Class() }
 // Storage returns the object's private storage: a KV API and a SQL API on
 // one SQLite database.
 func (s *State) Storage() *Storage { return &Storage{act: s.act, app: s.app} }
+
+// Now returns the current time on the app's clock ([Config.Clock]): the real
+// time in production, a virtual one in tests.
+func (s *State) Now() time.Time { return s.app.cfg.Clock.Now() }
 
 // Context returns the context of the activation: the constructor's. Handlers
 // get their own per event.

@@ -179,12 +179,8 @@ func (s *State) WebSockets(tag string) []*WebSocket {
 // is not empty) once the event's writes are durable, and returns how many
 // it was sent to. A closed or failing socket stops no one else.
 func (s *State) Broadcast(ctx context.Context, msg WebSocketMessage, tag string) int {
-	socks := s.WebSockets(tag)
-	runtime.AfterCommit(ctx, func() {
-		for _, ws := range socks {
-			ws.s.Send(msg.Binary, msg.Data)
-		}
-	})
+	socks := s.app.hub.Sockets(sockets.Key{Class: s.act.Class(), ID: s.act.ID()}, tag)
+	runtime.AfterCommit(ctx, func() { sockets.Broadcast(socks, msg.Binary, msg.Data) })
 	return len(socks)
 }
 

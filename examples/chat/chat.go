@@ -22,7 +22,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/roost-dev/roost"
@@ -41,16 +40,13 @@ const atFormat = "2006-01-02T15:04:05.000Z07:00"
 
 // Register registers the classes "chatroom" and "ratelimit" on app and
 // mounts the page: GET / and GET /static/.
-func Register(app *roost.App) { register(app, time.Now) }
-
-// register is Register with the clock of the rate limiters and of the
-// messages' times.
-func register(app *roost.App, now func() time.Time) {
+// The rate limiters and the messages' times follow the app's clock.
+func Register(app *roost.App) {
 	limits := roost.RegisterWithOptions(app, "ratelimit",
-		func(st *roost.State) (*Limiter, error) { return &Limiter{st: st, now: now}, nil },
+		func(st *roost.State) (*Limiter, error) { return &Limiter{st: st}, nil },
 		&roost.ClassOptions{Methods: []roost.MethodHandler{Allow}})
 	roost.RegisterWithOptions(app, "chatroom",
-		func(st *roost.State) (*Room, error) { return newRoom(st, limits, now) }, nil)
+		func(st *roost.State) (*Room, error) { return newRoom(st, limits) }, nil)
 	app.Handle("GET /{$}", pageHandler())
 	app.Handle("GET /static/", staticHandler())
 }
@@ -61,7 +57,6 @@ func register(app *roost.App, now func() time.Time) {
 type Room struct {
 	st     *roost.State
 	limits *roost.Namespace
-	now    func() time.Time
 }
 
 // member is a socket's attachment.
@@ -77,7 +72,7 @@ type message struct {
 	At   string `json:"at"`
 }
 
-func newRoom(st *roost.State, limits *roost.Namespace, now func() time.Time) (*Room, error) {
+func newRoom(st *roost.State, limits *roost.Namespace) (*Room, error) {
 	err := st.BlockConcurrencyWhile(st.Context(), func(ctx context.Context) error {
 		_, err := st.Storage().Exec(ctx, `CREATE TABLE IF NOT EXISTS messages (
 			id INTEGER PRIMARY KEY, name TEXT NOT NULL, text TEXT NOT NULL, at TEXT NOT NULL)`)
@@ -86,7 +81,7 @@ func newRoom(st *roost.State, limits *roost.Namespace, now func() time.Time) (*R
 	if err != nil {
 		return nil, err
 	}
-	return &Room{st: st, limits: limits, now: now}, nil
+	return &Room{st: st, limits: limits}, nil
 }
 
 // Fetch accepts a WebSocket whose ?name= holds 1 to 32 characters, sends it
@@ -152,7 +147,7 @@ func (r *Room) WebSocketMessage(ctx context.Context, ws *roost.WebSocket, msg ro
 		sendError(ctx, ws, "rate_limited", "You are sending too fast: wait a few seconds.")
 		return nil
 	}
-	out := message{Name: m.Name, Text: text, At: r.now().UTC().Format(atFormat)}
+	out := message{Name: m.Name, Text: text, At: r.st.Now().UTC().Format(atFormat)}
 	if err := r.store(ctx, out); err != nil {
 		return err
 	}

@@ -32,12 +32,12 @@ func TestMain(m *testing.M) {
 // serves its gateway; everything is closed on cleanup.
 func serve(t testing.TB) (*httptest.Server, *clock.Virtual) {
 	t.Helper()
-	app, err := roost.Open(context.Background(), roost.Config{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	vc := clock.NewVirtual(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	app, err := roost.Open(context.Background(), roost.Config{Dir: t.TempDir(), Clock: vc, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	vc := clock.NewVirtual(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
-	register(app, vc.Now)
+	Register(app)
 	srv := httptest.NewServer(app.Handler())
 	t.Cleanup(func() {
 		srv.Close()
@@ -158,8 +158,13 @@ func TestChat_HistoryOnJoinIsTheLast100OldestFirst(t *testing.T) {
 		if want := fmt.Sprintf("m%d", 20+i); m.Text != want || m.Name != "ada" {
 			t.Fatalf("history[%d] = %+v, want text %s from ada", i, m, want)
 		}
-		if _, err := time.Parse(time.RFC3339, m.At); err != nil {
+		at, err := time.Parse(time.RFC3339, m.At)
+		if err != nil {
 			t.Fatalf("history[%d].at: %v", i, err)
+		}
+		// Message i went out after 20+i advances of the app's clock.
+		if want := time.Date(2025, 1, 1, 0, 0, 20+i, 0, time.UTC); !at.Equal(want) {
+			t.Fatalf("history[%d].at = %s, want %s on the app's clock", i, at, want)
 		}
 	}
 	if history[0].At >= history[99].At {

@@ -20,10 +20,7 @@ var Allow = roost.NewMethod("allow", (*Limiter).Allow)
 
 // Limiter is the rate limiter of one client address (class "ratelimit",
 // named by the address). Its bucket lives in its storage.
-type Limiter struct {
-	st  *roost.State
-	now func() time.Time
-}
+type Limiter struct{ st *roost.State }
 
 // AllowRequest asks for one message.
 type AllowRequest struct{}
@@ -39,7 +36,7 @@ func (l *Limiter) Allow(ctx context.Context, _ AllowRequest) (Decision, error) {
 	if err != nil {
 		return Decision{}, err
 	}
-	b, ok := take(b, l.now())
+	b, ok := take(b, l.st.Now())
 	if err := roost.PutJSON(ctx, l.st.Storage(), "bucket", b); err != nil {
 		return Decision{}, err
 	}

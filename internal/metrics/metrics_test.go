@@ -212,6 +212,8 @@ func recordAll(m *metrics.Metrics) {
 		MaxQueueDepth: func() int { return 1 },
 		OpenDatabases: func() int { return 1 },
 		PendingTimers: func() int { return 1 },
+		WebSockets:    func() int { return 1 },
+		SlowClosed:    func() int { return 1 },
 	})
 	m.Activated("counter")
 	m.Evicted("counter", "idle")
@@ -248,7 +250,7 @@ func TestMetrics_EveryFamilyHasHelpAndPassesLint(t *testing.T) {
 		"roost_timer_runs_total", "roost_timer_retries_total", "roost_timer_failures_total",
 		"roost_rpc_calls_total", "roost_rpc_duration_seconds", "roost_overloaded_total",
 		"roost_objects", "roost_queue_depth", "roost_queue_depth_max",
-		"roost_open_database_files", "roost_timers_pending",
+		"roost_open_database_files", "roost_timers_pending", "roost_websockets", "roost_websocket_slow_closed_total",
 	} {
 		if !got[name] {
 			t.Errorf("metric %s not exposed", name)
@@ -280,6 +282,8 @@ func TestSources_GaugesReadAtScrape(t *testing.T) {
 		MaxQueueDepth: func() int { return 3 },
 		OpenDatabases: func() int { return 5 },
 		PendingTimers: func() int { return 9 },
+		WebSockets:    func() int { return 11 },
+		SlowClosed:    func() int { return 2 },
 	})
 	_, body := scrape(t, m, "")
 	wantLines(t, body,
@@ -290,6 +294,9 @@ func TestSources_GaugesReadAtScrape(t *testing.T) {
 		`roost_queue_depth_max 3`,
 		`roost_open_database_files 5`,
 		`roost_timers_pending 9`,
+		`roost_websockets 11`,
+		`roost_websocket_slow_closed_total 2`,
+		"# TYPE roost_websocket_slow_closed_total counter",
 		"# TYPE roost_objects gauge",
 		"# TYPE roost_queue_depth gauge",
 	)

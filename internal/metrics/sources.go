@@ -13,6 +13,8 @@ type Sources struct {
 	MaxQueueDepth func() int            // the deepest single object queue right now
 	OpenDatabases func() int            // open database files (each holds 2 descriptors)
 	PendingTimers func() int            // wakes scheduled in the node index
+	WebSockets    func() int            // open WebSockets
+	SlowClosed    func() int            // WebSockets closed so far for falling behind (a counter)
 }
 
 // SetSources sets the functions the scrape-time gauges are read from. It is
@@ -38,6 +40,10 @@ var (
 		"Object database files open; each holds 2 file descriptors (database and WAL).", nil, nil)
 	timersPendingDesc = prometheus.NewDesc("roost_timers_pending",
 		"Alarms, timers and cron wakes scheduled in the node's index.", nil, nil)
+	webSocketsDesc = prometheus.NewDesc("roost_websockets",
+		"WebSockets open, whether or not their objects are in memory.", nil, nil)
+	slowClosedDesc = prometheus.NewDesc("roost_websocket_slow_closed_total",
+		"WebSockets closed (1008) because they fell behind the messages sent to them.", nil, nil)
 )
 
 // sourceCollector reports the gauges read from Sources. It is Metrics under
@@ -53,6 +59,8 @@ func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- queueDepthMaxDesc
 	ch <- openDatabasesDesc
 	ch <- timersPendingDesc
+	ch <- webSocketsDesc
+	ch <- slowClosedDesc
 }
 
 // Collect calls the Sources funcs that are set.
@@ -66,6 +74,10 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(ch, queueDepthMaxDesc, s.MaxQueueDepth)
 	gauge(ch, openDatabasesDesc, s.OpenDatabases)
 	gauge(ch, timersPendingDesc, s.PendingTimers)
+	gauge(ch, webSocketsDesc, s.WebSockets)
+	if s.SlowClosed != nil {
+		ch <- prometheus.MustNewConstMetric(slowClosedDesc, prometheus.CounterValue, float64(s.SlowClosed()))
+	}
 	if s.QueueDepth != nil {
 		for class, n := range s.QueueDepth() {
 			ch <- prometheus.MustNewConstMetric(queueDepthDesc, prometheus.GaugeValue, float64(n), validUTF8(class))

@@ -5,6 +5,7 @@
 package sockets
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -52,7 +53,8 @@ type Config struct {
 	// MaxAttachment bounds a socket's attachment. Default 16 KiB.
 	MaxAttachment int
 	// WriteTimeout bounds one write to a client; a client that does not
-	// read for that long is dropped. Default 10s.
+	// read for that long is dropped (checked every WriteTimeout/4, so it
+	// may take up to a quarter longer). Default 10s.
 	WriteTimeout time.Duration
 	// CheckOrigin decides whether an upgrade request's Origin is allowed;
 	// nil allows any.
@@ -124,24 +126,35 @@ type Hub struct {
 	upgrader websocket.Upgrader
 	nextID   atomic.Uint64
 
+	slowClosed atomic.Uint64 // sockets closed for falling behind
+	throttled  atomic.Uint64 // messages whose reading waited for receivers
+
 	mu      sync.Mutex
-	objects map[Key]map[uint64]*Socket
-	// auto holds the objects' automatic request/response pairs.
-	auto map[Key]AutoResponse
-	// behind counts, per object, the sockets over the high-water mark.
-	behind  map[Key]int
+	objects map[Key]*object
 	total   int
 	closing bool
 	// active counts the sockets' readers and writers; drained is closed when
 	// it drops to zero while closing.
 	active  int
 	drained chan struct{}
+
+	stop          chan struct{} // closed by Close: the watchdog ends
+	watchdogEnded chan struct{}
 }
 
-// New returns a hub.
+// object is what the hub holds for one object.
+type object struct {
+	socks []*Socket // by ID: IDs grow, so appending keeps the order
+	// auto is the object's automatic request/response pair, if any.
+	auto *AutoResponse
+	// behind counts the sockets over the high-water mark.
+	behind int
+}
+
+// New returns a hub. Close it to stop its goroutines.
 func New(cfg Config) *Hub {
 	cfg.fill()
-	h := &Hub{cfg: cfg, objects: map[Key]map[uint64]*Socket{}, auto: map[Key]AutoResponse{}, behind: map[Key]int{}}
+	h := &Hub{cfg: cfg, objects: map[Key]*object{}, stop: make(chan struct{}), watchdogEnded: make(chan struct{})}
 	h.upgrader = websocket.Upgrader{
 		ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{},
 		HandshakeTimeout: 10 * time.Second,
@@ -149,6 +162,7 @@ func New(cfg Config) *Hub {
 			return cfg.CheckOrigin == nil || cfg.CheckOrigin(r)
 		},
 	}
+	go h.watchdog()
 	return h
 }
 
@@ -163,14 +177,17 @@ func (h *Hub) Accept(k Key, tags []string) (*Socket, error) {
 		return nil, ErrClosing
 	case h.total >= h.cfg.MaxTotal:
 		return nil, fmt.Errorf("%w: the server holds %d, its limit", ErrTooManySockets, h.total)
-	case len(h.objects[k]) >= h.cfg.MaxPerObject:
-		return nil, fmt.Errorf("%w: the object holds %d, its limit", ErrTooManySockets, len(h.objects[k]))
+	}
+	o := h.objects[k]
+	if o == nil {
+		o = &object{}
+		h.objects[k] = o
+	}
+	if len(o.socks) >= h.cfg.MaxPerObject {
+		return nil, fmt.Errorf("%w: the object holds %d, its limit", ErrTooManySockets, len(o.socks))
 	}
 	s := &Socket{hub: h, key: k, id: h.nextID.Add(1), tags: slices.Clone(tags)}
-	if h.objects[k] == nil {
-		h.objects[k] = map[uint64]*Socket{}
-	}
-	h.objects[k][s.id] = s
+	o.socks = append(o.socks, s)
 	h.total++
 	return s, nil
 }
@@ -234,51 +251,82 @@ type AutoResponse struct{ Request, Response string }
 func (h *Hub) SetAutoResponse(k Key, ar AutoResponse) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	o := h.objects[k]
 	if ar.Request == "" {
-		delete(h.auto, k)
+		if o != nil {
+			o.auto = nil
+		}
 		return
 	}
-	h.auto[k] = ar
+	if o == nil {
+		o = &object{}
+		h.objects[k] = o
+	}
+	o.auto = &ar
 }
 
 func (h *Hub) autoResponse(k Key) (AutoResponse, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	ar, ok := h.auto[k]
-	return ar, ok
+	if o := h.objects[k]; o != nil && o.auto != nil {
+		return *o.auto, true
+	}
+	return AutoResponse{}, false
 }
 
 // Sockets returns the object's sockets, all or those with tag.
 func (h *Hub) Sockets(k Key, tag string) []*Socket {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make([]*Socket, 0, len(h.objects[k]))
-	for _, s := range h.objects[k] {
-		if tag == "" || slices.Contains(s.tags, tag) {
+	o := h.objects[k]
+	if o == nil {
+		return nil
+	}
+	if tag == "" {
+		return slices.Clone(o.socks)
+	}
+	var out []*Socket
+	for _, s := range o.socks {
+		if slices.Contains(s.tags, tag) {
 			out = append(out, s)
 		}
 	}
-	slices.SortFunc(out, func(a, b *Socket) int { return int(a.id - b.id) })
 	return out
 }
 
-// Count returns the number of sockets the hub holds.
-func (h *Hub) Count() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.total
+// Stats are counts of the hub.
+type Stats struct {
+	// Open is the number of sockets the hub holds.
+	Open int
+	// SlowClosed counts the sockets closed for falling behind (1008).
+	SlowClosed uint64
+	// Throttled counts the messages whose sockets' next read waited for
+	// the receivers of their object to catch up.
+	Throttled uint64
 }
+
+// Stats returns the hub's counts.
+func (h *Hub) Stats() Stats {
+	h.mu.Lock()
+	open := h.total
+	h.mu.Unlock()
+	return Stats{Open: open, SlowClosed: h.slowClosed.Load(), Throttled: h.throttled.Load()}
+}
+
+// Count returns the number of sockets the hub holds.
+func (h *Hub) Count() int { return h.Stats().Open }
 
 // Close closes every socket with 1001 (going away) and waits until their
 // goroutines ended, or ctx ends.
 func (h *Hub) Close(ctx context.Context) error {
 	h.mu.Lock()
+	if !h.closing {
+		close(h.stop)
+	}
 	h.closing = true
 	var all []*Socket
-	for _, m := range h.objects {
-		for _, s := range m {
-			all = append(all, s)
-		}
+	for _, o := range h.objects {
+		all = append(all, o.socks...)
 	}
 	done := make(chan struct{})
 	if h.active == 0 {
@@ -292,6 +340,7 @@ func (h *Hub) Close(ctx context.Context) error {
 	}
 	select {
 	case <-done:
+		<-h.watchdogEnded
 		return nil
 	case <-ctx.Done():
 		for _, s := range all {
@@ -302,20 +351,57 @@ func (h *Hub) Close(ctx context.Context) error {
 			s.mu.Unlock()
 		}
 		<-done
+		<-h.watchdogEnded
 		return ctx.Err()
+	}
+}
+
+// watchdog fails the writes that take longer than WriteTimeout: their
+// clients stopped reading. It runs until Close.
+func (h *Hub) watchdog() {
+	defer close(h.watchdogEnded)
+	tick := time.NewTicker(h.cfg.WriteTimeout / 4)
+	defer tick.Stop()
+	var stuck []*Socket
+	for {
+		select {
+		case <-h.stop:
+			return
+		case now := <-tick.C:
+			before := now.Add(-h.cfg.WriteTimeout).UnixNano()
+			stuck = stuck[:0]
+			h.mu.Lock()
+			for _, o := range h.objects {
+				for _, s := range o.socks {
+					if s.stuck(before) {
+						stuck = append(stuck, s)
+					}
+				}
+			}
+			h.mu.Unlock()
+			for _, s := range stuck { // not under h.mu: a socket's lock comes first
+				h.cfg.Logger.Warn("WebSocket write timed out: the client stopped reading", "class", s.key.Class, "socket", s.id)
+				s.expireWrite()
+			}
+		}
 	}
 }
 
 func (h *Hub) remove(s *Socket) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if m := h.objects[s.key]; m != nil && m[s.id] == s {
-		delete(m, s.id)
-		h.total--
-		if len(m) == 0 {
-			delete(h.objects, s.key)
-			delete(h.auto, s.key)
-		}
+	o := h.objects[s.key]
+	if o == nil {
+		return
+	}
+	i, found := slices.BinarySearchFunc(o.socks, s.id, func(e *Socket, id uint64) int { return cmp.Compare(e.id, id) })
+	if !found {
+		return
+	}
+	o.socks = slices.Delete(o.socks, i, i+1)
+	h.total--
+	if len(o.socks) == 0 {
+		delete(h.objects, s.key) // its automatic response goes with its last socket
 	}
 }
 
@@ -323,40 +409,52 @@ func (h *Hub) remove(s *Socket) {
 // its object's senders.
 func (h *Hub) highWater() int { return max(h.cfg.SendQueue/2, 1) }
 
-// throttleWait bounds how long a sender waits for backlogged sockets: a
-// socket that does not drain in that time is left to fall further behind,
-// up to the close at SendQueue.
+// throttleWait bounds how long a sender waits for backlogged sockets. A
+// socket still backlogged after that wait is a slow consumer: it is closed
+// (1008), so that it holds up its room's senders once, briefly, and never
+// again.
 const throttleWait = 2 * time.Second
 
 // throttle pushes back on the sender of a message: while sockets of the
 // object have more than the high-water mark queued (a room's receivers
 // behind its senders), the sender's next message is not read. Its TCP
-// window then slows the client, instead of the receivers being closed for
-// falling behind a burst.
+// window then slows the client, instead of receivers being closed for
+// falling behind a burst. Receivers that do not catch up within
+// throttleWait are closed.
 func (h *Hub) throttle(k Key) {
 	h.mu.Lock()
-	n := h.behind[k]
+	o := h.objects[k]
+	behind := o != nil && o.behind > 0
 	h.mu.Unlock()
-	if n == 0 {
+	if !behind {
 		return
 	}
-	var waits []<-chan struct{}
+	type wait struct {
+		s       *Socket
+		drained <-chan struct{}
+	}
+	var waits []wait
 	for _, s := range h.Sockets(k, "") { // not under h.mu: a socket's lock comes first
 		if c := s.backlog(); c != nil {
-			waits = append(waits, c)
+			waits = append(waits, wait{s, c})
 		}
 	}
 	if len(waits) == 0 {
 		return
 	}
+	h.throttled.Add(1)
 	timeout := time.NewTimer(throttleWait)
 	defer timeout.Stop()
-	for _, c := range waits {
+	for i, w := range waits {
 		select {
-		case <-c:
+		case <-w.drained:
+			continue
 		case <-timeout.C:
-			return
 		}
+		for _, w := range waits[i:] {
+			w.s.closeIfStillBehind(w.drained)
+		}
+		return
 	}
 }
 
@@ -365,8 +463,8 @@ func (h *Hub) throttle(k Key) {
 func (h *Hub) backlogged(k Key, d int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.behind[k] += d; h.behind[k] <= 0 {
-		delete(h.behind, k)
+	if o := h.objects[k]; o != nil {
+		o.behind += d
 	}
 }
 

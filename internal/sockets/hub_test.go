@@ -10,8 +10,15 @@ import (
 
 func key(name string) Key { return Key{Class: "c", ID: ids.FromName("c", name)} }
 
+// newHub returns a hub closed when the test ends.
+func newHub(t *testing.T, cfg Config) *Hub {
+	h := New(cfg)
+	t.Cleanup(func() { h.Close(context.Background()) })
+	return h
+}
+
 func TestAcceptCountsAgainstLimits(t *testing.T) {
-	h := New(Config{MaxPerObject: 2, MaxTotal: 3, Deliver: func(*Socket, Event) {}})
+	h := newHub(t, Config{MaxPerObject: 2, MaxTotal: 3, Deliver: func(*Socket, Event) {}})
 	a1, err := h.Accept(key("a"), []string{"red"})
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +45,7 @@ func TestAcceptCountsAgainstLimits(t *testing.T) {
 }
 
 func TestSocketsByTag(t *testing.T) {
-	h := New(Config{Deliver: func(*Socket, Event) {}})
+	h := newHub(t, Config{Deliver: func(*Socket, Event) {}})
 	red, _ := h.Accept(key("a"), []string{"red", "big"})
 	blue, _ := h.Accept(key("a"), []string{"blue"})
 	h.Accept(key("b"), []string{"red"})
@@ -59,7 +66,7 @@ func TestSocketsByTag(t *testing.T) {
 }
 
 func TestAttachmentLimit(t *testing.T) {
-	h := New(Config{MaxAttachment: 8, Deliver: func(*Socket, Event) {}})
+	h := newHub(t, Config{MaxAttachment: 8, Deliver: func(*Socket, Event) {}})
 	s, _ := h.Accept(key("a"), nil)
 	if err := s.SetAttachment([]byte("12345678")); err != nil {
 		t.Fatal(err)
@@ -73,7 +80,7 @@ func TestAttachmentLimit(t *testing.T) {
 }
 
 func TestSendsWaitForTheUpgradeAndStopAtClose(t *testing.T) {
-	h := New(Config{SendQueue: 4, Deliver: func(*Socket, Event) {}})
+	h := newHub(t, Config{SendQueue: 4, Deliver: func(*Socket, Event) {}})
 	s, _ := h.Accept(key("a"), nil)
 	for i := range 2 {
 		if !s.Send(false, []byte{byte(i)}) {
@@ -93,7 +100,7 @@ func TestSendsWaitForTheUpgradeAndStopAtClose(t *testing.T) {
 }
 
 func TestFullQueueClosesTheSocket(t *testing.T) {
-	h := New(Config{SendQueue: 4, Deliver: func(*Socket, Event) {}})
+	h := newHub(t, Config{SendQueue: 4, Deliver: func(*Socket, Event) {}})
 	s, _ := h.Accept(key("a"), nil) // never upgraded: nothing drains its queue
 	sent := 0
 	for range 10 {

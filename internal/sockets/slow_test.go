@@ -79,3 +79,120 @@ func TestSlowConsumerIsClosedAndReported(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// serveRoom starts a server whose every connection becomes a socket of one
+// object of h, and returns its ws:// URL and the accepted sockets.
+func serveRoom(t *testing.T, h *Hub) (string, <-chan *Socket) {
+	accepted := make(chan *Socket, 64)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := h.Accept(key("room"), nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if err := h.Upgrade(s, w, r); err != nil {
+			t.Error(err)
+			return
+		}
+		accepted <- s
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http"), accepted
+}
+
+// A receiver that stops reading holds up its room's sender once, for the
+// throttle's bound, and is then closed; the others get every message, in
+// order, and are never closed. (Its write times out later than the
+// throttle gives up, so that it is closed for falling behind.)
+func TestSlowConsumerHoldsUpTheRoomOnce(t *testing.T) {
+	events := make(chan Event, 16)
+	h := newHub(t, Config{SendQueue: 64, WriteTimeout: 4 * time.Second, Deliver: func(s *Socket, ev Event) { events <- ev }})
+	url, accepted := serveRoom(t, h)
+	slow, _, err := websocket.DefaultDialer.Dial(url, nil) // never reads
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	<-accepted
+	const readers, messages = 4, 400
+	got := make(chan int, readers)
+	for range readers {
+		c, _, err := websocket.DefaultDialer.Dial(url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		<-accepted
+		go func() {
+			n := 0
+			for n < messages {
+				c.SetReadDeadline(time.Now().Add(30 * time.Second))
+				_, b, err := c.ReadMessage()
+				if err != nil || int(b[0])|int(b[1])<<8 != n {
+					break
+				}
+				n++
+			}
+			got <- n
+		}()
+	}
+	// The room: each message goes to every socket, then the sender's next
+	// message waits while receivers are behind, as a socket's reader does.
+	msg := make([]byte, 64<<10)
+	for i := range messages {
+		msg[0], msg[1] = byte(i), byte(i>>8)
+		Broadcast(h.Sockets(key("room"), ""), true, msg)
+		h.throttle(key("room"))
+	}
+	for range readers {
+		if n := <-got; n != messages {
+			t.Fatalf("a reading client got %d of %d messages in order", n, messages)
+		}
+	}
+	select {
+	case ev := <-events:
+		if ev.Kind != Failed || !errors.Is(ev.Err, errSlow) {
+			t.Fatalf("event %+v, want the slow socket's failure", ev)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the slow socket was never closed")
+	}
+	st := h.Stats()
+	if st.SlowClosed != 1 || st.Throttled == 0 {
+		t.Fatalf("stats %+v: want the slow socket closed after holding up the sender", st)
+	}
+	if st.Open != readers {
+		t.Fatalf("%d sockets open, want the %d readers", st.Open, readers)
+	}
+}
+
+// A client that stops reading while its queue is short is dropped once a
+// write has waited WriteTimeout, and its object hears why.
+func TestStuckWriteTimesOut(t *testing.T) {
+	events := make(chan Event, 16)
+	h := newHub(t, Config{WriteTimeout: 200 * time.Millisecond, Deliver: func(s *Socket, ev Event) { events <- ev }})
+	url, accepted := serveRoom(t, h)
+	c, _, err := websocket.DefaultDialer.Dial(url, nil) // never reads
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := <-accepted
+	big := make([]byte, 1<<20)
+	for range 64 { // more than the kernel buffers, fewer than the queue
+		if !s.Send(true, big) {
+			t.Fatal("a send was refused")
+		}
+	}
+	select {
+	case ev := <-events:
+		if ev.Kind != Failed || !strings.Contains(ev.Err.Error(), "write to the client") {
+			t.Fatalf("event %+v, want the failed write", ev)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the stuck write never timed out")
+	}
+	if st := h.Stats(); st.SlowClosed != 0 {
+		t.Fatalf("stats %+v: the socket was closed as slow, not by its write timeout", st)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -35,12 +36,19 @@ type Socket struct {
 	// cause is why the hub closed the socket itself (it fell behind, a
 	// write failed): the object hears of it as the socket's error.
 	cause error
+
+	// writeSince is when the write in progress began (Unix ns; 0 when the
+	// writer is not in a write). The hub's watchdog fails writes that
+	// take longer than Config.WriteTimeout.
+	writeSince atomic.Int64
 }
 
-// frame is a message or a close to write.
+// frame is a message or a close to write: typ and data, or a message
+// prepared once for many sockets (a broadcast).
 type frame struct {
-	typ  int
-	data []byte
+	typ      int
+	data     []byte
+	prepared *websocket.PreparedMessage
 }
 
 // Key returns the socket's object.
@@ -88,24 +96,64 @@ func (s *Socket) Send(binary bool, data []byte) bool {
 	if binary {
 		typ = websocket.BinaryMessage
 	}
+	return s.enqueue(frame{typ: typ, data: data})
+}
+
+// Broadcast queues one message to every socket of socks, framing it once,
+// and returns how many took it. A closed or full socket stops no one else.
+func Broadcast(socks []*Socket, binary bool, data []byte) int {
+	typ := websocket.TextMessage
+	if binary {
+		typ = websocket.BinaryMessage
+	}
+	f := frame{typ: typ, data: data}
+	if len(socks) > 1 {
+		// Only a compressed or a client frame could fail to prepare, and
+		// a server frame is neither; the plain frame would do anyway.
+		if pm, err := websocket.NewPreparedMessage(typ, data); err == nil {
+			f = frame{prepared: pm}
+		}
+	}
+	n := 0
+	for _, s := range socks {
+		if s.enqueue(f) {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Socket) enqueue(f frame) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return false
 	}
 	if len(s.queue) >= s.hub.cfg.SendQueue {
-		s.hub.cfg.Logger.Warn("WebSocket closed: it fell behind its send queue", "class", s.key.Class, "socket", s.id, "queued", len(s.queue))
-		s.cause = errSlow
-		s.closeLocked(ClosePolicy, errSlow.Error())
+		s.fellBehindLocked()
 		return false
 	}
-	s.queue = append(s.queue, frame{typ, data})
+	s.queue = append(s.queue, f)
 	if len(s.queue) == s.hub.highWater() && s.drained == nil {
 		s.drained = make(chan struct{})
 		s.hub.backlogged(s.key, 1)
 	}
 	s.kickLocked()
 	return true
+}
+
+// fellBehindLocked closes a socket that cannot keep up with its messages
+// (1008); its object hears why.
+func (s *Socket) fellBehindLocked() {
+	if s.closed {
+		return
+	}
+	s.hub.cfg.Logger.Warn("WebSocket closed: it fell behind its messages", "class", s.key.Class, "socket", s.id, "queued", len(s.queue))
+	s.hub.slowClosed.Add(1)
+	s.cause = errSlow
+	clear(s.queue)
+	s.queue = s.queue[:0] // it would not read them: the close goes next
+	s.closeLocked(ClosePolicy, errSlow.Error())
 }
 
 // backlog returns a channel closed once the socket's queue drains, or nil
@@ -117,6 +165,16 @@ func (s *Socket) backlog() <-chan struct{} {
 		return nil
 	}
 	return s.drained
+}
+
+// closeIfStillBehind closes the socket as a slow consumer if it is still in
+// the backlog that drained belongs to.
+func (s *Socket) closeIfStillBehind(drained <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.drained != nil && (<-chan struct{})(s.drained) == drained {
+		s.fellBehindLocked()
+	}
 }
 
 // releaseLocked wakes the senders waiting for the queue to drain.
@@ -145,7 +203,7 @@ func (s *Socket) closeLocked(code int, reason string) {
 	if len(reason) > 123 {
 		reason = reason[:123] // a close frame's payload is at most 125 bytes
 	}
-	s.queue = append(s.queue, frame{websocket.CloseMessage, websocket.FormatCloseMessage(code, reason)})
+	s.queue = append(s.queue, frame{typ: websocket.CloseMessage, data: websocket.FormatCloseMessage(code, reason)})
 	s.kickLocked()
 }
 
@@ -180,10 +238,20 @@ func (s *Socket) write() {
 		}
 		conn := s.conn
 		s.mu.Unlock()
-		conn.SetWriteDeadline(time.Now().Add(s.hub.cfg.WriteTimeout))
-		err := conn.WriteMessage(f.typ, f.data)
+		// No deadline per write (arming a timer for each of a broadcast's
+		// thousand writes costs more than the write): the hub's watchdog
+		// fails a write that takes longer than WriteTimeout.
+		s.writeSince.Store(time.Now().UnixNano())
+		var err error
+		if f.prepared != nil {
+			err = conn.WritePreparedMessage(f.prepared)
+		} else {
+			err = conn.WriteMessage(f.typ, f.data)
+		}
+		s.writeSince.Store(0)
 		if err != nil {
 			s.mu.Lock()
+			s.closed = true // nothing more can be written
 			if s.cause == nil {
 				s.cause = fmt.Errorf("write to the client: %w", err)
 			}
@@ -204,6 +272,22 @@ func (s *Socket) write() {
 			s.mu.Unlock()
 			return
 		}
+	}
+}
+
+// stuck reports whether a write has been in progress since before t.
+func (s *Socket) stuck(t int64) bool {
+	since := s.writeSince.Load()
+	return since != 0 && since < t
+}
+
+// expireWrite fails the write in progress: its client stopped reading.
+func (s *Socket) expireWrite() {
+	s.mu.Lock()
+	conn := s.conn
+	s.mu.Unlock()
+	if conn != nil {
+		conn.NetConn().SetWriteDeadline(time.Now())
 	}
 }
 
