@@ -201,6 +201,12 @@ func (a *App) Handle(pattern string, h http.Handler) { a.gw.Handle(pattern, h) }
 // commits, timers, RPC, queues, and the Go runtime's).
 func (a *App) MetricsHandler() http.Handler { return a.metrics.Handler() }
 
+// Clock returns the app's clock ([Config.Clock]).
+func (a *App) Clock() Clock { return a.cfg.Clock }
+
+// Logger returns the app's logger ([Config.Logger]).
+func (a *App) Logger() *slog.Logger { return a.log }
+
 // ActiveObjects returns the number of object instances in memory.
 func (a *App) ActiveObjects() int { return a.rt.Active() }
 

@@ -19,13 +19,16 @@ import (
 	"github.com/roost-dev/roost"
 	"github.com/roost-dev/roost/examples/chat"
 	"github.com/roost-dev/roost/examples/counter"
+	"github.com/roost-dev/roost/examples/orders"
 	"github.com/roost-dev/roost/examples/room"
+	"github.com/roost-dev/roost/workflow"
 )
 
 type serveOptions struct {
 	addr, data, durability, logLevel, logFormat string
 	otlpEndpoint                                string
 	idleTimeout, shutdownTimeout                time.Duration
+	orderSleep                                  time.Duration
 	maxActive, maxPending, timerRetries         int
 	timerRetryDelay                             time.Duration
 	wsMaxMessage                                int64
@@ -50,6 +53,11 @@ Built-in classes:
   chatroom  GET /chatroom/{room}?name={name} with a WebSocket upgrade: the chat
             demo's rooms (JSON messages, history, presence), rate-limited per
             client address by the class ratelimit; its page is at GET /
+
+Built-in workflows (HTTP API under /workflows/, "roost workflows"):
+  order      charge (fails twice, then succeeds), sleep --order-sleep, wait
+             for a "delivered" event (24 h), then a "rate your meal" step
+  threestep  params: a number; three steps each add 1
 
 Also served: GET /metrics (Prometheus) and the admin API under /_roost/ (used by
 "roost objects"; loopback callers only unless --admin-token is set).
@@ -80,6 +88,7 @@ the server gracefully: in-flight events finish and commit.`,
 	f.IntVar(&o.wsMax, "ws-max", 100000, "most WebSockets in the server")
 	f.StringSliceVar(&o.wsOrigins, "ws-origins", nil, `browser origins allowed to open WebSockets besides the server's own ("*": any)`)
 	f.StringVar(&o.adminToken, "admin-token", "", "bearer token of the admin API at /_roost/ (roost objects); without one it serves only loopback callers")
+	f.DurationVar(&o.orderSleep, "order-sleep", time.Hour, "how long the built-in order workflow sleeps between the charge and the delivery")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight events")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
@@ -143,10 +152,14 @@ func serve(ctx context.Context, o serveOptions) error {
 	counter.Register(app, "counter")
 	room.Register(app, "room")
 	chat.Register(app)
+	workflows := workflow.New(app)
+	orders.Define(workflows, orders.Config{Sleep: o.orderSleep})
+	app.Handle(workflow.Prefix, workflows.Handler())
 	app.Handle("/_roost/", app.AdminHandler(o.adminToken))
 	app.Handle("GET /metrics", app.MetricsHandler())
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
+		workflows.Close(context.Background())
 		app.Close(context.Background())
 		return fmt.Errorf("listen: %w", err)
 	}
@@ -163,6 +176,9 @@ func serve(ctx context.Context, o serveOptions) error {
 	defer cancel()
 	if serr := srv.Shutdown(sctx); serr != nil {
 		log.Warn("http shutdown", "err", serr)
+	}
+	if cerr := workflows.Close(sctx); cerr != nil {
+		log.Warn("close workflows", "err", cerr)
 	}
 	if cerr := app.Close(sctx); cerr != nil {
 		log.Error("close", "err", cerr)

@@ -43,10 +43,18 @@ const (
 	Timeout          Code = "timeout"            // 504: the deadline passed before the event finished
 	Canceled         Code = "canceled"           // 499: the caller went away
 	Internal         Code = "internal"           // 500: a bug in Roost; the message says more
+	UnknownWorkflow  Code = "unknown_workflow"   // 404: no workflow of that name is defined
+	UnknownInstance  Code = "unknown_instance"   // 404: the workflow has no instance of that ID
+	InvalidState     Code = "invalid_state"      // 409: the instance's status does not allow the operation
+	Nondeterminism   Code = "nondeterminism"     // 500: a workflow's replay asked for other steps than its journal holds
 )
 
 var statuses = map[Code]int{
 	BadRequest:       http.StatusBadRequest,
+	UnknownWorkflow:  http.StatusNotFound,
+	UnknownInstance:  http.StatusNotFound,
+	InvalidState:     http.StatusConflict,
+	Nondeterminism:   http.StatusInternalServerError,
 	InvalidID:        http.StatusBadRequest,
 	InvalidClass:     http.StatusBadRequest,
 	UnknownClass:     http.StatusNotFound,

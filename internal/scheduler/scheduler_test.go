@@ -170,3 +170,16 @@ func TestCloseCancelsRunningFires(t *testing.T) {
 	s.Set(key("b"), epoch)
 	f.none(t)
 }
+
+// On the real clock, whose reading moves on between any two calls, a
+// future wake is armed once and fires (it once spun re-arming instead).
+func TestFiresOnTheRealClock(t *testing.T) {
+	f := &fires{ch: make(chan Key, 10)}
+	s := New(Config{Clock: clock.Real(), Fire: f.fire, Workers: 1})
+	s.Start()
+	t.Cleanup(s.Close)
+	s.Set(key("a"), time.Now().Add(20*time.Millisecond))
+	if k := f.next(t); k != key("a") {
+		t.Fatalf("fire %v", k)
+	}
+}

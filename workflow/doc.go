@@ -1,0 +1,48 @@
+// Package workflow runs durable workflows on Roost objects.
+//
+// A workflow is a Go function of a context and typed params, defined by
+// name on an [Engine]. Each instance of it is an object of its own (class
+// "wf-<name>", named by the instance ID) whose storage holds the params, the
+// status and the journal of the function's steps:
+//
+//	order := workflow.Define(engine, "order", func(ctx workflow.Context, o Order) (Receipt, error) {
+//		charge, err := workflow.Step(ctx, "charge", func(ctx workflow.StepContext) (Charge, error) {
+//			return payments.Charge(ctx, o.Card, o.Total)
+//		}, workflow.Retry{Limit: 3, Delay: time.Second})
+//		if err != nil {
+//			return Receipt{}, err
+//		}
+//		if err := workflow.Sleep(ctx, "cool-off", time.Hour); err != nil {
+//			return Receipt{}, err
+//		}
+//		...
+//	})
+//	inst, created, err := order.Create(ctx, "order-42", Order{...})
+//
+// # Execution
+//
+// The function runs in a goroutine of the engine and is replayed from the
+// start whenever the instance resumes (after a sleep, an event, a retry
+// delay or a restart of the server): each primitive first looks at the
+// journal, and one that completed returns its recorded result without
+// running again. So the function must be deterministic: on replay it must
+// ask for the same steps, in the same order, under the same names.
+// Anything else (time, randomness, I/O) belongs in a step. A replay that
+// asks for another step than the journal holds fails the instance with the
+// code nondeterminism, naming the step, instead of running wrong code.
+//
+//   - [Step] runs its function as an event of the instance object, so the
+//     function may use the instance's storage ([StepContext.Storage]): its
+//     writes and the step's recorded result commit in one transaction. A
+//     failed attempt's writes roll back. A step that completed never runs
+//     again; one that was running when the server crashed runs again.
+//   - [Sleep] and [SleepUntil] record a wake time and set the instance's
+//     alarm; the instance leaves memory meanwhile.
+//   - [WaitForEvent] returns the payload of the first event of its type sent
+//     to the instance and not yet taken by another wait, whether it arrived
+//     before the wait began or during it.
+//
+// Call the primitives from the workflow function's goroutine only: a
+// primitive that suspends the function ends that goroutine (with
+// [runtime.Goexit], which deferred calls see but cannot stop).
+package workflow

@@ -1,0 +1,300 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/roost-dev/roost"
+	"github.com/roost-dev/roost/internal/errcode"
+	"github.com/roost-dev/roost/internal/ids"
+)
+
+// Engine runs the workflows defined on it, on one app. Make one with [New],
+// define workflows on it with [Define], and Close it before the app.
+type Engine struct {
+	app   *roost.App
+	clock roost.Clock
+	log   *slog.Logger
+	index *index
+
+	ctx    context.Context // ends at Close: runs stop
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	defs    map[string]*definition
+	live    map[runKey]*run
+	waiters map[runKey][]chan struct{}
+	closing bool
+	wg      sync.WaitGroup // runs and background work
+}
+
+type runKey struct{ workflow, id string }
+
+// New returns an engine on app and registers the class of its index
+// ("workflow-index"). Mount [Engine.Handler] to serve the HTTP API.
+func New(app *roost.App) *Engine {
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &Engine{app: app, clock: app.Clock(), log: app.Logger(), ctx: ctx, cancel: cancel,
+		defs: map[string]*definition{}, live: map[runKey]*run{}, waiters: map[runKey][]chan struct{}{}}
+	e.index = newIndex(e)
+	return e
+}
+
+// Close stops the engine: runs end at their next primitive (a step that
+// runs finishes its attempt first), and the index is flushed. Instances
+// that were running resume when the app is opened again. Close it before
+// the app.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	e.closing = true
+	for _, r := range e.live {
+		r.stopped.Store(true)
+	}
+	e.mu.Unlock()
+	e.cancel()
+	done := make(chan struct{})
+	go func() {
+		e.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("workflow: close: %w", ctx.Err())
+	}
+	return e.index.close(ctx)
+}
+
+// definition is a defined workflow.
+type definition struct {
+	e    *Engine
+	name string
+	ns   *roost.Namespace
+	// call decodes the params, runs the function and encodes its output.
+	call func(ctx Context, params json.RawMessage) ([]byte, error)
+	// checkParams tells whether params decode into the function's P.
+	checkParams func(params json.RawMessage) error
+}
+
+// Workflow is a defined workflow with params P and output R.
+type Workflow[P, R any] struct{ def *definition }
+
+// classPrefix starts the class names of workflows' instances.
+const classPrefix = "wf-"
+
+// Define defines the workflow name, run by fn, on the engine: its
+// instances are objects of class "wf-<name>". name follows the rules of
+// class names (a-z first, then a-z, 0-9, '_' or '-'). Define panics on a
+// bad or duplicate name, like roost.Register.
+func Define[P, R any](e *Engine, name string, fn func(ctx Context, params P) (R, error)) *Workflow[P, R] {
+	if err := ids.ValidClass(classPrefix + name); err != nil {
+		panic(fmt.Sprintf("workflow: define %q: %v", name, err))
+	}
+	d := &definition{e: e, name: name,
+		call: func(ctx Context, params json.RawMessage) ([]byte, error) {
+			var p P
+			if err := json.Unmarshal(params, &p); err != nil {
+				return nil, errcode.New(errcode.BadRequest, "workflow %s: params: %v", name, err)
+			}
+			out, err := fn(ctx, p)
+			if err != nil {
+				return nil, err
+			}
+			b, err := json.Marshal(out)
+			if err != nil {
+				return nil, fmt.Errorf("workflow %s: encode the output as JSON: %w", name, err)
+			}
+			return b, nil
+		},
+		checkParams: func(params json.RawMessage) error {
+			var p P
+			if err := json.Unmarshal(params, &p); err != nil {
+				return errcode.New(errcode.BadRequest, "workflow %s: params do not decode into %T: %v", name, p, err)
+			}
+			return nil
+		},
+	}
+	e.mu.Lock()
+	if _, dup := e.defs[name]; dup {
+		e.mu.Unlock()
+		panic(fmt.Sprintf("workflow: define %q: already defined", name))
+	}
+	e.defs[name] = d
+	e.mu.Unlock()
+	d.ns = roost.Register(e.app, classPrefix+name, func(st *roost.State) (*object, error) {
+		return &object{st: st, def: d}, nil
+	})
+	e.resumeListed(d)
+	return &Workflow[P, R]{def: d}
+}
+
+// Name returns the workflow's name.
+func (w *Workflow[P, R]) Name() string { return w.def.name }
+
+// definition returns the workflow named name.
+func (e *Engine) definition(name string) (*definition, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	d, ok := e.defs[name]
+	if !ok {
+		return nil, errcode.New(errcode.UnknownWorkflow, "no workflow named %q", name)
+	}
+	return d, nil
+}
+
+// object is an instance's object: all its state is in its storage.
+type object struct {
+	st  *roost.State
+	def *definition
+}
+
+func (o *object) journal() journal { return journal{o.st.Storage()} }
+
+// Alarm resumes the instance: its sleep ended, its wait timed out, its
+// retry is due, or its run was lost (a crash).
+func (o *object) Alarm(ctx context.Context, _ roost.AlarmInfo) error {
+	e := o.def.e
+	j := o.journal()
+	m, ok, err := j.meta(ctx)
+	if err != nil || !ok || !runnable(m.Status) {
+		return err
+	}
+	id := m.ID
+	// Whether a run is live or one starts now, the lease guards it.
+	if err := o.st.Storage().SetAlarm(ctx, e.clock.Now().Add(lease)); err != nil {
+		return err
+	}
+	if e.isLive(o.def.name, id) {
+		return nil
+	}
+	if m.Status != StatusRunning {
+		m.Status, m.Updated = StatusRunning, e.clock.Now()
+		if err := j.putMeta(ctx, m); err != nil {
+			return err
+		}
+		e.report(o.def, m)
+	}
+	e.start(o.def, id, nil) // its first event waits for this one to commit
+	return nil
+}
+
+func (e *Engine) isLive(workflow, id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.live[runKey{workflow, id}] != nil
+}
+
+// start starts a run of the instance, unless one is live: that one starts
+// another when it ends. fresh, if not nil, is the state of an instance
+// just created (no journal to load).
+func (e *Engine) start(d *definition, id string, fresh *meta) {
+	k := runKey{d.name, id}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closing {
+		return
+	}
+	if r := e.live[k]; r != nil {
+		r.again = true
+		return
+	}
+	ctx, stop := context.WithCancel(e.ctx)
+	r := &run{e: e, def: d, id: id, stub: d.ns.GetByName(id), ctx: ctx, stop: stop,
+		log: e.log.With("workflow", d.name, "instance", id), meta: fresh}
+	e.live[k] = r
+	e.wg.Add(1)
+	go r.drive()
+}
+
+// runEnded forgets a run, and starts the next if one was asked for.
+func (e *Engine) runEnded(r *run) {
+	r.stop()
+	k := runKey{r.def.name, r.id}
+	e.mu.Lock()
+	delete(e.live, k)
+	again := r.again
+	var waiters []chan struct{}
+	if r.meta != nil && finished(r.meta.Status) {
+		waiters = e.waiters[k]
+		delete(e.waiters, k)
+	}
+	e.mu.Unlock()
+	for _, w := range waiters {
+		close(w)
+	}
+	if again {
+		e.start(r.def, r.id, nil)
+	}
+	e.wg.Done()
+}
+
+// stopRun stops the instance's live run, if any, at its next primitive.
+func (e *Engine) stopRun(workflow, id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r := e.live[runKey{workflow, id}]; r != nil {
+		r.stopped.Store(true)
+		r.again = false
+	}
+}
+
+// notify wakes the waiters of an instance that finished without a run
+// (terminated).
+func (e *Engine) notify(workflow, id string) {
+	k := runKey{workflow, id}
+	e.mu.Lock()
+	waiters := e.waiters[k]
+	delete(e.waiters, k)
+	e.mu.Unlock()
+	for _, w := range waiters {
+		close(w)
+	}
+}
+
+// waiter returns a channel closed when the instance finishes (or, at
+// worst, when its next run ends).
+func (e *Engine) waiter(workflow, id string) chan struct{} {
+	k := runKey{workflow, id}
+	c := make(chan struct{})
+	e.mu.Lock()
+	e.waiters[k] = append(e.waiters[k], c)
+	e.mu.Unlock()
+	return c
+}
+
+// dropWaiter forgets a waiter that gave up.
+func (e *Engine) dropWaiter(workflow, id string, c chan struct{}) {
+	k := runKey{workflow, id}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ws := e.waiters[k]
+	for i, w := range ws {
+		if w == c {
+			e.waiters[k] = append(ws[:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(e.waiters[k]) == 0 {
+		delete(e.waiters, k)
+	}
+}
+
+// snapshot returns the live run's view of an instance, if it has one.
+func (e *Engine) snapshot(workflow, id string) (*meta, []*record, bool) {
+	e.mu.Lock()
+	r := e.live[runKey{workflow, id}]
+	e.mu.Unlock()
+	if r == nil {
+		return nil, nil, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.meta == nil {
+		return nil, nil, false
+	}
+	m := *r.meta
+	return &m, append([]*record(nil), r.recs...), true
+}

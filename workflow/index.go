@@ -1,0 +1,290 @@
+package workflow
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/roost-dev/roost"
+	"github.com/roost-dev/roost/internal/errcode"
+)
+
+// The index lists the instances of each workflow by status, for paging:
+// one object of class "workflow-index" per workflow, named by it, with a table
+// of its instances. Instances report their status changes to it after they
+// commit, in batches (one event per batch), so it may lag a moment behind
+// them, and a crash may lose the last reports: at startup the engine asks
+// the instances the index has as running for their status again (and
+// resumes them).
+type index struct {
+	e  *Engine
+	ns *roost.Namespace
+
+	mu      sync.Mutex
+	pending map[string]map[string]entry // by workflow, by instance ID
+	kick    chan struct{}               // a report is pending
+	stop    chan struct{}               // closed by close
+	done    chan struct{}               // closed when the flusher ended
+}
+
+// entry is an instance's row in the index.
+type entry struct {
+	ID      string
+	Status  string
+	Created time.Time
+	Updated time.Time
+}
+
+// indexClass is the class of the index objects.
+const indexClass = "workflow-index"
+
+const indexSchema = `
+CREATE TABLE IF NOT EXISTS instances (
+	id      TEXT PRIMARY KEY,
+	status  TEXT NOT NULL,
+	created INTEGER NOT NULL,
+	updated INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS instances_by_status ON instances (status, id);`
+
+type indexObject struct{ st *roost.State }
+
+func newIndex(e *Engine) *index {
+	ix := &index{e: e, pending: map[string]map[string]entry{},
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	ix.ns = roost.Register(e.app, indexClass, func(st *roost.State) (*indexObject, error) {
+		err := st.BlockConcurrencyWhile(st.Context(), func(ctx context.Context) error {
+			_, err := st.Storage().Exec(ctx, indexSchema)
+			return err
+		})
+		return &indexObject{st: st}, err
+	})
+	go ix.flusher()
+	return ix
+}
+
+// report queues an instance's status for the index.
+func (e *Engine) report(d *definition, m *meta) {
+	ix := e.index
+	ix.mu.Lock()
+	p := ix.pending[d.name]
+	if p == nil {
+		p = map[string]entry{}
+		ix.pending[d.name] = p
+	}
+	if old, ok := p[m.ID]; !ok || !m.Updated.Before(old.Updated) {
+		p[m.ID] = entry{ID: m.ID, Status: m.Status, Created: m.Created, Updated: m.Updated}
+	}
+	ix.mu.Unlock()
+	select {
+	case ix.kick <- struct{}{}:
+	default:
+	}
+}
+
+// take removes and returns the pending entries of workflow.
+func (ix *index) take(workflow string) []entry {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	p := ix.pending[workflow]
+	delete(ix.pending, workflow)
+	out := make([]entry, 0, len(p))
+	for _, en := range p {
+		out = append(out, en)
+	}
+	return out
+}
+
+// flusher writes the pending reports until close; while it writes a batch,
+// the next one gathers.
+func (ix *index) flusher() {
+	defer close(ix.done)
+	for {
+		select {
+		case <-ix.kick:
+			ix.flush(context.Background())
+		case <-ix.stop:
+			ix.flush(context.Background())
+			return
+		}
+	}
+}
+
+// flush writes the pending reports of every workflow.
+func (ix *index) flush(ctx context.Context) {
+	ix.mu.Lock()
+	names := make([]string, 0, len(ix.pending))
+	for name := range ix.pending {
+		names = append(names, name)
+	}
+	ix.mu.Unlock()
+	for _, name := range names {
+		entries := ix.take(name)
+		if err := roost.Do(ctx, ix.ns.GetByName(name), func(ctx context.Context, o *indexObject) error {
+			return o.upsert(ctx, entries)
+		}); err != nil {
+			ix.e.log.Warn("workflow: cannot update the index; instances report again when they next change", "workflow", name, "err", err)
+		}
+	}
+}
+
+func (ix *index) close(ctx context.Context) error {
+	close(ix.stop)
+	select {
+	case <-ix.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("workflow: close the index: %w", ctx.Err())
+	}
+}
+
+func (o *indexObject) upsert(ctx context.Context, entries []entry) error {
+	st := o.st.Storage()
+	for _, en := range entries {
+		if _, err := st.Exec(ctx, `INSERT INTO instances (id, status, created, updated) VALUES (?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated = excluded.updated
+			WHERE excluded.updated >= instances.updated`,
+			en.ID, en.Status, en.Created.UnixMilli(), en.Updated.UnixMilli()); err != nil {
+			return fmt.Errorf("workflow: index %s: %w", en.ID, err)
+		}
+	}
+	return nil
+}
+
+// Summary is an instance in a listing.
+type Summary struct {
+	ID      string    `json:"id"`
+	Status  string    `json:"status"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+}
+
+// Page is a page of a listing; Cursor, if not empty, gets the next one.
+type Page struct {
+	Instances []Summary `json:"instances"`
+	Cursor    string    `json:"cursor,omitempty"`
+}
+
+// ListOptions filter and page a listing.
+type ListOptions struct {
+	// Status keeps the instances in that status; empty keeps all.
+	Status string
+	// Cursor continues a listing from a previous Page.
+	Cursor string
+	// Limit is the page size: default 100, at most 1,000.
+	Limit int
+}
+
+var statuses = []string{StatusQueued, StatusRunning, StatusSleeping, StatusWaiting, StatusPaused, StatusComplete, StatusErrored, StatusTerminated}
+
+// List lists the instances of the workflow by ID, from the node's index:
+// reports of the latest changes are written first, so a listing sees every
+// change made before it.
+func (e *Engine) List(ctx context.Context, workflow string, opts ListOptions) (*Page, error) {
+	if _, err := e.definition(workflow); err != nil {
+		return nil, err
+	}
+	if opts.Status != "" && !slices.Contains(statuses, opts.Status) {
+		return nil, errcode.New(errcode.BadRequest, "status %q: want one of %v", opts.Status, statuses)
+	}
+	switch {
+	case opts.Limit == 0:
+		opts.Limit = 100
+	case opts.Limit < 0 || opts.Limit > 1000:
+		return nil, errcode.New(errcode.BadRequest, "limit %d: want 1 to 1000", opts.Limit)
+	}
+	after := ""
+	if opts.Cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(opts.Cursor)
+		if err != nil || checkID(string(b)) != nil {
+			return nil, errcode.New(errcode.BadRequest, "malformed cursor %q", opts.Cursor)
+		}
+		after = string(b)
+	}
+	page := &Page{Instances: []Summary{}}
+	pending := e.index.take(workflow)
+	err := roost.Do(ctx, e.index.ns.GetByName(workflow), func(ctx context.Context, o *indexObject) error {
+		if err := o.upsert(ctx, pending); err != nil {
+			return err
+		}
+		rows, err := o.st.Storage().Query(ctx, `SELECT id, status, created, updated FROM instances
+			WHERE (?1 = '' OR status = ?1) AND id > ?2 ORDER BY id LIMIT ?3`, opts.Status, after, opts.Limit+1)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var s Summary
+			var created, updated int64
+			if err := rows.Scan(&s.ID, &s.Status, &created, &updated); err != nil {
+				return err
+			}
+			s.Created, s.Updated = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
+			page.Instances = append(page.Instances, s)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(page.Instances) > opts.Limit {
+		page.Instances = page.Instances[:opts.Limit]
+		page.Cursor = base64.RawURLEncoding.EncodeToString([]byte(page.Instances[opts.Limit-1].ID))
+	}
+	return page, nil
+}
+
+// resumeListed asks the instances of d the index has as running or queued
+// for their status, in the background: after a crash, their runs are gone
+// (their alarms would resume them, but only after the lease), and the index
+// may have missed their last reports.
+func (e *Engine) resumeListed(d *definition) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		for _, status := range []string{StatusRunning, StatusQueued} {
+			opts := ListOptions{Status: status, Limit: 1000}
+			for {
+				page, err := e.List(e.ctx, d.name, opts)
+				if err != nil {
+					if !errors.Is(err, context.Canceled) {
+						e.log.Warn("workflow: cannot list instances to resume; their alarms will", "workflow", d.name, "err", err)
+					}
+					return
+				}
+				for _, s := range page.Instances {
+					e.poke(d, s.ID)
+				}
+				if page.Cursor == "" {
+					break
+				}
+				opts.Cursor = page.Cursor
+			}
+		}
+	}()
+}
+
+// poke reports an instance's status again and starts its run if it should
+// run and has none.
+func (e *Engine) poke(d *definition, id string) {
+	if e.isLive(d.name, id) {
+		return
+	}
+	inst := &Instance{def: d, id: id}
+	var m *meta
+	err := inst.do(e.ctx, func(ctx context.Context, o *object, j journal, got *meta) (bool, error) {
+		m = got
+		return false, nil
+	})
+	if err != nil {
+		return
+	}
+	e.report(d, m)
+	if m.Status == StatusRunning || m.Status == StatusQueued {
+		e.start(d, id, nil)
+	}
+}

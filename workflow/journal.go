@@ -1,0 +1,190 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/roost-dev/roost"
+)
+
+// An instance's storage, in its KV store (keys under "workflow/" are the
+// engine's; steps may use any other key, and SQL):
+//
+//	workflow/meta           the instance: params, status, output, error, run
+//	workflow/step/<seq>     the journal: one record per primitive, in order
+//	workflow/event/<seq>    events sent to the instance, in arrival order
+const (
+	metaKey     = "workflow/meta"
+	stepPrefix  = "workflow/step/"
+	eventPrefix = "workflow/event/"
+)
+
+// seqKey makes keys that sort in sequence order.
+func seqKey(prefix string, seq int) string { return fmt.Sprintf("%s%08d", prefix, seq) }
+
+// The statuses of an instance.
+const (
+	StatusQueued     = "queued"     // created, not started yet
+	StatusRunning    = "running"    // its function runs, or waits for a step's retry
+	StatusSleeping   = "sleeping"   // in Sleep or SleepUntil
+	StatusWaiting    = "waiting"    // in WaitForEvent
+	StatusPaused     = "paused"     // paused; Resume continues it
+	StatusComplete   = "complete"   // its function returned its output
+	StatusErrored    = "errored"    // its function returned an error (or failed)
+	StatusTerminated = "terminated" // terminated; it never runs again
+)
+
+// finished reports whether status is final.
+func finished(status string) bool {
+	return status == StatusComplete || status == StatusErrored || status == StatusTerminated
+}
+
+// meta is an instance's record.
+type meta struct {
+	Workflow string          `json:"workflow"`
+	ID       string          `json:"id"`
+	Params   json.RawMessage `json:"params"`
+	Status   string          `json:"status"`
+	Output   json.RawMessage `json:"output,omitempty"`
+	Error    *ErrorInfo      `json:"error,omitempty"`
+	// Run counts the instance's restarts: a journal record of an older run
+	// is refused.
+	Run      int       `json:"run"`
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
+	Finished time.Time `json:"finished,omitzero"`
+	// Steps is the number of journal records.
+	Steps int `json:"steps"`
+	// Events is the number of events received (the next event's seq).
+	Events int `json:"events"`
+}
+
+// ErrorInfo is an error as an instance records it.
+type ErrorInfo struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *ErrorInfo) err() error { return roost.NewError(e.Code, e.Message) }
+
+func errorInfo(err error) *ErrorInfo {
+	return &ErrorInfo{Code: roost.ErrorCode(err), Message: err.Error()}
+}
+
+// Kinds of journal records.
+const (
+	kindStep  = "step"
+	kindSleep = "sleep"
+	kindEvent = "event"
+)
+
+// States of a journal record.
+const (
+	recDone     = "done"     // completed: Result (or Error, for a failed step or a timed-out wait)
+	recRetrying = "retrying" // a step attempt failed; the next one is due at Until
+	recSleeping = "sleeping" // a sleep until Until
+	recWaiting  = "waiting"  // a wait for an event of type Type until Until
+)
+
+// record is one entry of the journal.
+type record struct {
+	Seq      int             `json:"seq"`
+	Name     string          `json:"name"`
+	Kind     string          `json:"kind"`
+	State    string          `json:"state"`
+	Result   json.RawMessage `json:"result,omitempty"`
+	Error    *ErrorInfo      `json:"error,omitempty"`
+	Attempts int             `json:"attempts,omitempty"`
+	// Type is the event type a wait takes.
+	Type    string    `json:"type,omitempty"`
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended,omitzero"`
+	// Until is when a sleep ends, a wait times out, or a retry is due.
+	Until time.Time `json:"until,omitzero"`
+}
+
+// event is an event sent to an instance.
+type event struct {
+	Seq      int             `json:"seq"`
+	Type     string          `json:"type"`
+	Payload  json.RawMessage `json:"payload"`
+	Received time.Time       `json:"received"`
+	// TakenBy is the journal seq of the wait that took it; -1 while none.
+	TakenBy int `json:"taken_by"`
+}
+
+// journal reads and writes an instance's storage, inside one of its events.
+type journal struct{ st *roost.Storage }
+
+func (j journal) meta(ctx context.Context) (*meta, bool, error) {
+	m, ok, err := roost.GetJSON[*meta](ctx, j.st, metaKey)
+	if err != nil {
+		return nil, false, fmt.Errorf("workflow: read the instance: %w", err)
+	}
+	return m, ok, nil
+}
+
+func (j journal) putMeta(ctx context.Context, m *meta) error {
+	return roost.PutJSON(ctx, j.st, metaKey, m)
+}
+
+func (j journal) records(ctx context.Context) ([]*record, error) {
+	entries, err := j.st.List(ctx, &roost.ListOptions{Prefix: stepPrefix})
+	if err != nil {
+		return nil, fmt.Errorf("workflow: read the journal: %w", err)
+	}
+	recs := make([]*record, 0, len(entries))
+	for _, e := range entries {
+		r := new(record)
+		if err := json.Unmarshal(e.Value, r); err != nil {
+			return nil, fmt.Errorf("workflow: journal record %s: %w", e.Key, err)
+		}
+		recs = append(recs, r)
+	}
+	return recs, nil
+}
+
+func (j journal) putRecord(ctx context.Context, r *record) error {
+	return roost.PutJSON(ctx, j.st, seqKey(stepPrefix, r.Seq), r)
+}
+
+func (j journal) events(ctx context.Context) ([]*event, error) {
+	entries, err := j.st.List(ctx, &roost.ListOptions{Prefix: eventPrefix})
+	if err != nil {
+		return nil, fmt.Errorf("workflow: read the events: %w", err)
+	}
+	evs := make([]*event, 0, len(entries))
+	for _, e := range entries {
+		ev := new(event)
+		if err := json.Unmarshal(e.Value, ev); err != nil {
+			return nil, fmt.Errorf("workflow: event %s: %w", e.Key, err)
+		}
+		evs = append(evs, ev)
+	}
+	return evs, nil
+}
+
+func (j journal) putEvent(ctx context.Context, ev *event) error {
+	return roost.PutJSON(ctx, j.st, seqKey(eventPrefix, ev.Seq), ev)
+}
+
+// clear removes the journal and the events (a restart).
+func (j journal) clear(ctx context.Context) error {
+	for _, prefix := range []string{stepPrefix, eventPrefix} {
+		entries, err := j.st.List(ctx, &roost.ListOptions{Prefix: prefix})
+		if err != nil {
+			return err
+		}
+		keys := make([]string, len(entries))
+		for i, e := range entries {
+			keys[i] = e.Key
+		}
+		if _, err := j.st.DeleteMany(ctx, keys); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+

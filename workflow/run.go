@@ -1,0 +1,433 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/roost-dev/roost"
+	"github.com/roost-dev/roost/internal/errcode"
+)
+
+// Limits of an instance, as Cloudflare Workflows' defaults.
+const (
+	// MaxResultBytes bounds a step's result and an instance's output.
+	MaxResultBytes = 1 << 20
+	// MaxPayloadBytes bounds an event's payload and an instance's params.
+	MaxPayloadBytes = 1 << 20
+	// MaxSteps bounds the journal: steps, sleeps and waits together.
+	MaxSteps = 10_000
+)
+
+// lease is how long after a run's start (or its last alarm) the instance's
+// alarm fires if the run is gone: a crash loses the run, never the
+// instance.
+const lease = 30 * time.Second
+
+// run is one execution of an instance's function, from its start (or
+// resumption) to its end or suspension. The engine holds at most one run
+// per instance.
+type run struct {
+	e    *Engine
+	def  *definition
+	id   string
+	stub *roost.Stub
+	log  *slog.Logger
+	ctx  context.Context
+	stop context.CancelFunc
+
+	// stopped is set when the run must end at its next primitive: the
+	// instance was paused, terminated or restarted, or the engine closes.
+	stopped atomic.Bool
+	// again (guarded by the engine's mu) asks for a new run once this one
+	// ended: the instance was woken while this run was ending.
+	again bool
+
+	// cursor is the journal seq the function asks for next, and suspended
+	// is set when a primitive ended the function. Only the function's
+	// goroutine writes them.
+	cursor    int
+	suspended bool
+
+	mu   sync.Mutex // guards meta and recs: the committed state
+	meta *meta
+	recs []*record
+}
+
+// errStopped ends a run whose instance no longer runs it.
+var errStopped = errors.New("workflow: the run was stopped")
+
+// drive runs the function to its end or its suspension.
+func (r *run) drive() {
+	defer r.e.runEnded(r)
+	if r.meta == nil {
+		ok, err := r.load()
+		if err != nil {
+			if r.ctx.Err() == nil {
+				r.log.Warn("workflow: cannot load the instance; its alarm retries", "err", err)
+			}
+			return
+		}
+		if !ok {
+			return
+		}
+	}
+	var (
+		out      []byte
+		fnErr    error
+		returned bool
+		panicked any
+		done     = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		defer func() {
+			if p := recover(); p != nil {
+				panicked = p
+			}
+		}()
+		out, fnErr = r.def.call(wfContext{Context: r.ctx, r: r}, r.meta.Params)
+		returned = true
+	}()
+	<-done
+	switch {
+	case r.suspended:
+		// A primitive ended the run; the instance is as it recorded.
+	case panicked != nil:
+		r.log.Error("workflow: the function panicked", "panic", panicked)
+		r.finish(StatusErrored, nil, errcode.New(errcode.HandlerPanic, "workflow %s: the function panicked: %v", r.def.name, panicked))
+	case !returned:
+		// The function called runtime.Goexit itself: treat as a failure.
+		r.finish(StatusErrored, nil, errcode.New(errcode.HandlerError, "workflow %s: the function exited without returning", r.def.name))
+	case fnErr != nil:
+		r.finish(StatusErrored, nil, fnErr)
+	case len(out) > MaxResultBytes:
+		r.finish(StatusErrored, nil, errcode.New(errcode.LimitExceeded, "workflow %s: output of %d bytes, at most %d", r.def.name, len(out), MaxResultBytes))
+	default:
+		r.finish(StatusComplete, out, nil)
+	}
+}
+
+// suspend ends the run where the function is: the instance's state and
+// alarm were recorded, and a later run replays the function. It ends the
+// function's goroutine with runtime.Goexit, which no recover stops.
+func (r *run) suspend(why string) {
+	r.log.Debug("workflow: run suspended", "why", why)
+	r.suspended = true
+	runtime.Goexit()
+}
+
+// load reads the instance and its journal. It reports false if the
+// instance has nothing to run.
+func (r *run) load() (bool, error) {
+	var m *meta
+	var recs []*record
+	err := roost.Do(r.ctx, r.stub, func(ctx context.Context, o *object) error {
+		j := o.journal()
+		var ok bool
+		var err error
+		if m, ok, err = j.meta(ctx); err != nil || !ok {
+			return err
+		}
+		recs, err = j.records(ctx)
+		return err
+	})
+	if err != nil || m == nil || !runnable(m.Status) {
+		return false, err
+	}
+	r.mu.Lock()
+	r.meta, r.recs = m, recs
+	r.mu.Unlock()
+	return true, nil
+}
+
+// runnable reports whether a run continues an instance in status.
+func runnable(status string) bool {
+	switch status {
+	case StatusQueued, StatusRunning, StatusSleeping, StatusWaiting:
+		return true
+	}
+	return false
+}
+
+// event runs fn as an event of the instance, with its record, once the
+// instance is still this run's: not paused, terminated or restarted since.
+// fn may change m; it is stored after fn. On success the run's snapshot
+// takes m and the records fn returns.
+func (r *run) event(fn func(ctx context.Context, o *object, m *meta) ([]*record, error)) error {
+	if r.stopped.Load() {
+		return errStopped
+	}
+	var m *meta
+	var recs []*record
+	err := roost.Do(r.ctx, r.stub, func(ctx context.Context, o *object) error {
+		j := o.journal()
+		var ok bool
+		var err error
+		if m, ok, err = j.meta(ctx); err != nil {
+			return err
+		}
+		if !ok || m.Run != r.meta.Run || !runnable(m.Status) {
+			return errStopped
+		}
+		if recs, err = fn(ctx, o, m); err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			if err := j.putRecord(ctx, rec); err != nil {
+				return err
+			}
+			m.Steps = max(m.Steps, rec.Seq+1)
+		}
+		m.Updated = r.e.clock.Now()
+		return j.putMeta(ctx, m)
+	})
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	prev := r.meta.Status
+	r.meta = m
+	for _, rec := range recs {
+		if rec.Seq < len(r.recs) {
+			r.recs[rec.Seq] = rec
+		} else {
+			r.recs = append(r.recs, rec)
+		}
+	}
+	if m.Status != prev {
+		r.e.report(r.def, m)
+	}
+	return nil
+}
+
+// abort ends the run after a failed event: errStopped (the instance was
+// paused, terminated or restarted) or a failure of the server (shutting
+// down, storage), after which the instance's alarm resumes it.
+func (r *run) abort(err error) {
+	if !errors.Is(err, errStopped) && r.ctx.Err() == nil {
+		r.log.Warn("workflow: the run stopped on an error; the instance's alarm resumes it", "err", err)
+	}
+	r.suspend("aborted")
+}
+
+// next returns the journal record at the cursor, checked against what the
+// function asks for, or nil if the function reached the journal's end. It
+// moves the cursor on.
+func (r *run) next(name, kind string) (int, *record) {
+	if r.stopped.Load() {
+		r.suspend("stopped")
+	}
+	seq := r.cursor
+	r.cursor++
+	r.mu.Lock()
+	var rec *record
+	if seq < len(r.recs) {
+		rec = r.recs[seq]
+	}
+	r.mu.Unlock()
+	switch {
+	case rec == nil && seq >= MaxSteps:
+		r.fail(errcode.New(errcode.LimitExceeded, "workflow %s: more than %d steps", r.def.name, MaxSteps))
+	case rec != nil && (rec.Name != name || rec.Kind != kind):
+		r.fail(errcode.New(errcode.Nondeterminism,
+			"workflow %s: nondeterministic replay: step %d is %s %q in the journal, but the function asked for %s %q",
+			r.def.name, seq, rec.Kind, rec.Name, kind, name))
+	}
+	return seq, rec
+}
+
+// fail ends the instance as errored, from inside the function.
+func (r *run) fail(err error) {
+	r.log.Error("workflow: the instance failed", "err", err)
+	r.finish(StatusErrored, nil, err)
+	r.suspend("failed")
+}
+
+// step runs a step: see [Step].
+func (r *run) step(name string, cfg stepConfig, fn func(StepContext) ([]byte, error)) ([]byte, error) {
+	seq, rec := r.next(name, kindStep)
+	if rec != nil && rec.State == recDone {
+		if rec.Error != nil {
+			return nil, rec.Error.err()
+		}
+		return rec.Result, nil
+	}
+	started := r.e.clock.Now()
+	attempts := 0
+	if rec != nil { // retrying
+		if r.e.clock.Now().Before(rec.Until) {
+			r.suspend("retry not due") // the alarm is set for it
+		}
+		started, attempts = rec.Started, rec.Attempts
+	}
+	for {
+		attempts++
+		var got *record
+		err := r.event(func(ctx context.Context, o *object, m *meta) ([]*record, error) {
+			out, err := attempt(ctx, o, name, attempts, cfg.timeout, fn)
+			now := r.e.clock.Now()
+			got = &record{Seq: seq, Name: name, Kind: kindStep, Attempts: attempts, Started: started, Ended: now}
+			switch {
+			case err == nil:
+				got.State, got.Result = recDone, out
+			case IsNonRetryable(err) || attempts > cfg.retry.Limit:
+				got.State, got.Error = recDone, errorInfo(err)
+			default:
+				got.State, got.Error, got.Until = recRetrying, errorInfo(err), now.Add(cfg.delay(attempts))
+				if err := o.st.Storage().SetAlarm(ctx, got.Until); err != nil {
+					return nil, err
+				}
+			}
+			return []*record{got}, nil
+		})
+		if err != nil {
+			r.abort(err)
+		}
+		switch {
+		case got.State == recDone && got.Error != nil:
+			return nil, got.Error.err()
+		case got.State == recDone:
+			return got.Result, nil
+		}
+		r.log.Debug("workflow: step attempt failed", "step", name, "attempt", attempts, "retry_at", got.Until, "err", got.Error.Message)
+		r.suspend("retry")
+	}
+}
+
+// attempt runs one attempt of a step's fn in a nested transaction, with its
+// timeout; a panic is the attempt's error.
+func attempt(ctx context.Context, o *object, name string, n int, timeout time.Duration, fn func(StepContext) ([]byte, error)) (out []byte, err error) {
+	err = o.st.Storage().Transaction(ctx, func(ctx context.Context) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = errcode.New(errcode.HandlerPanic, "step %q panicked: %v", name, p)
+			}
+		}()
+		sctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		out, err = fn(stepContext{Context: sctx, st: o.st.Storage(), name: name, attempt: n})
+		switch {
+		case err == nil && sctx.Err() != nil:
+			err = errcode.New(errcode.Timeout, "step %q: attempt %d took longer than its timeout of %s", name, n, timeout)
+		case err == nil && len(out) > MaxResultBytes:
+			err = NonRetryable(errcode.New(errcode.LimitExceeded, "step %q: result of %d bytes, at most %d", name, len(out), MaxResultBytes))
+		}
+		return err
+	})
+	return out, err
+}
+
+// sleep runs a sleep: see [Sleep].
+func (r *run) sleep(name string, until func(now time.Time) time.Time) error {
+	seq, rec := r.next(name, kindSleep)
+	now := r.e.clock.Now()
+	if rec != nil {
+		if rec.State == recDone || !now.Before(rec.Until) {
+			return nil
+		}
+		r.suspend("sleeping") // the alarm is set for it
+	}
+	t := until(now)
+	got := &record{Seq: seq, Name: name, Kind: kindSleep, State: recSleeping, Started: now, Until: t}
+	if !now.Before(t) {
+		got.State, got.Ended = recDone, now
+	}
+	err := r.event(func(ctx context.Context, o *object, m *meta) ([]*record, error) {
+		if got.State == recSleeping {
+			m.Status = StatusSleeping
+			if err := o.st.Storage().SetAlarm(ctx, t); err != nil {
+				return nil, err
+			}
+		}
+		return []*record{got}, nil
+	})
+	if err != nil {
+		r.abort(err)
+	}
+	if got.State == recSleeping {
+		r.suspend("sleeping")
+	}
+	return nil
+}
+
+// wait runs a wait for an event: see [WaitForEvent].
+func (r *run) wait(name, eventType string, timeout time.Duration) (json.RawMessage, error) {
+	seq, rec := r.next(name, kindEvent)
+	if rec != nil && rec.State == recDone {
+		return rec.Result, waitError(rec)
+	}
+	var got *record
+	err := r.event(func(ctx context.Context, o *object, m *meta) ([]*record, error) {
+		j := o.journal()
+		now := r.e.clock.Now()
+		got = &record{Seq: seq, Name: name, Kind: kindEvent, Type: eventType, State: recWaiting, Started: now, Until: now.Add(timeout)}
+		if rec != nil {
+			got.Started, got.Until = rec.Started, rec.Until
+		}
+		evs, err := j.events(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if i := slices.IndexFunc(evs, func(ev *event) bool { return ev.Type == eventType && ev.TakenBy < 0 }); i >= 0 {
+			ev := evs[i]
+			ev.TakenBy = seq
+			if err := j.putEvent(ctx, ev); err != nil {
+				return nil, err
+			}
+			got.State, got.Result, got.Ended = recDone, ev.Payload, now
+			m.Status = StatusRunning
+			return []*record{got}, nil
+		}
+		if !now.Before(got.Until) {
+			got.State, got.Ended = recDone, now
+			got.Error = &ErrorInfo{Code: string(errcode.Timeout), Message: fmt.Sprintf(
+				"workflow: event %q (wait %q) did not arrive within %s", eventType, name, got.Until.Sub(got.Started))}
+			m.Status = StatusRunning
+			return []*record{got}, nil
+		}
+		m.Status = StatusWaiting
+		if err := o.st.Storage().SetAlarm(ctx, got.Until); err != nil {
+			return nil, err
+		}
+		return []*record{got}, nil
+	})
+	if err != nil {
+		r.abort(err)
+	}
+	if got.State != recDone {
+		r.suspend("waiting")
+	}
+	return got.Result, waitError(got)
+}
+
+// waitError returns the error of a finished wait: nil, or a timeout that
+// matches ErrEventTimeout.
+func waitError(rec *record) error {
+	if rec.Error == nil {
+		return nil
+	}
+	return &errcode.Error{Code: errcode.Code(rec.Error.Code), Message: rec.Error.Message, Err: ErrEventTimeout}
+}
+
+// finish records the instance's end.
+func (r *run) finish(status string, out []byte, fnErr error) {
+	err := r.event(func(ctx context.Context, o *object, m *meta) ([]*record, error) {
+		m.Status, m.Output, m.Finished = status, out, r.e.clock.Now()
+		if fnErr != nil {
+			m.Error = errorInfo(fnErr)
+		}
+		return nil, o.st.Storage().DeleteAlarm(ctx)
+	})
+	if err != nil && !errors.Is(err, errStopped) && r.ctx.Err() == nil {
+		r.log.Warn("workflow: cannot record the instance's end; its alarm retries", "err", err)
+	}
+}
