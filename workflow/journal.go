@@ -3,10 +3,12 @@ package workflow
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/roost-dev/roost"
+	"github.com/roost-dev/roost/internal/errcode"
 )
 
 // An instance's storage, in its KV store (keys under "workflow/" are the
@@ -69,8 +71,15 @@ type ErrorInfo struct {
 
 func (e *ErrorInfo) err() error { return roost.NewError(e.Code, e.Message) }
 
+// errorInfo records err with its code: its own, or handler_error for an
+// error of the workflow's code that has none.
 func errorInfo(err error) *ErrorInfo {
-	return &ErrorInfo{Code: roost.ErrorCode(err), Message: err.Error()}
+	code := string(errcode.HandlerError)
+	var c interface{ ErrorCode() string }
+	if errors.As(err, &c) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		code = roost.ErrorCode(err)
+	}
+	return &ErrorInfo{Code: code, Message: err.Error()}
 }
 
 // Kinds of journal records.

@@ -3,8 +3,11 @@ package workflow_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
-	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,41 +16,41 @@ import (
 	"github.com/roost-dev/roost/workflow"
 )
 
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // env is an app with a workflow engine on a temporary directory and a
-// virtual clock.
+// virtual clock. define runs after each open, as a program defines its
+// workflows at startup.
 type env struct {
-	t     *testing.T
-	dir   string
-	clock *clock.Virtual
-	app   *roost.App
-	e     *workflow.Engine
+	t      *testing.T
+	dir    string
+	clock  *clock.Virtual
+	define func(e *workflow.Engine)
+	app    *roost.App
+	e      *workflow.Engine
 }
 
-func newEnv(t *testing.T) *env {
-	v := &env{t: t, dir: t.TempDir(), clock: clock.NewVirtual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))}
+func newEnv(t *testing.T, define func(e *workflow.Engine)) *env {
+	v := &env{t: t, dir: t.TempDir(), clock: clock.NewVirtual(epoch), define: define}
 	v.open()
 	t.Cleanup(v.close)
 	return v
 }
 
 func (v *env) open() {
-	level := slog.LevelWarn
-	if os.Getenv("WF_DEBUG") != "" {
-		level = slog.LevelDebug
-	}
-	app, err := roost.Open(context.Background(), roost.Config{Dir: v.dir, Clock: v.clock,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))})
+	app, err := roost.Open(context.Background(), roost.Config{Dir: v.dir, Clock: v.clock, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		v.t.Fatal(err)
 	}
 	v.app, v.e = app, workflow.New(app)
+	v.define(v.e)
 }
 
 func (v *env) close() {
 	if v.app == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := v.e.Close(ctx); err != nil {
 		v.t.Error(err)
@@ -56,6 +59,42 @@ func (v *env) close() {
 		v.t.Error(err)
 	}
 	v.app = nil
+}
+
+// restart closes the app and opens it again on the same directory: what
+// was in memory is gone, storage stays.
+func (v *env) restart() {
+	v.close()
+	v.open()
+}
+
+// advance moves the virtual clock in steps, so that each wake's run can
+// set the next one before the clock passes it.
+func (v *env) advance(d, step time.Duration) {
+	for moved := time.Duration(0); moved < d; moved += step {
+		v.clock.Advance(min(step, d-moved))
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// advanceUntil moves the virtual clock by step until the instance's status
+// is one of want (at most 1,000 steps): for waits whose wakes depend on
+// when earlier runs happened to record them.
+func (v *env) advanceUntil(inst *workflow.Instance, step time.Duration, want ...string) *workflow.Status {
+	v.t.Helper()
+	for range 1000 {
+		st, err := inst.Status(context.Background())
+		if err != nil {
+			v.t.Fatal(err)
+		}
+		if slices.Contains(want, st.Status) {
+			return st
+		}
+		v.clock.Advance(step)
+		time.Sleep(2 * time.Millisecond)
+	}
+	v.t.Fatalf("instance %s never reached %v", inst.ID(), want)
+	return nil
 }
 
 // wait waits (bounded) until the instance's status is one of want.
@@ -79,31 +118,504 @@ func wait(t *testing.T, inst *workflow.Instance, want ...string) *workflow.Statu
 	}
 }
 
-func TestStepRetriesUnderVirtualTime(t *testing.T) {
-	v := newEnv(t)
-	calls := 0
-	wf := workflow.Define(v.e, "flaky", func(ctx workflow.Context, n int) (int, error) {
-		return workflow.Step(ctx, "flaky", func(ctx workflow.StepContext) (int, error) {
-			calls++
-			if ctx.Attempt() < 3 {
-				return 0, errors.New("not yet")
-			}
-			return n * 2, nil
-		}, workflow.Retry{Delay: time.Second})
-	})
-	inst, created, err := wf.Create(context.Background(), "f1", 21)
+func create[P, R any](t *testing.T, wf *workflow.Workflow[P, R], id string, params P) *workflow.Instance {
+	t.Helper()
+	inst, created, err := wf.Create(context.Background(), id, params)
 	if err != nil || !created {
-		t.Fatal(created, err)
+		t.Fatalf("create %s: created %v, %v", id, created, err)
 	}
-	st := wait(t, inst, workflow.StatusRunning)
-	for i := 0; i < 100 && !st.Done(); i++ {
-		v.clock.Advance(time.Second)
-		time.Sleep(5 * time.Millisecond)
-		st, _ = inst.Status(context.Background())
+	return inst
+}
+
+func TestThreeStepsRecordTheirResults(t *testing.T) {
+	var wf *workflow.Workflow[int, int]
+	newEnv(t, func(e *workflow.Engine) {
+		wf = workflow.Define(e, "three", func(ctx workflow.Context, n int) (int, error) {
+			for _, name := range []string{"a", "b", "c"} {
+				var err error
+				if n, err = workflow.Step(ctx, name, func(workflow.StepContext) (int, error) { return n + 1, nil }); err != nil {
+					return 0, err
+				}
+			}
+			return n, nil
+		})
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, err := create(t, wf, "t1", 1).Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
+	if out, err := wf.Output(st); err != nil || out != 4 {
+		t.Fatalf("output %d, %v", out, err)
+	}
+	if len(st.Steps) != 3 {
+		t.Fatalf("steps %+v", st.Steps)
+	}
+	for i, s := range st.Steps {
+		if s.Name != string(rune('a'+i)) || s.State != "done" || s.Attempts != 1 || string(s.Result) != fmt.Sprint(i+2) {
+			t.Fatalf("step %d: %+v", i, s)
+		}
+	}
+}
+
+func TestRetriesBackOffUnderVirtualTime(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		backoff workflow.Backoff
+		delays  []time.Duration // before retries 1, 2, 3
+	}{
+		{"exponential", workflow.Exponential, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}},
+		{"linear", workflow.Linear, []time.Duration{time.Second, 2 * time.Second, 3 * time.Second}},
+		{"constant", workflow.Constant, []time.Duration{time.Second, time.Second, time.Second}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls atomic.Int32
+			var wf *workflow.Workflow[int, int]
+			v := newEnv(t, func(e *workflow.Engine) {
+				wf = workflow.Define(e, "flaky", func(ctx workflow.Context, n int) (int, error) {
+					return workflow.Step(ctx, "flaky", func(ctx workflow.StepContext) (int, error) {
+						calls.Add(1)
+						if ctx.Attempt() <= 3 {
+							return 0, fmt.Errorf("attempt %d fails", ctx.Attempt())
+						}
+						return n * 2, nil
+					}, workflow.Retry{Delay: time.Second, Backoff: tt.backoff})
+				})
+			})
+			inst := create(t, wf, "f1", 21)
+			for i, d := range tt.delays {
+				st := waitAttempts(t, inst, i+1)
+				s := st.Steps[0]
+				if s.State != "retrying" || s.Until.Sub(*s.Ended) != d || s.Error.Message != fmt.Sprintf("attempt %d fails", i+1) {
+					t.Fatalf("after attempt %d: %+v (until %s after its end, want %s)", i+1, s, s.Until.Sub(*s.Ended), d)
+				}
+				v.clock.Advance(d - time.Millisecond)
+				time.Sleep(10 * time.Millisecond)
+				if n := calls.Load(); n != int32(i+1) {
+					t.Fatalf("attempt %d ran before its delay was over (%d calls)", i+2, n)
+				}
+				v.clock.Advance(time.Millisecond)
+			}
+			st := wait(t, inst, workflow.StatusComplete)
+			if out, _ := wf.Output(st); out != 42 || calls.Load() != 4 || st.Steps[0].Attempts != 4 {
+				t.Fatalf("output %d after %d calls: %+v", out, calls.Load(), st.Steps[0])
+			}
+		})
+	}
+}
+
+// waitAttempts waits until the first step recorded n attempts.
+func waitAttempts(t *testing.T, inst *workflow.Instance, n int) *workflow.Status {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, err := inst.Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Steps) > 0 && st.Steps[0].Attempts == n {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no attempt %d: %+v", n, st)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestFailuresNonRetryableExhaustedAndTimedOut(t *testing.T) {
+	var calls atomic.Int32
+	var wf *workflow.Workflow[string, string]
+	v := newEnv(t, func(e *workflow.Engine) {
+		wf = workflow.Define(e, "fails", func(ctx workflow.Context, mode string) (string, error) {
+			_, err := workflow.Step(ctx, "s", func(ctx workflow.StepContext) (int, error) {
+				calls.Add(1)
+				switch mode {
+				case "final":
+					return 0, workflow.NonRetryable(roost.NewError("card_declined", "declined"))
+				case "timeout":
+					<-ctx.Done()
+					return 0, nil
+				}
+				return 0, errors.New("always")
+			}, workflow.Retry{Limit: 2, Delay: time.Second, Backoff: workflow.Constant}, workflow.Timeout(time.Millisecond))
+			if mode == "handled" && err != nil {
+				return "handled: " + err.Error(), nil
+			}
+			return "", err
+		})
+	})
+	final := create(t, wf, "final", "final")
+	st := wait(t, final, workflow.StatusErrored)
+	if st.Error.Code != "card_declined" || calls.Load() != 1 || st.Steps[0].Attempts != 1 {
+		t.Fatalf("non-retryable: %+v after %d calls", st.Error, calls.Load())
+	}
+
+	calls.Store(0)
+	handled := create(t, wf, "handled", "handled")
+	st = v.advanceUntil(handled, time.Second, workflow.StatusComplete)
+	if out, _ := wf.Output(st); out != "handled: always" || calls.Load() != 3 {
+		t.Fatalf("exhausted retries: output %q after %d calls", out, calls.Load())
+	}
+	if s := st.Steps[0]; s.State != "done" || s.Attempts != 3 || s.Error.Code != "handler_error" {
+		t.Fatalf("exhausted step: %+v", s)
+	}
+
+	calls.Store(0)
+	timeout := create(t, wf, "timeout", "timeout")
+	st = v.advanceUntil(timeout, time.Second, workflow.StatusErrored)
+	if st.Error.Code != "timeout" || calls.Load() != 3 {
+		t.Fatalf("timed-out step: %+v after %d calls", st.Error, calls.Load())
+	}
+}
+
+// A step's writes to the instance's storage commit with its result; a
+// failed attempt's writes roll back.
+func TestStepWritesCommitWithItsResult(t *testing.T) {
+	var wf *workflow.Workflow[int, string]
+	v := newEnv(t, func(e *workflow.Engine) {
+		wf = workflow.Define(e, "writes", func(ctx workflow.Context, _ int) (string, error) {
+			if _, err := workflow.Step(ctx, "write", func(ctx workflow.StepContext) (int, error) {
+				st := ctx.Storage()
+				if err := st.Put(ctx, "attempt", fmt.Appendf(nil, "%d", ctx.Attempt())); err != nil {
+					return 0, err
+				}
+				if _, err := st.Exec(ctx, "CREATE TABLE IF NOT EXISTS log (attempt INTEGER)"); err != nil {
+					return 0, err
+				}
+				if _, err := st.Exec(ctx, "INSERT INTO log VALUES (?)", ctx.Attempt()); err != nil {
+					return 0, err
+				}
+				if ctx.Attempt() == 1 {
+					return 0, errors.New("the first attempt fails after writing")
+				}
+				return ctx.Attempt(), nil
+			}, workflow.Retry{Delay: time.Second}); err != nil {
+				return "", err
+			}
+			return workflow.Step(ctx, "read", func(ctx workflow.StepContext) (string, error) {
+				kv, _, err := ctx.Storage().Get(ctx, "attempt")
+				if err != nil {
+					return "", err
+				}
+				var n int
+				if err := ctx.Storage().QueryRow(ctx, "SELECT count(*) FROM log").Scan(&n); err != nil {
+					return "", err
+				}
+				return fmt.Sprintf("kv=%s rows=%d", kv, n), nil
+			})
+		})
+	})
+	inst := create(t, wf, "w1", 0)
+	waitAttempts(t, inst, 1)
+	v.clock.Advance(time.Second)
+	st := wait(t, inst, workflow.StatusComplete)
+	if out, _ := wf.Output(st); out != "kv=2 rows=1" {
+		t.Fatalf("storage after the steps: %s", out)
+	}
+}
+
+func TestSleepSurvivesARestart(t *testing.T) {
+	var before, after atomic.Int32
+	var wf *workflow.Workflow[int, int]
+	v := newEnv(t, func(e *workflow.Engine) {
+		wf = workflow.Define(e, "sleepy", func(ctx workflow.Context, n int) (int, error) {
+			n, err := workflow.Step(ctx, "before", func(workflow.StepContext) (int, error) { before.Add(1); return n + 1, nil })
+			if err != nil {
+				return 0, err
+			}
+			if err := workflow.Sleep(ctx, "nap", time.Hour); err != nil {
+				return 0, err
+			}
+			return workflow.Step(ctx, "after", func(workflow.StepContext) (int, error) { after.Add(1); return n * 10, nil })
+		})
+	})
+	inst := create(t, wf, "s1", 1)
+	st := wait(t, inst, workflow.StatusSleeping)
+	if s := st.Steps[1]; s.Kind != "sleep" || s.State != "sleeping" || !s.Until.Equal(epoch.Add(time.Hour)) {
+		t.Fatalf("sleep record %+v", s)
+	}
+	v.clock.Advance(30 * time.Minute)
+	v.restart() // in the middle of the sleep
+	inst = wf.Get("s1")
+	if st := wait(t, inst, workflow.StatusSleeping); st.Status != workflow.StatusSleeping {
+		t.Fatal(st)
+	}
+	v.clock.Advance(30*time.Minute - time.Second)
+	time.Sleep(10 * time.Millisecond)
+	if after.Load() != 0 {
+		t.Fatal("woke before the hour was over")
+	}
+	v.clock.Advance(time.Second)
 	st = wait(t, inst, workflow.StatusComplete)
-	out, err := wf.Output(st)
-	if err != nil || out != 42 || calls != 3 {
-		t.Fatalf("output %d, %v after %d calls: %+v", out, err, calls, st)
+	if out, _ := wf.Output(st); out != 20 || before.Load() != 1 || after.Load() != 1 {
+		t.Fatalf("output %d; before ran %d times, after %d", out, before.Load(), after.Load())
+	}
+}
+
+func TestWaitForEventBeforeDuringAndTimeout(t *testing.T) {
+	type payload struct{ N int }
+	var wf *workflow.Workflow[string, string]
+	v := newEnv(t, func(e *workflow.Engine) {
+		wf = workflow.Define(e, "waits", func(ctx workflow.Context, _ string) (string, error) {
+			if err := workflow.Sleep(ctx, "first", time.Minute); err != nil {
+				return "", err
+			}
+			p, err := workflow.WaitForEvent[payload](ctx, "go", "go", time.Hour)
+			if errors.Is(err, workflow.ErrEventTimeout) {
+				return "timed out", nil
+			}
+			if err != nil {
+				return "", err
+			}
+			q, err := workflow.WaitForEvent[payload](ctx, "again", "go", time.Hour)
+			if err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("got %d then %d", p.N, q.N), nil
+		})
+	})
+	ctx := context.Background()
+	// Two events sent while it sleeps, before any wait began: each wait
+	// takes one, in order.
+	early := create(t, wf, "early", "")
+	wait(t, early, workflow.StatusSleeping)
+	for _, n := range []int{1, 2} {
+		if err := early.SendEvent(ctx, "go", payload{n}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One that waits, then gets its events.
+	late := create(t, wf, "late", "")
+	// One that times out.
+	never := create(t, wf, "never", "")
+	wait(t, late, workflow.StatusSleeping)
+	wait(t, never, workflow.StatusSleeping)
+	v.advance(time.Minute, time.Minute)
+	st := wait(t, early, workflow.StatusComplete)
+	if out, _ := wf.Output(st); out != "got 1 then 2" {
+		t.Fatalf("early: %s", out)
+	}
+	wait(t, late, workflow.StatusWaiting)
+	for _, n := range []int{3, 4} {
+		if err := late.SendEvent(ctx, "go", payload{n}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st = wait(t, late, workflow.StatusComplete)
+	if out, _ := wf.Output(st); out != "got 3 then 4" {
+		t.Fatalf("late: %s", out)
+	}
+	wait(t, never, workflow.StatusWaiting)
+	st = v.advanceUntil(never, 10*time.Minute, workflow.StatusComplete)
+	if out, _ := wf.Output(st); out != "timed out" {
+		t.Fatalf("never: %s", out)
+	}
+	if s := st.Steps[1]; s.Kind != "event" || s.Error == nil || s.Error.Code != "timeout" || s.EventType != "go" {
+		t.Fatalf("timed-out wait: %+v", s)
+	}
+	if err := never.SendEvent(ctx, "go", payload{5}); roost.ErrorCode(err) != "invalid_state" {
+		t.Fatalf("event to a complete instance: %v", err)
+	}
+}
+
+func TestCreateIsIdempotent(t *testing.T) {
+	var runs atomic.Int32
+	var wf *workflow.Workflow[int, int]
+	newEnv(t, func(e *workflow.Engine) {
+		wf = workflow.Define(e, "once", func(ctx workflow.Context, n int) (int, error) {
+			return workflow.Step(ctx, "s", func(workflow.StepContext) (int, error) { runs.Add(1); return n, nil })
+		})
+	})
+	ctx := context.Background()
+	inst := create(t, wf, "same", 1)
+	wait(t, inst, workflow.StatusComplete)
+	again, created, err := wf.Create(ctx, "same", 2)
+	if err != nil || created || again.ID() != "same" {
+		t.Fatalf("second create: %v, %v", created, err)
+	}
+	st := wait(t, again, workflow.StatusComplete)
+	if out, _ := wf.Output(st); out != 1 || runs.Load() != 1 {
+		t.Fatalf("output %d after %d runs: the second create ran or changed it", out, runs.Load())
+	}
+	if inst, created, err := wf.Create(ctx, "", 3); err != nil || !created || len(inst.ID()) != 32 {
+		t.Fatalf("create without an ID: %v, %v, %v", inst, created, err)
+	}
+}
+
+func TestPauseResumeTerminate(t *testing.T) {
+	var after atomic.Int32
+	var wf *workflow.Workflow[int, int]
+	v := newEnv(t, func(e *workflow.Engine) {
+		wf = workflow.Define(e, "pausable", func(ctx workflow.Context, n int) (int, error) {
+			if err := workflow.Sleep(ctx, "nap", time.Hour); err != nil {
+				return 0, err
+			}
+			return workflow.Step(ctx, "after", func(workflow.StepContext) (int, error) { after.Add(1); return n, nil })
+		})
+	})
+	ctx := context.Background()
+	p := create(t, wf, "p", 7)
+	wait(t, p, workflow.StatusSleeping)
+	if err := p.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Pause(ctx); err != nil {
+		t.Fatalf("pausing a paused instance: %v", err)
+	}
+	v.advance(2*time.Hour, 30*time.Minute)
+	if st := wait(t, p, workflow.StatusPaused); after.Load() != 0 {
+		t.Fatalf("a paused instance ran: %+v", st)
+	}
+	if err := p.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Resume(ctx); err == nil {
+		// it may still be running or complete: either way not paused
+	} else if roost.ErrorCode(err) != "invalid_state" {
+		t.Fatalf("resuming a running instance: %v", err)
+	}
+	st := wait(t, p, workflow.StatusComplete)
+	if out, _ := wf.Output(st); out != 7 || after.Load() != 1 {
+		t.Fatalf("after resume: %d, ran %d", out, after.Load())
+	}
+
+	x := create(t, wf, "x", 8)
+	wait(t, x, workflow.StatusSleeping)
+	if err := x.Terminate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v.advance(2*time.Hour, 30*time.Minute)
+	st = wait(t, x, workflow.StatusTerminated)
+	if after.Load() != 1 || st.Finished == nil {
+		t.Fatalf("a terminated instance ran: %+v", st)
+	}
+	for name, op := range map[string]func(context.Context) error{"terminate": x.Terminate, "pause": x.Pause, "resume": x.Resume} {
+		if err := op(ctx); roost.ErrorCode(err) != "invalid_state" {
+			t.Fatalf("%s of a terminated instance: %v", name, err)
+		}
+	}
+	if err := x.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, x, workflow.StatusSleeping)
+	st = v.advanceUntil(x, 30*time.Minute, workflow.StatusComplete)
+	if out, _ := wf.Output(st); out != 8 || after.Load() != 2 || len(st.Steps) != 2 {
+		t.Fatalf("after restart: %d, ran %d, %+v", out, after.Load(), st.Steps)
+	}
+}
+
+func TestNondeterministicReplayFails(t *testing.T) {
+	var stepName atomic.Value
+	stepName.Store("a")
+	var wf *workflow.Workflow[int, int]
+	v := newEnv(t, func(e *workflow.Engine) {
+		wf = workflow.Define(e, "changes", func(ctx workflow.Context, n int) (int, error) {
+			if _, err := workflow.Step(ctx, stepName.Load().(string), func(workflow.StepContext) (int, error) { return n, nil }); err != nil {
+				return 0, err
+			}
+			if err := workflow.Sleep(ctx, "nap", time.Minute); err != nil {
+				return 0, err
+			}
+			return n, nil
+		})
+	})
+	inst := create(t, wf, "n1", 1)
+	wait(t, inst, workflow.StatusSleeping)
+	stepName.Store("b") // a new version of the code, deployed mid-flight
+	v.clock.Advance(time.Minute)
+	st := wait(t, inst, workflow.StatusErrored)
+	if st.Error.Code != "nondeterminism" || !strings.Contains(st.Error.Message, `step "a"`) || !strings.Contains(st.Error.Message, `step "b"`) {
+		t.Fatalf("error %+v", st.Error)
+	}
+}
+
+func TestListPagesByStatus(t *testing.T) {
+	var wf *workflow.Workflow[bool, int]
+	var e *workflow.Engine
+	newEnv(t, func(eng *workflow.Engine) {
+		e = eng
+		wf = workflow.Define(eng, "listed", func(ctx workflow.Context, sleep bool) (int, error) {
+			if sleep {
+				return 0, workflow.Sleep(ctx, "nap", time.Hour)
+			}
+			return 1, nil
+		})
+	})
+	for i := range 25 {
+		inst := create(t, wf, fmt.Sprintf("i%02d", i), i%5 == 0)
+		wait(t, inst, workflow.StatusComplete, workflow.StatusSleeping)
+	}
+	ctx := context.Background()
+	var ids []string
+	opts := workflow.ListOptions{Limit: 10}
+	for pages := 1; ; pages++ {
+		page, err := e.List(ctx, "listed", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range page.Instances {
+			ids = append(ids, s.ID)
+		}
+		if page.Cursor == "" {
+			if pages != 3 {
+				t.Fatalf("%d pages", pages)
+			}
+			break
+		}
+		opts.Cursor = page.Cursor
+	}
+	if len(ids) != 25 || ids[0] != "i00" || ids[24] != "i24" {
+		t.Fatalf("listed %v", ids)
+	}
+	page, err := e.List(ctx, "listed", workflow.ListOptions{Status: workflow.StatusSleeping})
+	if err != nil || len(page.Instances) != 5 || page.Instances[1].ID != "i05" {
+		t.Fatalf("sleeping: %+v, %v", page, err)
+	}
+	if _, err := e.List(ctx, "nope", workflow.ListOptions{}); roost.ErrorCode(err) != "unknown_workflow" {
+		t.Fatalf("unknown workflow: %v", err)
+	}
+	if _, err := e.List(ctx, "listed", workflow.ListOptions{Status: "lost"}); roost.ErrorCode(err) != "bad_request" {
+		t.Fatalf("bad status: %v", err)
+	}
+	if _, err := e.List(ctx, "listed", workflow.ListOptions{Cursor: "%%%"}); roost.ErrorCode(err) != "bad_request" {
+		t.Fatalf("bad cursor: %v", err)
+	}
+}
+
+func TestBadInputGetsCodes(t *testing.T) {
+	var wf *workflow.Workflow[int, string]
+	newEnv(t, func(e *workflow.Engine) {
+		wf = workflow.Define(e, "big", func(ctx workflow.Context, n int) (string, error) {
+			return workflow.Step(ctx, "big", func(workflow.StepContext) (string, error) {
+				return strings.Repeat("x", n), nil
+			})
+		})
+	})
+	ctx := context.Background()
+	for _, id := range []string{"has space", strings.Repeat("x", 101), "slash/no"} {
+		if _, _, err := wf.Create(ctx, id, 1); roost.ErrorCode(err) != "bad_request" {
+			t.Fatalf("create %q: %v", id, err)
+		}
+	}
+	if _, err := wf.Get("missing").Status(ctx); roost.ErrorCode(err) != "unknown_instance" {
+		t.Fatalf("status of a missing instance: %v", err)
+	}
+	if err := wf.Get("missing").SendEvent(ctx, "x", nil); roost.ErrorCode(err) != "unknown_instance" {
+		t.Fatalf("event to a missing instance: %v", err)
+	}
+	inst := create(t, wf, "ok", 1)
+	wait(t, inst, workflow.StatusComplete)
+	if err := inst.SendEvent(ctx, "bad type!", nil); roost.ErrorCode(err) != "bad_request" {
+		t.Fatalf("bad event type: %v", err)
+	}
+	if err := inst.SendEvent(ctx, "big", strings.Repeat("x", workflow.MaxPayloadBytes)); roost.ErrorCode(err) != "limit_exceeded" {
+		t.Fatalf("big payload: %v", err)
+	}
+	huge := create(t, wf, "huge", workflow.MaxResultBytes)
+	st := wait(t, huge, workflow.StatusErrored)
+	if st.Error.Code != "limit_exceeded" || st.Steps[0].Attempts != 1 {
+		t.Fatalf("oversized result: %+v", st)
 	}
 }

@@ -33,7 +33,7 @@ ROOST_ADMIN_TOKEN.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newBenchCmd(), newObjectsCmd())
+	root.AddCommand(newServeCmd(), newBenchCmd(), newObjectsCmd(), newWorkflowsCmd())
 	return root
 }
 
