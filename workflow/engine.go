@@ -167,9 +167,6 @@ func (o *object) Alarm(ctx context.Context, _ roost.AlarmInfo) error {
 	if err := o.st.Storage().SetAlarm(ctx, e.clock.Now().Add(lease)); err != nil {
 		return err
 	}
-	if e.isLive(o.def.name, id) {
-		return nil
-	}
 	if m.Status != StatusRunning {
 		m.Status, m.Updated = StatusRunning, e.clock.Now()
 		if err := j.putMeta(ctx, m); err != nil {
@@ -177,7 +174,10 @@ func (o *object) Alarm(ctx context.Context, _ roost.AlarmInfo) error {
 		}
 		e.report(o.def, m)
 	}
-	e.start(o.def, id, nil) // its first event waits for this one to commit
+	// A live run may be ending (it suspended for this very wake): start
+	// then has it run again once it ended. Its first event waits for this
+	// one to commit.
+	e.start(o.def, id, nil)
 	return nil
 }
 
@@ -213,11 +213,14 @@ func (e *Engine) start(d *definition, id string, fresh *meta) {
 func (e *Engine) runEnded(r *run) {
 	r.stop()
 	k := runKey{r.def.name, r.id}
+	r.mu.Lock()
+	done := r.meta != nil && finished(r.meta.Status)
+	r.mu.Unlock()
 	e.mu.Lock()
 	delete(e.live, k)
 	again := r.again
 	var waiters []chan struct{}
-	if r.meta != nil && finished(r.meta.Status) {
+	if done {
 		waiters = e.waiters[k]
 		delete(e.waiters, k)
 	}
@@ -280,6 +283,28 @@ func (e *Engine) dropWaiter(workflow, id string, c chan struct{}) {
 	if len(e.waiters[k]) == 0 {
 		delete(e.waiters, k)
 	}
+}
+
+// changed gives a live run of the instance the record an operation from
+// outside it committed (pause, terminate, an event), so that its status
+// shows it.
+func (e *Engine) changed(workflow string, m *meta) {
+	e.mu.Lock()
+	r := e.live[runKey{workflow, m.ID}]
+	e.mu.Unlock()
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.meta == nil {
+		return
+	}
+	if r.meta.Run != m.Run { // restarted: the run's journal is no longer the instance's
+		r.recs = nil
+	}
+	c := *m
+	r.meta = &c
 }
 
 // snapshot returns the live run's view of an instance, if it has one.

@@ -243,6 +243,7 @@ func (i *Instance) do(ctx context.Context, fn func(ctx context.Context, o *objec
 		return j.putMeta(ctx, m)
 	})
 	if err == nil && changed != nil {
+		i.def.e.changed(i.def.name, changed)
 		i.def.e.report(i.def, changed)
 	}
 	return err

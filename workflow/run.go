@@ -50,6 +50,10 @@ type run struct {
 	// ended: the instance was woken while this run was ending.
 	again bool
 
+	// gen is the instance's Run this run executes: its events are refused
+	// once the instance restarted. Set before the function starts.
+	gen int
+
 	// cursor is the journal seq the function asks for next, and suspended
 	// is set when a primitive ended the function. Only the function's
 	// goroutine writes them.
@@ -67,7 +71,10 @@ var errStopped = errors.New("workflow: the run was stopped")
 // drive runs the function to its end or its suspension.
 func (r *run) drive() {
 	defer r.e.runEnded(r)
-	if r.meta == nil {
+	r.mu.Lock()
+	fresh := r.meta != nil
+	r.mu.Unlock()
+	if !fresh {
 		ok, err := r.load()
 		if err != nil {
 			if r.ctx.Err() == nil {
@@ -79,6 +86,10 @@ func (r *run) drive() {
 			return
 		}
 	}
+	r.mu.Lock()
+	params := r.meta.Params
+	r.gen = r.meta.Run
+	r.mu.Unlock()
 	var (
 		out      []byte
 		fnErr    error
@@ -93,7 +104,7 @@ func (r *run) drive() {
 				panicked = p
 			}
 		}()
-		out, fnErr = r.def.call(wfContext{Context: r.ctx, r: r}, r.meta.Params)
+		out, fnErr = r.def.call(wfContext{Context: r.ctx, r: r}, params)
 		returned = true
 	}()
 	<-done
@@ -174,7 +185,7 @@ func (r *run) event(fn func(ctx context.Context, o *object, m *meta) ([]*record,
 		if m, ok, err = j.meta(ctx); err != nil {
 			return err
 		}
-		if !ok || m.Run != r.meta.Run || !runnable(m.Status) {
+		if !ok || m.Run != r.gen || !runnable(m.Status) {
 			return errStopped
 		}
 		if recs, err = fn(ctx, o, m); err != nil {

@@ -125,7 +125,10 @@ and prints its status instead.`,
 			if code == http.StatusOK {
 				fmt.Fprintf(cmd.ErrOrStderr(), "instance %s of %s already existed\n", created.ID, args[0])
 			}
-			if wait == 0 {
+			switch {
+			case wait == 0 && asJSON:
+				return writeJSON(cmd.OutOrStdout(), raw)
+			case wait == 0:
 				fmt.Fprintln(cmd.OutOrStdout(), created.ID)
 				return nil
 			}
@@ -140,7 +143,7 @@ and prints its status instead.`,
 	f.StringVar(&id, "id", "", "the instance's ID (default: a random one)")
 	f.StringVar(&params, "params", "", `the params, as JSON: '1', '{"customer":"ann"}'`)
 	f.DurationVar(&wait, "wait", 0, "wait up to this long for the instance to finish, then print its status")
-	f.BoolVar(&asJSON, "json", false, "with --wait, print the status as JSON")
+	f.BoolVar(&asJSON, "json", false, "print JSON (with --wait, the status)")
 	return cmd
 }
 

@@ -24,8 +24,8 @@ type workflowServer struct {
 }
 
 // newWorkflowServer serves an app with the order and threestep workflows
-// until the test ends. The order workflow retries its charge at once and
-// then sleeps an hour, so that its instances stay sleeping.
+// until the test ends. The order workflow retries its charge after 200 and
+// 400 ms, then sleeps an hour, so that its instances stay sleeping.
 func newWorkflowServer(t testing.TB) *workflowServer {
 	t.Helper()
 	app, err := roost.Open(context.Background(), roost.Config{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
@@ -33,7 +33,7 @@ func newWorkflowServer(t testing.TB) *workflowServer {
 		t.Fatal(err)
 	}
 	e := workflow.New(app)
-	orders.Define(e, orders.Config{Sleep: time.Hour, RetryDelay: time.Millisecond})
+	orders.Define(e, orders.Config{Sleep: time.Hour, RetryDelay: 200 * time.Millisecond})
 	app.Handle(workflow.Prefix, e.Handler())
 	ws := &workflowServer{}
 	h := app.Handler()
@@ -123,6 +123,14 @@ func TestWorkflows_StartStatusAndLs(t *testing.T) {
 	if len(page.Instances) != 3 || page.Cursor != "" {
 		t.Fatalf("ls --all --limit 1: %+v", page)
 	}
+
+	var started struct{ ID, Workflow string }
+	if err := json.Unmarshal([]byte(mustCLI(t, "workflows", "start", "threestep", "--id", "t-3", "--json", s)), &started); err != nil {
+		t.Fatal(err)
+	}
+	if started.ID != "t-3" || started.Workflow != "threestep" {
+		t.Fatalf("start --json: %+v", started)
+	}
 }
 
 func TestWorkflows_PauseResumeTerminateAndEvents(t *testing.T) {
@@ -131,10 +139,12 @@ func TestWorkflows_PauseResumeTerminateAndEvents(t *testing.T) {
 	s := "--server=" + srv.URL
 	mustCLI(t, "workflows", "start", "order", "--id", "o-1", "--params", `{"customer":"ann","item":"soup","cents":900}`, s)
 	// The charge fails twice, is retried, then the order sleeps an hour.
-	deadline := time.Now().Add(30 * time.Second)
+	// The bound is generous: a retry whose alarm is lost runs at the
+	// instance's 30 s lease.
+	deadline := time.Now().Add(2 * time.Minute)
 	for wfStatus(t, "order", "o-1", s).Status != workflow.StatusSleeping {
 		if time.Now().After(deadline) {
-			t.Fatalf("the order is not sleeping after 30 s: %+v", wfStatus(t, "order", "o-1", s))
+			t.Fatalf("the order is not sleeping after 2 min: %+v", wfStatus(t, "order", "o-1", s))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -156,7 +166,7 @@ func TestWorkflows_PauseResumeTerminateAndEvents(t *testing.T) {
 		t.Fatalf("resume output:\n%s", out)
 	}
 	wantCLIError(t, "invalid_state: ", "workflows", "resume", "order", "o-1", s) // not paused
-	mustCLI(t, "workflows", "event", "order", "o-1", "note", s) // a payload of null, for no one
+	mustCLI(t, "workflows", "event", "order", "o-1", "note", s)                  // a payload of null, for no one
 	if out := mustCLI(t, "workflows", "terminate", "order", "o-1", s); !strings.Contains(out, "status    terminated") {
 		t.Fatalf("terminate output:\n%s", out)
 	}
