@@ -23,22 +23,48 @@ type Engine struct {
 	ctx    context.Context // ends at Close: runs stop
 	cancel context.CancelFunc
 
+	maxRunning int
+
 	mu      sync.Mutex
 	defs    map[string]*definition
 	live    map[runKey]*run
+	queue   []queued        // runs waiting for a slot, first come first served
+	inQueue map[runKey]bool // the keys in queue
 	waiters map[runKey][]chan struct{}
 	closing bool
 	wg      sync.WaitGroup // runs and background work
 }
 
+// queued is a run waiting for a slot.
+type queued struct {
+	d     *definition
+	id    string
+	fresh *meta
+}
+
+// Options configure an [Engine]. Zero fields are defaults.
+type Options struct {
+	// MaxRunning bounds the instances whose functions run at once
+	// (sleeping and waiting ones do not count). Beyond it, instances wait
+	// their turn in status queued. Default 1,024.
+	MaxRunning int
+}
+
 type runKey struct{ workflow, id string }
 
-// New returns an engine on app and registers the class of its index
-// ("workflow-index"). Mount [Engine.Handler] to serve the HTTP API.
-func New(app *roost.App) *Engine {
+// New returns an engine on app with the default options, and registers the
+// class of its index ("workflow-index"). Mount [Engine.Handler] to serve the
+// HTTP API.
+func New(app *roost.App) *Engine { return NewWithOptions(app, Options{}) }
+
+// NewWithOptions is [New] with options.
+func NewWithOptions(app *roost.App, opts Options) *Engine {
+	if opts.MaxRunning <= 0 {
+		opts.MaxRunning = 1024
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Engine{app: app, clock: app.Clock(), log: app.Logger(), ctx: ctx, cancel: cancel,
-		defs: map[string]*definition{}, live: map[runKey]*run{}, waiters: map[runKey][]chan struct{}{}}
+	e := &Engine{app: app, clock: app.Clock(), log: app.Logger(), ctx: ctx, cancel: cancel, maxRunning: opts.MaxRunning,
+		defs: map[string]*definition{}, live: map[runKey]*run{}, inQueue: map[runKey]bool{}, waiters: map[runKey][]chan struct{}{}}
 	e.index = newIndex(e)
 	return e
 }
@@ -167,7 +193,7 @@ func (o *object) Alarm(ctx context.Context, _ roost.AlarmInfo) error {
 	if err := o.st.Storage().SetAlarm(ctx, e.clock.Now().Add(lease)); err != nil {
 		return err
 	}
-	if m.Status != StatusRunning {
+	if m.Status == StatusSleeping || m.Status == StatusWaiting {
 		m.Status, m.Updated = StatusRunning, e.clock.Now()
 		if err := j.putMeta(ctx, m); err != nil {
 			return err
@@ -181,6 +207,13 @@ func (o *object) Alarm(ctx context.Context, _ roost.AlarmInfo) error {
 	return nil
 }
 
+// busy reports whether every run slot is taken: a new instance will wait.
+func (e *Engine) busy() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.live) >= e.maxRunning
+}
+
 func (e *Engine) isLive(workflow, id string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -188,17 +221,28 @@ func (e *Engine) isLive(workflow, id string) bool {
 }
 
 // start starts a run of the instance, unless one is live: that one starts
-// another when it ends. fresh, if not nil, is the state of an instance
-// just created (no journal to load).
+// another when it ends. Without a free slot, the run waits in the queue.
+// fresh, if not nil, is the state of an instance just created (no journal
+// to load).
 func (e *Engine) start(d *definition, id string, fresh *meta) {
-	k := runKey{d.name, id}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closing {
+	e.startLocked(d, id, fresh)
+}
+
+func (e *Engine) startLocked(d *definition, id string, fresh *meta) {
+	k := runKey{d.name, id}
+	switch r := e.live[k]; {
+	case e.closing:
 		return
-	}
-	if r := e.live[k]; r != nil {
+	case r != nil:
 		r.again = true
+		return
+	case e.inQueue[k]:
+		return
+	case len(e.live) >= e.maxRunning:
+		e.queue = append(e.queue, queued{d, id, fresh})
+		e.inQueue[k] = true
 		return
 	}
 	ctx, stop := context.WithCancel(e.ctx)
@@ -218,18 +262,24 @@ func (e *Engine) runEnded(r *run) {
 	r.mu.Unlock()
 	e.mu.Lock()
 	delete(e.live, k)
-	again := r.again
 	var waiters []chan struct{}
 	if done {
 		waiters = e.waiters[k]
 		delete(e.waiters, k)
 	}
+	if r.again {
+		e.startLocked(r.def, r.id, nil)
+	}
+	for len(e.queue) > 0 && len(e.live) < e.maxRunning && !e.closing {
+		q := e.queue[0]
+		e.queue[0] = queued{}
+		e.queue = e.queue[1:]
+		delete(e.inQueue, runKey{q.d.name, q.id})
+		e.startLocked(q.d, q.id, q.fresh)
+	}
 	e.mu.Unlock()
 	for _, w := range waiters {
 		close(w)
-	}
-	if again {
-		e.start(r.def, r.id, nil)
 	}
 	e.wg.Done()
 }

@@ -163,7 +163,11 @@ func (d *definition) create(ctx context.Context, id string, params json.RawMessa
 			return err
 		}
 		now := d.e.clock.Now()
-		m = &meta{Workflow: d.name, ID: id, Params: params, Status: StatusRunning, Created: now, Updated: now}
+		status := StatusRunning
+		if d.e.busy() {
+			status = StatusQueued
+		}
+		m = &meta{Workflow: d.name, ID: id, Params: params, Status: status, Created: now, Updated: now}
 		created = true
 		if err := j.putMeta(ctx, m); err != nil {
 			return err

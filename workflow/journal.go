@@ -196,4 +196,3 @@ func (j journal) clear(ctx context.Context) error {
 	}
 	return nil
 }
-

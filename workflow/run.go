@@ -188,6 +188,9 @@ func (r *run) event(fn func(ctx context.Context, o *object, m *meta) ([]*record,
 		if !ok || m.Run != r.gen || !runnable(m.Status) {
 			return errStopped
 		}
+		if m.Status == StatusQueued {
+			m.Status = StatusRunning // its turn came
+		}
 		if recs, err = fn(ctx, o, m); err != nil {
 			return err
 		}

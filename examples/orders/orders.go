@@ -51,7 +51,7 @@ type Config struct {
 // event in time it ends with a receipt that says so.
 //
 // threestep takes a number and adds 1 in each of three steps.
-func Define(e *workflow.Engine, cfg Config) {
+func Define(e *workflow.Engine, cfg Config) Workflows {
 	if cfg.Sleep <= 0 {
 		cfg.Sleep = time.Hour
 	}
@@ -61,10 +61,18 @@ func Define(e *workflow.Engine, cfg Config) {
 	if cfg.RetryDelay <= 0 {
 		cfg.RetryDelay = time.Second
 	}
-	workflow.Define(e, "order", func(ctx workflow.Context, o Order) (Receipt, error) {
-		return order(ctx, cfg, o)
-	})
-	workflow.Define(e, "threestep", ThreeStep)
+	return Workflows{
+		Order: workflow.Define(e, "order", func(ctx workflow.Context, o Order) (Receipt, error) {
+			return order(ctx, cfg, o)
+		}),
+		ThreeStep: workflow.Define(e, "threestep", ThreeStep),
+	}
+}
+
+// Workflows are the defined workflows.
+type Workflows struct {
+	Order     *workflow.Workflow[Order, Receipt]
+	ThreeStep *workflow.Workflow[int, int]
 }
 
 func order(ctx workflow.Context, cfg Config, o Order) (Receipt, error) {

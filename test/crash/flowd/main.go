@@ -1,0 +1,191 @@
+// Command flowd is the server that TestCrash_WorkflowsSurviveKill9 kills:
+// Roost with the workflow engine and one workflow, "five", whose instances
+// (params {"n": int}) run five steps, s1 to s5, each of which appends one
+// line to a log file. Only that test builds it.
+//
+// The workflow HTTP API is mounted at /workflows/ (see workflow.Prefix):
+//
+//	POST /workflows/five/instances        {"id":…, "params":{"n":N}} → 201, or 200 for an existing ID
+//	GET  /workflows/five/instances/{id}   the instance's status, with each step's result
+//
+// Every execution of a step appends "<instance> <step> <token>\n" with one
+// write(2) (O_APPEND) and returns the token as its result, which the
+// journal records when the step commits. The token, "<pid>-<random>.<counter>", is
+// unique to that execution, so the log tells which execution of a step the
+// journal kept, and which ones a kill interrupted before their commit (they
+// run again). Its first part names the process: its pid and a random
+// number, in case a later process gets the same pid. The output of an instance is {"n": N, "tokens": [the five
+// results]}.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/roost-dev/roost"
+	"github.com/roost-dev/roost/workflow"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "flowd:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	addr := flag.String("addr", "127.0.0.1:0", "address to listen on (port 0 picks a free one)")
+	data := flag.String("data", "", "data directory")
+	steps := flag.String("steps", "", "file that every execution of a step appends a line to")
+	stepDelay := flag.Duration("step-delay", 0, "each step waits a random time up to this after its line is written, before it returns")
+	flag.Parse()
+	if *data == "" || *steps == "" {
+		return errors.New("--data and --steps are required")
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	sl, err := openStepLog(*steps)
+	if err != nil {
+		return err
+	}
+	defer sl.f.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	app, err := roost.Open(ctx, roost.Config{Dir: *data, Logger: log})
+	if err != nil {
+		return err
+	}
+	engine := workflow.New(app)
+	defineFive(engine, sl, *stepDelay)
+	app.Handle(workflow.Prefix, engine.Handler())
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		err = fmt.Errorf("listen: %w", err)
+		return errors.Join(err, engine.Close(context.Background()), app.Close(context.Background()))
+	}
+	srv := &http.Server{Handler: app.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "data", *data, "pid", os.Getpid())
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		log.Info("shutting down")
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = errors.Join(err, srv.Shutdown(sctx), engine.Close(sctx), app.Close(sctx))
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	log.Info("stopped", "err", err)
+	return err
+}
+
+// Params are the params of an instance of "five".
+type Params struct {
+	N int `json:"n"`
+}
+
+// Output is the output of a complete instance of "five": its N and the
+// results of its steps, in order.
+type Output struct {
+	N      int      `json:"n"`
+	Tokens []string `json:"tokens"`
+}
+
+// stepNames are the steps of "five", in order.
+var stepNames = []string{"s1", "s2", "s3", "s4", "s5"}
+
+// defineFive defines the workflow "five" on e.
+func defineFive(e *workflow.Engine, sl *stepLog, delay time.Duration) {
+	workflow.Define(e, "five", func(ctx workflow.Context, p Params) (Output, error) {
+		out := Output{N: p.N}
+		for _, name := range stepNames {
+			tok, err := workflow.Step(ctx, name, func(sc workflow.StepContext) (string, error) {
+				return sl.record(sc, ctx.InstanceID(), delay)
+			}, workflow.Retry{Limit: 3, Delay: 100 * time.Millisecond})
+			if err != nil {
+				return Output{}, err
+			}
+			out.Tokens = append(out.Tokens, tok)
+		}
+		return out, nil
+	})
+}
+
+// stepLog is the file every execution of a step appends its line to.
+type stepLog struct {
+	f    *os.File
+	proc string       // names this process in tokens: "<pid>-<random>"
+	runs atomic.Int64 // executions of steps by this process
+}
+
+// openStepLog opens path for appending. A previous process killed in the
+// middle of a write may have left a line without its newline: one is added,
+// so that the torn line does not swallow the next.
+func openStepLog(path string) (*stepLog, error) {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	torn, err := endsTorn(path)
+	if err == nil && torn {
+		_, err = f.Write([]byte("\n"))
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("step log: %w", err)
+	}
+	return &stepLog{f: f, proc: fmt.Sprintf("%d-%04x", os.Getpid(), rand.N(1<<16))}, nil
+}
+
+// endsTorn reports whether the file is not empty and its last byte is not a
+// newline.
+func endsTorn(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return false, err
+	}
+	last := make([]byte, 1)
+	if _, err := f.ReadAt(last, fi.Size()-1); err != nil && err != io.EOF {
+		return false, err
+	}
+	return last[0] != '\n', nil
+}
+
+// record appends the line of one execution of the step sc of instance id,
+// with a new token, then waits up to delay (so that kills often land in the
+// middle of a step) and returns the token.
+func (l *stepLog) record(sc workflow.StepContext, id string, delay time.Duration) (string, error) {
+	tok := l.proc + "." + strconv.FormatInt(l.runs.Add(1), 10)
+	if _, err := l.f.Write([]byte(id + " " + sc.Step() + " " + tok + "\n")); err != nil {
+		return "", err
+	}
+	if delay > 0 {
+		select {
+		case <-time.After(rand.N(delay)):
+		case <-sc.Done():
+			return "", sc.Err()
+		}
+	}
+	return tok, nil
+}

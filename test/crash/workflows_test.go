@@ -1,0 +1,603 @@
+package crash
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The workflow crash test's shape.
+const (
+	wfInstances         = 1000
+	wfCreateWorkers     = 32
+	wfMaxCreateAttempts = 100 // per instance; the kills end long before
+	wfMaxCreateRefusals = 3   // per instance: answers other than 200 or 201 (each a bug)
+	wfMinKills          = 5
+	wfMaxKills          = 12
+	// wfStepDelay is the longest a step of flowd waits after writing its
+	// line, so that kills often land in the middle of a step.
+	wfStepDelay     = 20 * time.Millisecond
+	wfDrainTimeout  = 2 * time.Minute // longest wait for every instance to complete after the last kill
+	wfPollWorkers   = 16
+	wfSettleTimeout = 3 * time.Second // how long the log must stay unchanged after a graceful restart
+)
+
+// wfSteps are the steps of flowd's workflow "five", in order.
+var wfSteps = []string{"s1", "s2", "s3", "s4", "s5"}
+
+// TestCrash_WorkflowsSurviveKill9 creates 1,000 instances of a workflow of
+// five steps (test/crash/flowd), each step appending a line with a token
+// unique to its execution to a log file and returning the token, and
+// SIGKILLs the server at random moments while they run, restarting it at
+// once on the same data directory. Every instance must then complete, with
+// the journal's results as its output, and every step the journal recorded
+// must have run exactly once: its token is in the log once, and no
+// execution of that step follows it. Executions before it are re-runs of a
+// step that a kill interrupted before its commit: they are allowed, and
+// counted. After a graceful restart, nothing runs again.
+func TestCrash_WorkflowsSurviveKill9(t *testing.T) {
+	t.Parallel()
+	bin := buildFlowd(t)
+	dir := t.TempDir()
+	steps := filepath.Join(t.TempDir(), "steps.log")
+	sup := &supervisor{start: func() *server {
+		return startServerWith(t, exec.Command(bin, "--addr", "127.0.0.1:0", "--data", dir,
+			"--steps", steps, "--step-delay", wfStepDelay.String()))
+	}}
+	sup.restart(t)
+	start := time.Now()
+
+	c := &creator{sup: sup, answers: make([]int, wfInstances), stop: make(chan struct{})}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer c.halt() // on t.Fatal too: the workers stop before the deferred Wait
+	for range wfCreateWorkers {
+		wg.Go(c.work)
+	}
+	created := make(chan struct{})
+	go func() { wg.Wait(); close(created) }() // after the last Add
+	var kills []string
+	for len(kills) < wfMinKills || (len(kills) < wfMaxKills && c.busy(created, steps)) {
+		delay := time.Second + rand.N(1500*time.Millisecond)
+		if len(kills) == 0 {
+			delay = 200*time.Millisecond + rand.N(800*time.Millisecond) // while the creates go out
+		}
+		<-time.After(delay)
+		l := readStepLog(t, steps)
+		kills = append(kills, fmt.Sprintf("kill %d at %v: %d creates answered, %d step executions logged, %d instances reached s5",
+			len(kills)+1, time.Since(start).Round(time.Millisecond), c.answered.Load(), l.lines, l.reached("s5")))
+		sup.restart(t)
+	}
+	drainStart := time.Now()
+	<-created
+	createTime := time.Since(start)
+	if c.failures > 0 {
+		t.Errorf("%d create attempts failed unexpectedly; first:\n  %s", c.failures, strings.Join(c.firstFailures, "\n  "))
+	}
+	for _, k := range kills {
+		t.Log(k)
+	}
+
+	srv := sup.current()
+	sts, complete := waitComplete(t, srv, c.ids(), drainStart.Add(wfDrainTimeout))
+	drain := time.Since(drainStart)
+	l := readStepLog(t, steps)
+	st := checkJournal(t, sts, l)
+	t.Logf("kills=%d instances: created=%d (201 answers=%d, 200 answers=%d), create attempts without an answer=%d; creates took %v",
+		len(kills), c.count(), c.count201(), c.count()-c.count201(), c.unknown.Load(), createTime.Round(time.Millisecond))
+	t.Logf("steps: committed=%d executions=%d reruns_after_crash=%d (instances with one: %d) reruns_same_process=%d; complete=%d of %d; drain=%v, total=%v",
+		st.committed, l.lines, st.crashReruns, st.rerunInstances, st.sameProcess, complete, wfInstances,
+		drain.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	if complete < wfInstances {
+		reportIncomplete(t, sup, sts, l)
+	}
+
+	// A graceful stop and restart: the restart must see a clean shutdown,
+	// and no step may run again.
+	srv.stop(t)
+	before := l.lines
+	srv = startServerWith(t, exec.Command(bin, "--addr", "127.0.0.1:0", "--data", dir, "--steps", steps))
+	if logs := srv.logs.String(); strings.Contains(logs, "unclean shutdown") {
+		t.Errorf("the restart after a graceful stop reconciled the catalog as after a crash; stderr:\n%s", logs)
+	}
+	checkListed(t, srv, sts)
+	<-time.After(wfSettleTimeout)
+	if l := readStepLog(t, steps); l.lines != before {
+		t.Errorf("after a graceful restart, %d more step executions were logged, want none: a complete instance ran again",
+			l.lines-before)
+	}
+	srv.stop(t)
+}
+
+// buildFlowd builds test/crash/flowd into a temporary directory.
+func buildFlowd(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "flowd")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/roost-dev/roost/test/crash/flowd").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build ./test/crash/flowd: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// wfID is the ID of instance i; its params are {"n": i}.
+func wfID(i int) string { return fmt.Sprintf("i%04d", i) }
+
+// creator creates the instances from its workers, retrying each until it
+// gets a 201 or 200, through kills and restarts (creation is idempotent by
+// ID).
+type creator struct {
+	sup      *supervisor
+	next     atomic.Int64
+	answered atomic.Int64 // creates acknowledged so far
+	unknown  atomic.Int64 // attempts without an answer
+	stop     chan struct{}
+	stopOnce sync.Once
+	// answers[i] is the status that acknowledged instance i (201 or 200),
+	// 0 if none did. Written by its worker, read after the workers are done.
+	answers []int
+
+	mu sync.Mutex // guards the fields below
+	// failures counts the attempts refused, or left without an answer while
+	// the server was up.
+	failures      int
+	firstFailures []string
+}
+
+func (c *creator) halt() { c.stopOnce.Do(func() { close(c.stop) }) }
+
+// busy reports whether instances may still be running: creates are in
+// progress, or the log has fewer instances at their last step than were
+// created.
+func (c *creator) busy(created <-chan struct{}, steps string) bool {
+	select {
+	case <-created:
+		return readStepLog(nil, steps).reached(wfSteps[len(wfSteps)-1]) < c.count()
+	default:
+		return true
+	}
+}
+
+func (c *creator) work() {
+	for i := int(c.next.Add(1) - 1); i < wfInstances; i = int(c.next.Add(1) - 1) {
+		if !c.create(i) {
+			return
+		}
+	}
+}
+
+// create sends the create of instance i until it is acknowledged, at most
+// wfMaxCreateAttempts times and, once the server has refused it,
+// wfMaxCreateRefusals times. It returns false if the test is stopping.
+func (c *creator) create(i int) bool {
+	body := fmt.Appendf(nil, `{"id":%q,"params":{"n":%d}}`, wfID(i), i)
+	refusals := 0
+	for attempt := 1; attempt <= wfMaxCreateAttempts; attempt++ {
+		srv, restarted := c.sup.currentAndNext()
+		status, answer, err := post(srv, "/workflows/five/instances", body)
+		switch {
+		case err == nil && (status == http.StatusCreated || status == http.StatusOK):
+			c.answers[i] = status
+			c.answered.Add(1)
+			return true
+		case err == nil:
+			c.fail(fmt.Sprintf("create %s (attempt %d) answered %d %s", wfID(i), attempt, status, answer))
+			if refusals++; refusals == wfMaxCreateRefusals {
+				return true
+			}
+		default:
+			c.unknown.Add(1)
+		}
+		select {
+		case <-c.stop:
+			return false
+		case <-restarted:
+		case <-time.After(time.Second):
+			if err != nil && !c.sup.killed(srv) {
+				c.fail(fmt.Sprintf("create %s (attempt %d) while the server was up: %v", wfID(i), attempt, err))
+			}
+		}
+	}
+	c.fail(fmt.Sprintf("create %s: no 201 or 200 in %d attempts", wfID(i), wfMaxCreateAttempts))
+	return true
+}
+
+// fail records an unexpected create failure; the first few are kept.
+func (c *creator) fail(msg string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.failures++
+	if len(c.firstFailures) < 5 {
+		c.firstFailures = append(c.firstFailures, msg)
+	}
+}
+
+// ids returns the IDs of the acknowledged instances, by index.
+func (c *creator) ids() map[string]int {
+	out := map[string]int{}
+	for i, a := range c.answers {
+		if a != 0 {
+			out[wfID(i)] = i
+		}
+	}
+	return out
+}
+
+func (c *creator) count() int { return int(c.answered.Load()) }
+
+func (c *creator) count201() int {
+	n := 0
+	for _, a := range c.answers {
+		if a == http.StatusCreated {
+			n++
+		}
+	}
+	return n
+}
+
+// wfStatus is the part of an instance's status (GET
+// /workflows/{name}/instances/{id}) that the test checks.
+type wfStatus struct {
+	ID     string          `json:"id"`
+	Status string          `json:"status"`
+	Params json.RawMessage `json:"params"`
+	Output json.RawMessage `json:"output"`
+	Error  json.RawMessage `json:"error"`
+	Steps  []wfStep        `json:"steps"`
+	n      int             // the instance's index, from its ID
+}
+
+// wfStep is one entry of an instance's history.
+type wfStep struct {
+	Name     string          `json:"name"`
+	Kind     string          `json:"kind"`
+	State    string          `json:"state"`
+	Attempts int             `json:"attempts"`
+	Result   json.RawMessage `json:"result"`
+	Error    json.RawMessage `json:"error"`
+}
+
+// getStatus GETs the status of instance id.
+func getStatus(srv *server, id string) (*wfStatus, error) {
+	resp, err := srv.client.Get("http://" + srv.addr + "/workflows/five/instances/" + id)
+	if err != nil {
+		return nil, fmt.Errorf("GET instance %s: %w", id, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET instance %s: %d %s (%v)", id, resp.StatusCode, bytes.TrimSpace(body), err)
+	}
+	var st wfStatus
+	if err := json.Unmarshal(body, &st); err != nil {
+		return nil, fmt.Errorf("GET instance %s: body %q: %v", id, body, err)
+	}
+	return &st, nil
+}
+
+// waitComplete polls the status of every instance of ids (ID → index) that
+// is not finished yet until all are, or deadline passes. It returns the
+// last status of each, and how many are complete.
+func waitComplete(t *testing.T, srv *server, ids map[string]int, deadline time.Time) (map[string]*wfStatus, int) {
+	t.Helper()
+	sts := map[string]*wfStatus{}
+	for {
+		var todo []string
+		for id := range ids {
+			if st := sts[id]; st == nil || !wfFinished(st.Status) {
+				todo = append(todo, id)
+			}
+		}
+		if len(todo) == 0 || time.Now().After(deadline) {
+			break
+		}
+		var mu sync.Mutex
+		var errs []error
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range wfPollWorkers {
+			wg.Go(func() {
+				for i := int(next.Add(1) - 1); i < len(todo); i = int(next.Add(1) - 1) {
+					st, err := getStatus(srv, todo[i])
+					mu.Lock()
+					if err != nil {
+						errs = append(errs, err)
+					} else {
+						st.n = ids[todo[i]]
+						sts[todo[i]] = st
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if len(errs) > 0 {
+			t.Fatalf("%d status requests failed with no kill; first: %v; stderr:\n%s", len(errs), errs[0], srv.logs)
+		}
+		<-time.After(500 * time.Millisecond)
+	}
+	complete := 0
+	for _, st := range sts {
+		if st.Status == "complete" {
+			complete++
+		}
+	}
+	return sts, complete
+}
+
+func wfFinished(status string) bool {
+	return status == "complete" || status == "errored" || status == "terminated"
+}
+
+// stepKey is one step of one instance.
+type stepKey struct{ instance, step string }
+
+// stepRun is one line of the step log: one execution of a step.
+type stepRun struct {
+	token string
+	proc  string // the process that ran it: the token's part before the dot
+	line  int    // its line number in the log, from 1
+}
+
+// stepLog is the parsed log of every step execution.
+type stepLog struct {
+	runs      map[stepKey][]stepRun
+	lines     int
+	malformed []string
+}
+
+// readStepLog parses the complete lines of the log at path. With t nil, an
+// unreadable log reads as empty.
+func readStepLog(t *testing.T, path string) *stepLog {
+	data, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) && t != nil {
+		t.Fatalf("read step log: %v", err)
+	}
+	if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
+		data = data[:i+1] // a line being written is read at the next poll
+	} else {
+		data = nil
+	}
+	l := &stepLog{runs: map[stepKey][]stepRun{}}
+	n := 0
+	for line := range strings.Lines(string(data)) {
+		n++
+		line = strings.TrimSuffix(line, "\n")
+		if line == "" {
+			continue // the newline flowd adds after a torn line
+		}
+		f := strings.Fields(line)
+		if len(f) != 3 || !slices.Contains(wfSteps, f[1]) || !strings.Contains(f[2], ".") {
+			l.malformed = append(l.malformed, line)
+			continue
+		}
+		k := stepKey{f[0], f[1]}
+		proc, _, _ := strings.Cut(f[2], ".")
+		l.runs[k] = append(l.runs[k], stepRun{token: f[2], proc: proc, line: n})
+		l.lines++
+	}
+	return l
+}
+
+// reached returns the number of instances with at least one execution of
+// step logged.
+func (l *stepLog) reached(step string) int {
+	n := 0
+	for k := range l.runs {
+		if k.step == step {
+			n++
+		}
+	}
+	return n
+}
+
+// journalStats are the totals of the journals against the step log.
+type journalStats struct {
+	committed      int // steps the journals recorded as done
+	crashReruns    int // executions before the committed one, by a process that was killed
+	sameProcess    int // executions before the committed one, by the process that committed it
+	rerunInstances int // instances with at least one re-run
+}
+
+// checkJournal checks each instance's status against the step log: the
+// instance is complete with its five steps done in one attempt each and
+// their results as output; each result is the token of exactly one logged
+// execution of its step, and no execution of the step follows it, nor
+// precedes the commit of the step before.
+func checkJournal(t *testing.T, sts map[string]*wfStatus, l *stepLog) journalStats {
+	t.Helper()
+	var st journalStats
+	var bad, reran, early, notComplete []string
+	ids := slices.Sorted(func(yield func(string) bool) {
+		for id := range sts {
+			if !yield(id) {
+				return
+			}
+		}
+	})
+	for _, id := range ids {
+		s := sts[id]
+		if s.Status != "complete" {
+			notComplete = append(notComplete, fmt.Sprintf("%s is %s (error %s, %d steps in its journal)", id, s.Status, s.Error, len(s.Steps)))
+		}
+		var tokens []string
+		prevLine := 0 // the committed line of the step before
+		instanceReran := false
+		for i, step := range s.Steps {
+			var tok string
+			switch {
+			case i >= len(wfSteps) || step.Name != wfSteps[i] || step.Kind != "step":
+				bad = append(bad, fmt.Sprintf("%s: journal entry %d is %s %q, want step %q", id, i, step.Kind, step.Name, wfSteps[min(i, len(wfSteps)-1)]))
+				continue
+			case step.State != "done" || step.Attempts != 1 || json.Unmarshal(step.Result, &tok) != nil || len(step.Error) > 0:
+				bad = append(bad, fmt.Sprintf("%s: step %s is %s after %d attempts with result %s, error %s; want done in 1 attempt with a token",
+					id, step.Name, step.State, step.Attempts, step.Result, step.Error))
+				continue
+			}
+			st.committed++
+			tokens = append(tokens, tok)
+			runs := l.runs[stepKey{id, step.Name}]
+			at := slices.IndexFunc(runs, func(r stepRun) bool { return r.token == tok })
+			if at < 0 {
+				bad = append(bad, fmt.Sprintf("%s: step %s recorded token %s, which no logged execution has (executions: %v)", id, step.Name, tok, runs))
+				continue
+			}
+			committed := runs[at]
+			if n := len(runs) - at - 1; n > 0 {
+				reran = append(reran, fmt.Sprintf("%s: step %s ran %d more times after its committed execution (token %s, line %d): %v",
+					id, step.Name, n, tok, committed.line, runs[at+1:]))
+			}
+			for _, r := range runs[:at] {
+				if r.token == tok {
+					bad = append(bad, fmt.Sprintf("%s: step %s: token %s logged twice (lines %d and %d)", id, step.Name, tok, r.line, committed.line))
+				}
+				if r.line < prevLine {
+					early = append(early, fmt.Sprintf("%s: step %s ran (line %d) before step %s committed (line %d)",
+						id, step.Name, r.line, s.Steps[i-1].Name, prevLine))
+				}
+				if r.proc == committed.proc {
+					st.sameProcess++
+				} else {
+					st.crashReruns++
+				}
+				instanceReran = true
+			}
+			if committed.line < prevLine {
+				early = append(early, fmt.Sprintf("%s: step %s committed from line %d, before step %s's line %d",
+					id, step.Name, committed.line, s.Steps[i-1].Name, prevLine))
+			}
+			prevLine = committed.line
+		}
+		if instanceReran {
+			st.rerunInstances++
+		}
+		if s.Status == "complete" {
+			var out struct {
+				N      *int     `json:"n"`
+				Tokens []string `json:"tokens"`
+			}
+			if err := json.Unmarshal(s.Output, &out); err != nil || out.N == nil || *out.N != s.n || !slices.Equal(out.Tokens, tokens) || len(tokens) != len(wfSteps) {
+				bad = append(bad, fmt.Sprintf("%s: output %s (%v), want {\"n\":%d,\"tokens\":%q}: the results of its %d steps",
+					id, s.Output, err, s.n, tokens, len(wfSteps)))
+			}
+		}
+	}
+	for k, runs := range l.runs {
+		if _, ok := sts[k.instance]; !ok {
+			bad = append(bad, fmt.Sprintf("%s: step %s ran %d times, but no acknowledged create made that instance", k.instance, k.step, len(runs)))
+		}
+	}
+	if len(notComplete) > 0 {
+		t.Errorf("%d of %d instances are not complete; first:\n  %s", len(notComplete), len(sts), strings.Join(first(notComplete, 10), "\n  "))
+	}
+	if len(reran) > 0 {
+		t.Errorf("%d committed steps ran again (the journal recorded their result, yet they ran after it); first:\n  %s",
+			len(reran), strings.Join(first(reran, 10), "\n  "))
+	}
+	if len(early) > 0 {
+		t.Errorf("%d steps ran before the step before them committed; first:\n  %s", len(early), strings.Join(first(early, 10), "\n  "))
+	}
+	if len(bad) > 0 {
+		t.Errorf("%d journal entries or outputs do not match the step log; first:\n  %s", len(bad), strings.Join(first(bad, 10), "\n  "))
+	}
+	if st.sameProcess > 0 {
+		t.Errorf("%d steps ran again in the process that then committed them (no kill interrupted the earlier execution)", st.sameProcess)
+	}
+	if len(l.malformed) > 0 {
+		t.Logf("%d malformed lines in the step log (torn by a kill?): %q", len(l.malformed), first(l.malformed, 5))
+	}
+	return st
+}
+
+// reportIncomplete logs, for the first instances not complete, their
+// status, their logged executions and what the servers logged about them.
+func reportIncomplete(t *testing.T, sup *supervisor, sts map[string]*wfStatus, l *stepLog) {
+	t.Helper()
+	sup.mu.Lock()
+	servers := slices.Clone(sup.all)
+	sup.mu.Unlock()
+	var b strings.Builder
+	shown := 0
+	for _, id := range slices.Sorted(func(yield func(string) bool) {
+		for id, s := range sts {
+			if s.Status != "complete" && !yield(id) {
+				return
+			}
+		}
+	}) {
+		if shown++; shown > 10 {
+			break
+		}
+		s := sts[id]
+		fmt.Fprintf(&b, "  %s: %s, %d steps in its journal; executions:", id, s.Status, len(s.Steps))
+		for _, step := range wfSteps {
+			fmt.Fprintf(&b, " %s=%v", step, l.runs[stepKey{id, step}])
+		}
+		b.WriteString("\n")
+		for i, srv := range servers {
+			for line := range strings.Lines(srv.logs.String()) {
+				if strings.Contains(line, "instance="+id+" ") || strings.HasSuffix(line, "instance="+id+"\n") {
+					fmt.Fprintf(&b, "      flowd run %d (pid %d): %s", i+1, srv.cmd.Process.Pid, line)
+				}
+			}
+		}
+	}
+	t.Errorf("instances not complete within %v of the last kill:\n%s", wfDrainTimeout, &b)
+}
+
+// checkListed checks that the index lists every instance as complete. The
+// index learns of changes after they commit, so a kill may have lost a
+// report; the discrepancies are logged, not failed: the journals are the
+// truth, which checkJournal checked.
+func checkListed(t *testing.T, srv *server, sts map[string]*wfStatus) {
+	t.Helper()
+	listed := map[string]string{}
+	for cursor := ""; ; {
+		resp, err := srv.client.Get("http://" + srv.addr + "/workflows/five/instances?limit=1000&cursor=" + cursor)
+		if err != nil {
+			t.Fatalf("list instances: %v; stderr:\n%s", err, srv.logs)
+		}
+		var page struct {
+			Instances []struct{ ID, Status string }
+			Cursor    string
+		}
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("list instances: %d (%v); stderr:\n%s", resp.StatusCode, err, srv.logs)
+		}
+		for _, in := range page.Instances {
+			listed[in.ID] = in.Status
+		}
+		if page.Cursor == "" {
+			break
+		}
+		cursor = page.Cursor
+	}
+	var off []string
+	for id, s := range sts {
+		if got, ok := listed[id]; !ok {
+			off = append(off, id+" not listed (it is "+s.Status+")")
+		} else if got != s.Status {
+			off = append(off, id+" listed as "+got+" (it is "+s.Status+")")
+		}
+	}
+	slices.Sort(off)
+	if len(off) > 0 {
+		t.Logf("index: %d of %d instances listed wrongly after a graceful restart: %s", len(off), len(sts), strings.Join(first(off, 10), "; "))
+	} else {
+		t.Logf("index: all %d instances listed with their status", len(sts))
+	}
+}
