@@ -55,7 +55,7 @@
 //
 //	var Add = roost.NewMethod("add", (*Counter).Add)
 //
-//	env := roosttest.New(t, func(app *roost.App, env *roosttest.Env) {
+//	roosttest.New(t, func(app *roost.App, env *roosttest.Env) {
 //		counters = roost.RegisterWithOptions(app, "counter", NewCounter,
 //			&roost.ClassOptions{Methods: []roost.MethodHandler{Add}})
 //	})
@@ -71,5 +71,6 @@
 //
 // The app logs nowhere, unless [WithLogs] is given or the environment
 // variable ROOSTTEST_LOG names a level (debug, info, warn, error; "1" means
-// debug): then its records go to the test's log.
+// debug): then its records go to the test's output (shown for a failed
+// test, and with go test -v).
 package roosttest

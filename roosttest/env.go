@@ -36,9 +36,10 @@ const poll = time.Millisecond
 type Option func(*options)
 
 type options struct {
-	start  time.Time
-	config func(*roost.Config)
-	level  *slog.Level
+	start     time.Time
+	config    func(*roost.Config)
+	level     *slog.Level
+	workflows workflow.Options
 }
 
 // WithStart makes the clock start at t instead of [Epoch].
@@ -49,15 +50,18 @@ func WithStart(t time.Time) Option { return func(o *options) { o.start = t } }
 // ignored). Use it for limits and timeouts: IdleTimeout, TimerRetry, ….
 func WithConfig(fn func(cfg *roost.Config)) Option { return func(o *options) { o.config = fn } }
 
+// WithWorkflows sets the options of the engine [Env.Workflows] makes.
+func WithWorkflows(opts workflow.Options) Option { return func(o *options) { o.workflows = opts } }
+
 // WithLogs sends the app's log records of level and above to the test's log
 // (shown for failed tests and with go test -v). Without it, the environment
 // variable ROOSTTEST_LOG decides (see the package documentation).
 func WithLogs(level slog.Level) Option { return func(o *options) { o.level = &level } }
 
 // Env is a Roost app under test: see the package documentation. Make one
-// with [New]. Its methods are for the test's goroutine; App, Clock, URL,
-// HTTP and DialWS may also be called from others, but not while Restart
-// runs.
+// with [New]. Its methods are for the test's goroutine (they fail the test
+// with t.Fatal); App, Clock, Now, Dir and URL may be called from any
+// goroutine, but not while Restart runs.
 type Env struct {
 	t     testing.TB
 	dir   string
@@ -119,6 +123,10 @@ func (e *Env) logLevel() (slog.Level, bool) {
 
 // App returns the app open now; after [Env.Restart], another one.
 func (e *Env) App() *roost.App { return e.app }
+
+// T returns the test the env was made for, for helpers that take only the
+// env.
+func (e *Env) T() testing.TB { return e.t }
 
 // Clock returns the app's virtual clock. It stays the same across restarts.
 func (e *Env) Clock() *Clock { return e.clock }
@@ -209,11 +217,12 @@ func (e *Env) Defer(fn func(ctx context.Context) error) {
 
 // Workflows returns the workflow engine of the app open now, made at the
 // first call after each open: its HTTP API is mounted at [workflow.Prefix]
-// and it is closed (Defer) before the app. Call it in setup to define the
-// workflows, so that they are defined again after a restart.
+// and it is closed (Defer) before the app; [WithWorkflows] sets its
+// options. Call it in setup to define the workflows, so that they are
+// defined again after a restart.
 func (e *Env) Workflows() *workflow.Engine {
 	if e.engine == nil {
-		eng := workflow.New(e.app)
+		eng := workflow.NewWithOptions(e.app, e.opts.workflows)
 		e.app.Handle(workflow.Prefix, eng.Handler())
 		e.Defer(eng.Close)
 		e.engine = eng
@@ -222,42 +231,46 @@ func (e *Env) Workflows() *workflow.Engine {
 }
 
 // Advance moves the clock forward by d, then pauses a few milliseconds of
-// real time to let the work woken run.
+// real time to let the work it woke run.
 //
-// What it guarantees: every timer due by the new time has fired when it
-// returns, in deadline order (see [Clock.Advance]), and the work they woke
-// sees Now at the new time at the earliest, as after a machine slept for d.
-// A timer that woken work arms after Advance returned, even one due before
-// the new time, fires at the next Advance (to fire a chain of wakes, each at
-// its time, advance in steps or use [Env.AdvanceUntil]). What it does not:
-// that the handlers have finished. Observe their effects with WaitUntil,
-// AdvanceUntil or a call that waits (an RPC, an HTTP request, a workflow
-// Instance.Wait), not right after Advance.
+// What it guarantees: when it returns, every timer due by the new time has
+// fired, in deadline order ([Clock.Advance]). The work they woke (an alarm's
+// handler, a workflow's run) runs on its own goroutines and sees Now
+// somewhere between its due time and the new time, usually the new time: as
+// after a machine slept for d. A timer that the woken work arms after
+// Advance returned fires at a later Advance, even one due before the new
+// time: to fire a chain of wakes (an alarm that sets the next), advance in
+// steps or use [Env.AdvanceUntil].
+//
+// What it does not guarantee: that the woken handlers have finished, or even
+// started, when it returns; the pause makes it likely, not certain. Observe
+// their effects with WaitUntil, AdvanceUntil or a call that waits (an RPC,
+// an HTTP request, a workflow's Instance.Wait), not right after Advance.
 func (e *Env) Advance(d time.Duration) {
 	e.clock.Advance(d)
 	time.Sleep(settle)
 }
 
 // AdvanceUntil moves the clock forward by step at a time until cond holds,
-// by max at most, giving the woken work a moment to run after each step,
+// by limit at most, giving the woken work a moment to run after each step,
 // and returns how far it moved the clock. cond is checked before the first
-// step. After max, it waits for cond in real time like WaitUntil. It fails
+// step. After limit, it waits for cond in real time like WaitUntil. It fails
 // the test if cond never holds, or if [WaitTimeout] of real time passes.
 // For waits whose wakes depend on when earlier work ran: a retry after a
 // retry, a timeout counted from a run's start, an alarm that sets the next.
-func (e *Env) AdvanceUntil(cond func() bool, step, max time.Duration) time.Duration {
+func (e *Env) AdvanceUntil(cond func() bool, step, limit time.Duration) time.Duration {
 	e.t.Helper()
 	if step <= 0 {
 		e.t.Fatalf("roosttest: AdvanceUntil: step %s is not positive", step)
 	}
 	deadline := time.Now().Add(WaitTimeout)
 	var moved time.Duration
-	for moved < max && time.Now().Before(deadline) {
+	for moved < limit && time.Now().Before(deadline) {
 		if e.pollFor(cond, settle) {
 			return moved
 		}
-		e.clock.Advance(min(step, max-moved))
-		moved += min(step, max-moved)
+		e.clock.Advance(min(step, limit-moved))
+		moved += min(step, limit-moved)
 	}
 	if e.pollFor(cond, time.Until(deadline)) {
 		return moved
@@ -371,7 +384,8 @@ func (e *Env) DialWS(path string) *websocket.Conn {
 	return c
 }
 
-// testWriter writes log records to the test's log until stop.
+// testWriter writes log records to the test's output until stop: a
+// record written after the test ended would panic.
 type testWriter struct {
 	mu      sync.Mutex
 	t       testing.TB
@@ -382,7 +396,7 @@ func (w *testWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.stopped {
-		w.t.Log(strings.TrimSuffix(string(p), "\n"))
+		w.t.Output().Write(p)
 	}
 	return len(p), nil
 }

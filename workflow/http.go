@@ -139,7 +139,9 @@ func (e *Engine) answerStatus(w http.ResponseWriter, r *http.Request, inst *Inst
 		defer cancel()
 		st, err = inst.Wait(ctx)
 		if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
-			err = nil // the wait ended first: answer the status as it is
+			// The wait ended first: answer the status as it is (read again
+			// if the wait ended while reading it).
+			st, err = inst.Status(r.Context())
 		}
 	} else {
 		st, err = inst.Status(r.Context())

@@ -2,34 +2,24 @@ package workflow_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/roost-dev/roost/roosttest"
 	"github.com/roost-dev/roost/workflow"
 )
 
-// call makes an HTTP request and decodes the JSON answer.
-func call(t *testing.T, srv *httptest.Server, method, path, body string) (int, map[string]any) {
+// call makes an HTTP request to the env's app and decodes the JSON answer.
+func call(t *testing.T, v *roosttest.Env, method, path, body string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	status, b := v.HTTP(method, path, body)
 	var out map[string]any
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatalf("%s %s: %d %q is not JSON: %v", method, path, resp.StatusCode, b, err)
+	if err := json.Unmarshal([]byte(b), &out); err != nil {
+		t.Fatalf("%s %s: %d %q is not JSON: %v", method, path, status, b, err)
 	}
-	return resp.StatusCode, out
+	return status, out
 }
 
 func code(out map[string]any) string {
@@ -50,41 +40,39 @@ func TestHTTPAPI(t *testing.T) {
 			return n + b.By, err
 		})
 	})
-	v.app.Handle(workflow.Prefix, v.e.Handler())
-	srv := httptest.NewServer(v.app.Handler())
-	defer srv.Close()
+	// The env mounts the engine's API at workflow.Prefix.
 
-	status, out := call(t, srv, "POST", "/workflows/add/instances", `{"id":"h1","params":1}`)
+	status, out := call(t, v, "POST", "/workflows/add/instances", `{"id":"h1","params":1}`)
 	if status != http.StatusCreated || out["id"] != "h1" {
 		t.Fatalf("create: %d %v", status, out)
 	}
-	status, out = call(t, srv, "POST", "/workflows/add/instances", `{"id":"h1","params":5}`)
+	status, out = call(t, v, "POST", "/workflows/add/instances", `{"id":"h1","params":5}`)
 	if status != http.StatusOK || out["id"] != "h1" {
 		t.Fatalf("create again: %d %v", status, out)
 	}
 	// The wait ends before the instance does: the answer is its status then.
-	status, out = call(t, srv, "GET", "/workflows/add/instances/h1?wait=50ms", "")
+	status, out = call(t, v, "GET", "/workflows/add/instances/h1?wait=50ms", "")
 	if status != http.StatusOK || out["status"] == "complete" {
 		t.Fatalf("status: %d %v", status, out)
 	}
-	status, out = call(t, srv, "POST", "/workflows/add/instances/h1/events/bump", `{"By":10}`)
+	status, out = call(t, v, "POST", "/workflows/add/instances/h1/events/bump", `{"By":10}`)
 	if status != http.StatusAccepted {
 		t.Fatalf("event: %d %v", status, out)
 	}
-	status, out = call(t, srv, "GET", "/workflows/add/instances/h1?wait=true", "")
+	status, out = call(t, v, "GET", "/workflows/add/instances/h1?wait=true", "")
 	if status != http.StatusOK || out["status"] != "complete" || out["output"] != 12.0 {
 		t.Fatalf("status after the event: %d %v", status, out)
 	}
 	if steps := out["steps"].([]any); len(steps) != 2 || steps[1].(map[string]any)["kind"] != "event" {
 		t.Fatalf("steps %v", out["steps"])
 	}
-	status, out = call(t, srv, "GET", "/workflows/add/instances?status=complete", "")
+	status, out = call(t, v, "GET", "/workflows/add/instances?status=complete", "")
 	if list := out["instances"].([]any); status != http.StatusOK || len(list) != 1 || list[0].(map[string]any)["id"] != "h1" {
 		t.Fatalf("list: %d %v", status, out)
 	}
 
 	// Create and wait in one request; then control operations.
-	status, out = call(t, srv, "POST", "/workflows/add/instances?wait=10ms", `{"id":"h2","params":2}`)
+	status, out = call(t, v, "POST", "/workflows/add/instances?wait=10ms", `{"id":"h2","params":2}`)
 	if status != http.StatusCreated || out["id"] != "h2" || out["status"] == nil {
 		t.Fatalf("create with wait: %d %v", status, out)
 	}
@@ -92,13 +80,13 @@ func TestHTTPAPI(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("h2 never waited: %v", out)
 		}
-		_, out = call(t, srv, "GET", "/workflows/add/instances/h2", "")
+		_, out = call(t, v, "GET", "/workflows/add/instances/h2", "")
 	}
-	status, out = call(t, srv, "POST", "/workflows/add/instances/h2/pause", "")
+	status, out = call(t, v, "POST", "/workflows/add/instances/h2/pause", "")
 	if status != http.StatusOK || out["status"] != "paused" {
 		t.Fatalf("pause: %d %v", status, out)
 	}
-	status, out = call(t, srv, "POST", "/workflows/add/instances/h2/terminate", "")
+	status, out = call(t, v, "POST", "/workflows/add/instances/h2/terminate", "")
 	if status != http.StatusOK || out["status"] != "terminated" {
 		t.Fatalf("terminate: %d %v", status, out)
 	}
@@ -121,7 +109,7 @@ func TestHTTPAPI(t *testing.T) {
 		{"GET", "/workflows/add/instances?limit=5000", "", 400, "bad_request"},
 		{"POST", "/workflows/add/instances/h1/events/bump", `{"By":` + strings.Repeat("1", workflow.MaxPayloadBytes) + `}`, 413, "body_too_large"},
 	} {
-		status, out := call(t, srv, tt.method, tt.path, tt.body)
+		status, out := call(t, v, tt.method, tt.path, tt.body)
 		if status != tt.status || code(out) != tt.code {
 			t.Errorf("%s %s: %d %s, want %d %s", tt.method, tt.path, status, code(out), tt.status, tt.code)
 		}

@@ -2,9 +2,9 @@ package workflow_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -12,110 +12,66 @@ import (
 	"time"
 
 	"github.com/roost-dev/roost"
-	"github.com/roost-dev/roost/internal/clock"
+	"github.com/roost-dev/roost/roosttest"
 	"github.com/roost-dev/roost/workflow"
 )
 
-var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+// epoch is where the virtual clock starts.
+var epoch = roosttest.Epoch
 
-// env is an app with a workflow engine on a temporary directory and a
-// virtual clock. define runs after each open, as a program defines its
-// workflows at startup.
-type env struct {
-	t      *testing.T
-	dir    string
-	clock  *clock.Virtual
-	define func(e *workflow.Engine)
-	app    *roost.App
-	e      *workflow.Engine
+// newEnv opens an app with a workflow engine (roosttest) on a temporary
+// directory and a virtual clock. define runs after each open, as a program
+// defines its workflows at startup.
+func newEnv(t *testing.T, define func(e *workflow.Engine)) *roosttest.Env {
+	return roosttest.New(t, func(_ *roost.App, env *roosttest.Env) { define(env.Workflows()) }, roosttest.WithStart(epoch))
 }
 
-func newEnv(t *testing.T, define func(e *workflow.Engine)) *env {
-	v := &env{t: t, dir: t.TempDir(), clock: clock.NewVirtual(epoch), define: define}
-	v.open()
-	t.Cleanup(v.close)
-	return v
-}
-
-func (v *env) open() {
-	app, err := roost.Open(context.Background(), roost.Config{Dir: v.dir, Clock: v.clock, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	v.app, v.e = app, workflow.New(app)
-	v.define(v.e)
-}
-
-func (v *env) close() {
-	if v.app == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := v.e.Close(ctx); err != nil {
-		v.t.Error(err)
-	}
-	if err := v.app.Close(ctx); err != nil {
-		v.t.Error(err)
-	}
-	v.app = nil
-}
-
-// restart closes the app and opens it again on the same directory: what
-// was in memory is gone, storage stays.
-func (v *env) restart() {
-	v.close()
-	v.open()
-}
-
-// advance moves the virtual clock in steps, so that each wake's run can
-// set the next one before the clock passes it.
-func (v *env) advance(d, step time.Duration) {
+// advance moves the virtual clock by d in steps, so that each wake's run
+// can set the next one before the clock passes it.
+func advance(v *roosttest.Env, d, step time.Duration) {
 	for moved := time.Duration(0); moved < d; moved += step {
-		v.clock.Advance(min(step, d-moved))
-		time.Sleep(2 * time.Millisecond)
+		v.Advance(min(step, d-moved))
 	}
 }
 
 // advanceUntil moves the virtual clock by step until the instance's status
 // is one of want (at most 1,000 steps): for waits whose wakes depend on
 // when earlier runs happened to record them.
-func (v *env) advanceUntil(inst *workflow.Instance, step time.Duration, want ...string) *workflow.Status {
-	v.t.Helper()
-	for range 1000 {
-		st, err := inst.Status(context.Background())
-		if err != nil {
-			v.t.Fatal(err)
-		}
-		if slices.Contains(want, st.Status) {
-			return st
-		}
-		v.clock.Advance(step)
-		time.Sleep(2 * time.Millisecond)
-	}
-	v.t.Fatalf("instance %s never reached %v", inst.ID(), want)
-	return nil
+func advanceUntil(v *roosttest.Env, inst *workflow.Instance, step time.Duration, want ...string) *workflow.Status {
+	v.T().Helper()
+	var st *workflow.Status
+	v.AdvanceUntil(func() bool {
+		st = status(v, inst, st)
+		return slices.Contains(want, st.Status)
+	}, step, 1000*step)
+	return st
 }
 
 // wait waits (bounded) until the instance's status is one of want.
-func wait(t *testing.T, inst *workflow.Instance, want ...string) *workflow.Status {
+func wait(v *roosttest.Env, inst *workflow.Instance, want ...string) *workflow.Status {
+	v.T().Helper()
+	var st *workflow.Status
+	v.WaitUntil(func() bool {
+		st = status(v, inst, st)
+		return slices.Contains(want, st.Status)
+	})
+	return st
+}
+
+// status returns the instance's status, and logs it when it differs from
+// last's: a test that fails waiting shows what the instance went through.
+func status(v *roosttest.Env, inst *workflow.Instance, last *workflow.Status) *workflow.Status {
+	t := v.T()
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		st, err := inst.Status(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, w := range want {
-			if st.Status == w {
-				return st
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("instance %s is %s, want %v: %+v", inst.ID(), st.Status, want, st)
-		}
-		time.Sleep(time.Millisecond)
+	st, err := inst.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
+	if last == nil || st.Status != last.Status || len(st.Steps) != len(last.Steps) {
+		b, _ := json.Marshal(st)
+		t.Logf("at %s: %s", v.Now().Format(time.RFC3339Nano), b)
+	}
+	return st
 }
 
 func create[P, R any](t *testing.T, wf *workflow.Workflow[P, R], id string, params P) *workflow.Instance {
@@ -140,7 +96,7 @@ func TestThreeStepsRecordTheirResults(t *testing.T) {
 			return n, nil
 		})
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), roosttest.WaitTimeout)
 	defer cancel()
 	st, err := create(t, wf, "t1", 1).Wait(ctx)
 	if err != nil {
@@ -185,19 +141,18 @@ func TestRetriesBackOffUnderVirtualTime(t *testing.T) {
 			})
 			inst := create(t, wf, "f1", 21)
 			for i, d := range tt.delays {
-				st := waitAttempts(t, inst, i+1)
+				st := waitAttempts(v, inst, i+1)
 				s := st.Steps[0]
 				if s.State != "retrying" || s.Until.Sub(*s.Ended) != d || s.Error.Message != fmt.Sprintf("attempt %d fails", i+1) {
 					t.Fatalf("after attempt %d: %+v (until %s after its end, want %s)", i+1, s, s.Until.Sub(*s.Ended), d)
 				}
-				v.clock.Advance(d - time.Millisecond)
-				time.Sleep(10 * time.Millisecond)
+				v.Advance(d - time.Millisecond)
 				if n := calls.Load(); n != int32(i+1) {
 					t.Fatalf("attempt %d ran before its delay was over (%d calls)", i+2, n)
 				}
-				v.clock.Advance(time.Millisecond)
+				v.Advance(time.Millisecond)
 			}
-			st := wait(t, inst, workflow.StatusComplete)
+			st := wait(v, inst, workflow.StatusComplete)
 			if out, _ := wf.Output(st); out != 42 || calls.Load() != 4 || st.Steps[0].Attempts != 4 {
 				t.Fatalf("output %d after %d calls: %+v", out, calls.Load(), st.Steps[0])
 			}
@@ -206,22 +161,14 @@ func TestRetriesBackOffUnderVirtualTime(t *testing.T) {
 }
 
 // waitAttempts waits until the first step recorded n attempts.
-func waitAttempts(t *testing.T, inst *workflow.Instance, n int) *workflow.Status {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		st, err := inst.Status(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(st.Steps) > 0 && st.Steps[0].Attempts == n {
-			return st
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no attempt %d: %+v", n, st)
-		}
-		time.Sleep(time.Millisecond)
-	}
+func waitAttempts(v *roosttest.Env, inst *workflow.Instance, n int) *workflow.Status {
+	v.T().Helper()
+	var st *workflow.Status
+	v.WaitUntil(func() bool {
+		st = status(v, inst, st)
+		return len(st.Steps) > 0 && st.Steps[0].Attempts == n
+	})
+	return st
 }
 
 func TestFailuresNonRetryableExhaustedAndTimedOut(t *testing.T) {
@@ -247,14 +194,14 @@ func TestFailuresNonRetryableExhaustedAndTimedOut(t *testing.T) {
 		})
 	})
 	final := create(t, wf, "final", "final")
-	st := wait(t, final, workflow.StatusErrored)
+	st := wait(v, final, workflow.StatusErrored)
 	if st.Error.Code != "card_declined" || calls.Load() != 1 || st.Steps[0].Attempts != 1 {
 		t.Fatalf("non-retryable: %+v after %d calls", st.Error, calls.Load())
 	}
 
 	calls.Store(0)
 	handled := create(t, wf, "handled", "handled")
-	st = v.advanceUntil(handled, time.Second, workflow.StatusComplete)
+	st = advanceUntil(v, handled, time.Second, workflow.StatusComplete)
 	if out, _ := wf.Output(st); out != "handled: always" || calls.Load() != 3 {
 		t.Fatalf("exhausted retries: output %q after %d calls", out, calls.Load())
 	}
@@ -264,7 +211,7 @@ func TestFailuresNonRetryableExhaustedAndTimedOut(t *testing.T) {
 
 	calls.Store(0)
 	timeout := create(t, wf, "timeout", "timeout")
-	st = v.advanceUntil(timeout, time.Second, workflow.StatusErrored)
+	st = advanceUntil(v, timeout, time.Second, workflow.StatusErrored)
 	if st.Error.Code != "timeout" || calls.Load() != 3 {
 		t.Fatalf("timed-out step: %+v after %d calls", st.Error, calls.Load())
 	}
@@ -308,9 +255,9 @@ func TestStepWritesCommitWithItsResult(t *testing.T) {
 		})
 	})
 	inst := create(t, wf, "w1", 0)
-	waitAttempts(t, inst, 1)
-	v.clock.Advance(time.Second)
-	st := wait(t, inst, workflow.StatusComplete)
+	waitAttempts(v, inst, 1)
+	v.Advance(time.Second)
+	st := wait(v, inst, workflow.StatusComplete)
 	if out, _ := wf.Output(st); out != "kv=2 rows=1" {
 		t.Fatalf("storage after the steps: %s", out)
 	}
@@ -332,23 +279,22 @@ func TestSleepSurvivesARestart(t *testing.T) {
 		})
 	})
 	inst := create(t, wf, "s1", 1)
-	st := wait(t, inst, workflow.StatusSleeping)
+	st := wait(v, inst, workflow.StatusSleeping)
 	if s := st.Steps[1]; s.Kind != "sleep" || s.State != "sleeping" || !s.Until.Equal(epoch.Add(time.Hour)) {
 		t.Fatalf("sleep record %+v", s)
 	}
-	v.clock.Advance(30 * time.Minute)
-	v.restart() // in the middle of the sleep
+	v.Advance(30 * time.Minute)
+	v.Restart() // in the middle of the sleep
 	inst = wf.Get("s1")
-	if st := wait(t, inst, workflow.StatusSleeping); st.Status != workflow.StatusSleeping {
+	if st := wait(v, inst, workflow.StatusSleeping); st.Status != workflow.StatusSleeping {
 		t.Fatal(st)
 	}
-	v.clock.Advance(30*time.Minute - time.Second)
-	time.Sleep(10 * time.Millisecond)
+	v.Advance(30*time.Minute - time.Second)
 	if after.Load() != 0 {
 		t.Fatal("woke before the hour was over")
 	}
-	v.clock.Advance(time.Second)
-	st = wait(t, inst, workflow.StatusComplete)
+	v.Advance(time.Second)
+	st = wait(v, inst, workflow.StatusComplete)
 	if out, _ := wf.Output(st); out != 20 || before.Load() != 1 || after.Load() != 1 {
 		t.Fatalf("output %d; before ran %d times, after %d", out, before.Load(), after.Load())
 	}
@@ -380,7 +326,7 @@ func TestWaitForEventBeforeDuringAndTimeout(t *testing.T) {
 	// Two events sent while it sleeps, before any wait began: each wait
 	// takes one, in order.
 	early := create(t, wf, "early", "")
-	wait(t, early, workflow.StatusSleeping)
+	wait(v, early, workflow.StatusSleeping)
 	for _, n := range []int{1, 2} {
 		if err := early.SendEvent(ctx, "go", payload{n}); err != nil {
 			t.Fatal(err)
@@ -390,25 +336,25 @@ func TestWaitForEventBeforeDuringAndTimeout(t *testing.T) {
 	late := create(t, wf, "late", "")
 	// One that times out.
 	never := create(t, wf, "never", "")
-	wait(t, late, workflow.StatusSleeping)
-	wait(t, never, workflow.StatusSleeping)
-	v.advance(time.Minute, time.Minute)
-	st := wait(t, early, workflow.StatusComplete)
+	wait(v, late, workflow.StatusSleeping)
+	wait(v, never, workflow.StatusSleeping)
+	advance(v, time.Minute, time.Minute)
+	st := wait(v, early, workflow.StatusComplete)
 	if out, _ := wf.Output(st); out != "got 1 then 2" {
 		t.Fatalf("early: %s", out)
 	}
-	wait(t, late, workflow.StatusWaiting)
+	wait(v, late, workflow.StatusWaiting)
 	for _, n := range []int{3, 4} {
 		if err := late.SendEvent(ctx, "go", payload{n}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	st = wait(t, late, workflow.StatusComplete)
+	st = wait(v, late, workflow.StatusComplete)
 	if out, _ := wf.Output(st); out != "got 3 then 4" {
 		t.Fatalf("late: %s", out)
 	}
-	wait(t, never, workflow.StatusWaiting)
-	st = v.advanceUntil(never, 10*time.Minute, workflow.StatusComplete)
+	wait(v, never, workflow.StatusWaiting)
+	st = advanceUntil(v, never, 10*time.Minute, workflow.StatusComplete)
 	if out, _ := wf.Output(st); out != "timed out" {
 		t.Fatalf("never: %s", out)
 	}
@@ -423,19 +369,19 @@ func TestWaitForEventBeforeDuringAndTimeout(t *testing.T) {
 func TestCreateIsIdempotent(t *testing.T) {
 	var runs atomic.Int32
 	var wf *workflow.Workflow[int, int]
-	newEnv(t, func(e *workflow.Engine) {
+	v := newEnv(t, func(e *workflow.Engine) {
 		wf = workflow.Define(e, "once", func(ctx workflow.Context, n int) (int, error) {
 			return workflow.Step(ctx, "s", func(workflow.StepContext) (int, error) { runs.Add(1); return n, nil })
 		})
 	})
 	ctx := context.Background()
 	inst := create(t, wf, "same", 1)
-	wait(t, inst, workflow.StatusComplete)
+	wait(v, inst, workflow.StatusComplete)
 	again, created, err := wf.Create(ctx, "same", 2)
 	if err != nil || created || again.ID() != "same" {
 		t.Fatalf("second create: %v, %v", created, err)
 	}
-	st := wait(t, again, workflow.StatusComplete)
+	st := wait(v, again, workflow.StatusComplete)
 	if out, _ := wf.Output(st); out != 1 || runs.Load() != 1 {
 		t.Fatalf("output %d after %d runs: the second create ran or changed it", out, runs.Load())
 	}
@@ -457,15 +403,15 @@ func TestPauseResumeTerminate(t *testing.T) {
 	})
 	ctx := context.Background()
 	p := create(t, wf, "p", 7)
-	wait(t, p, workflow.StatusSleeping)
+	wait(v, p, workflow.StatusSleeping)
 	if err := p.Pause(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Pause(ctx); err != nil {
 		t.Fatalf("pausing a paused instance: %v", err)
 	}
-	v.advance(2*time.Hour, 30*time.Minute)
-	if st := wait(t, p, workflow.StatusPaused); after.Load() != 0 {
+	advance(v, 2*time.Hour, 30*time.Minute)
+	if st := wait(v, p, workflow.StatusPaused); after.Load() != 0 {
 		t.Fatalf("a paused instance ran: %+v", st)
 	}
 	if err := p.Resume(ctx); err != nil {
@@ -476,18 +422,18 @@ func TestPauseResumeTerminate(t *testing.T) {
 	} else if roost.ErrorCode(err) != "invalid_state" {
 		t.Fatalf("resuming a running instance: %v", err)
 	}
-	st := wait(t, p, workflow.StatusComplete)
+	st := wait(v, p, workflow.StatusComplete)
 	if out, _ := wf.Output(st); out != 7 || after.Load() != 1 {
 		t.Fatalf("after resume: %d, ran %d", out, after.Load())
 	}
 
 	x := create(t, wf, "x", 8)
-	wait(t, x, workflow.StatusSleeping)
+	wait(v, x, workflow.StatusSleeping)
 	if err := x.Terminate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	v.advance(2*time.Hour, 30*time.Minute)
-	st = wait(t, x, workflow.StatusTerminated)
+	advance(v, 2*time.Hour, 30*time.Minute)
+	st = wait(v, x, workflow.StatusTerminated)
 	if after.Load() != 1 || st.Finished == nil {
 		t.Fatalf("a terminated instance ran: %+v", st)
 	}
@@ -499,8 +445,8 @@ func TestPauseResumeTerminate(t *testing.T) {
 	if err := x.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	wait(t, x, workflow.StatusSleeping)
-	st = v.advanceUntil(x, 30*time.Minute, workflow.StatusComplete)
+	wait(v, x, workflow.StatusSleeping)
+	st = advanceUntil(v, x, 30*time.Minute, workflow.StatusComplete)
 	if out, _ := wf.Output(st); out != 8 || after.Load() != 2 || len(st.Steps) != 2 {
 		t.Fatalf("after restart: %d, ran %d, %+v", out, after.Load(), st.Steps)
 	}
@@ -522,10 +468,10 @@ func TestNondeterministicReplayFails(t *testing.T) {
 		})
 	})
 	inst := create(t, wf, "n1", 1)
-	wait(t, inst, workflow.StatusSleeping)
+	wait(v, inst, workflow.StatusSleeping)
 	stepName.Store("b") // a new version of the code, deployed mid-flight
-	v.clock.Advance(time.Minute)
-	st := wait(t, inst, workflow.StatusErrored)
+	v.Advance(time.Minute)
+	st := wait(v, inst, workflow.StatusErrored)
 	if st.Error.Code != "nondeterminism" || !strings.Contains(st.Error.Message, `step "a"`) || !strings.Contains(st.Error.Message, `step "b"`) {
 		t.Fatalf("error %+v", st.Error)
 	}
@@ -534,7 +480,7 @@ func TestNondeterministicReplayFails(t *testing.T) {
 func TestListPagesByStatus(t *testing.T) {
 	var wf *workflow.Workflow[bool, int]
 	var e *workflow.Engine
-	newEnv(t, func(eng *workflow.Engine) {
+	v := newEnv(t, func(eng *workflow.Engine) {
 		e = eng
 		wf = workflow.Define(eng, "listed", func(ctx workflow.Context, sleep bool) (int, error) {
 			if sleep {
@@ -545,7 +491,7 @@ func TestListPagesByStatus(t *testing.T) {
 	})
 	for i := range 25 {
 		inst := create(t, wf, fmt.Sprintf("i%02d", i), i%5 == 0)
-		wait(t, inst, workflow.StatusComplete, workflow.StatusSleeping)
+		wait(v, inst, workflow.StatusComplete, workflow.StatusSleeping)
 	}
 	ctx := context.Background()
 	var ids []string
@@ -586,7 +532,7 @@ func TestListPagesByStatus(t *testing.T) {
 
 func TestBadInputGetsCodes(t *testing.T) {
 	var wf *workflow.Workflow[int, string]
-	newEnv(t, func(e *workflow.Engine) {
+	v := newEnv(t, func(e *workflow.Engine) {
 		wf = workflow.Define(e, "big", func(ctx workflow.Context, n int) (string, error) {
 			return workflow.Step(ctx, "big", func(workflow.StepContext) (string, error) {
 				return strings.Repeat("x", n), nil
@@ -606,7 +552,7 @@ func TestBadInputGetsCodes(t *testing.T) {
 		t.Fatalf("event to a missing instance: %v", err)
 	}
 	inst := create(t, wf, "ok", 1)
-	wait(t, inst, workflow.StatusComplete)
+	wait(v, inst, workflow.StatusComplete)
 	if err := inst.SendEvent(ctx, "bad type!", nil); roost.ErrorCode(err) != "bad_request" {
 		t.Fatalf("bad event type: %v", err)
 	}
@@ -614,7 +560,7 @@ func TestBadInputGetsCodes(t *testing.T) {
 		t.Fatalf("big payload: %v", err)
 	}
 	huge := create(t, wf, "huge", workflow.MaxResultBytes)
-	st := wait(t, huge, workflow.StatusErrored)
+	st := wait(v, huge, workflow.StatusErrored)
 	if st.Error.Code != "limit_exceeded" || st.Steps[0].Attempts != 1 {
 		t.Fatalf("oversized result: %+v", st)
 	}

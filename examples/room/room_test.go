@@ -95,12 +95,19 @@ func TestRoomHibernatesWithOpenSockets(t *testing.T) {
 	read(t, b)
 	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
 	defer cancel()
-	if err := vc.WaitForTimers(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	vc.Advance(time.Minute)
-	if err := app.WaitActiveObjects(ctx, func(n int) bool { return n == 0 }); err != nil {
-		t.Fatalf("the room did not leave memory: %v", err)
+	// The clients may read the broadcast before the room's event ends and
+	// arms its idle timer: advance again if the clock moved before that.
+	for round := 0; app.ActiveObjects() != 0; round++ {
+		if round == 3 {
+			t.Fatal("the room did not leave memory after 3 idle timeouts")
+		}
+		if err := vc.WaitForTimers(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		vc.Advance(time.Minute)
+		left, stop := context.WithTimeout(ctx, time.Second)
+		app.WaitActiveObjects(left, func(n int) bool { return n == 0 })
+		stop()
 	}
 	// The sockets stayed open; a message wakes the room.
 	if err := b.WriteMessage(websocket.BinaryMessage, []byte("after")); err != nil {

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -201,8 +202,19 @@ func (h *Hub) Upgrade(s *Socket, w http.ResponseWriter, r *http.Request) error {
 		return err // the upgrader answered the client
 	}
 	conn.SetReadLimit(h.cfg.MaxMessageBytes)
+	// The hub writes every frame itself (see encodeFrame): pongs and close
+	// echoes too, instead of gorilla's handlers writing beside it.
+	conn.SetPingHandler(func(data string) error {
+		s.enqueue(frame{data: encodeFrame(opPong, []byte(data))})
+		return nil
+	})
+	conn.SetCloseHandler(func(int, string) error { return nil }) // readFailed echoes the close
+	var raw syscall.RawConn
+	if sc, ok := conn.NetConn().(syscall.Conn); ok {
+		raw, _ = sc.SyscallConn()
+	}
 	s.mu.Lock()
-	s.conn = conn
+	s.conn, s.raw = conn, raw
 	s.mu.Unlock()
 	if !h.spawn(s.read) {
 		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))

@@ -128,7 +128,12 @@ func TestSlowConsumerHoldsUpTheRoomOnce(t *testing.T) {
 			for n < messages {
 				c.SetReadDeadline(time.Now().Add(30 * time.Second))
 				_, b, err := c.ReadMessage()
-				if err != nil || int(b[0])|int(b[1])<<8 != n {
+				if err != nil {
+					t.Logf("reader %d: %v", n, err)
+					break
+				}
+				if got := int(b[0]) | int(b[1])<<8; got != n {
+					t.Logf("reader: got message %d, want %d", got, n)
 					break
 				}
 				n++
@@ -181,7 +186,7 @@ func TestStuckWriteTimesOut(t *testing.T) {
 	big := make([]byte, 1<<20)
 	for range 64 { // more than the kernel buffers, fewer than the queue
 		if !s.Send(true, big) {
-			t.Fatal("a send was refused")
+			break // the watchdog was quicker than the sends
 		}
 	}
 	select {

@@ -3,10 +3,12 @@ package sockets
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -21,18 +23,23 @@ type Socket struct {
 	id   uint64
 	tags []string
 
-	mu         sync.Mutex // guards the fields below
-	conn       *websocket.Conn
+	mu   sync.Mutex // guards the fields below
+	conn *websocket.Conn
+	// raw writes to conn's socket without waiting (nil when conn has no
+	// file descriptor: then every frame goes through the writer).
+	raw        syscall.RawConn
 	attachment []byte
 	queue      []frame // waiting to be written
 	writing    bool    // a writer goroutine drains the queue
 	// autoAt is when the hub last answered an automatic response.
 	autoAt time.Time
 	// drained, while not nil, is closed when the queue falls back under
-	// the low-water mark (see Hub.throttle).
-	drained chan struct{}
-	closed  bool // no more sends; the close frame is queued or sent
-	done    bool // the connection is closed and the socket removed
+	// the low-water mark (see Hub.throttle); behindSince is when it was
+	// made.
+	drained     chan struct{}
+	behindSince time.Time
+	closed      bool // no more sends; the close frame is queued or sent
+	done        bool // the connection is closed and the socket removed
 	// cause is why the hub closed the socket itself (it fell behind, a
 	// write failed): the object hears of it as the socket's error.
 	cause error
@@ -43,12 +50,12 @@ type Socket struct {
 	writeSince atomic.Int64
 }
 
-// frame is a message or a close to write: typ and data, or a message
-// prepared once for many sockets (a broadcast).
+// frame is an encoded frame to write (a broadcast's is shared by all its
+// sockets, so it is never modified); close marks a close frame, after
+// which nothing is written.
 type frame struct {
-	typ      int
-	data     []byte
-	prepared *websocket.PreparedMessage
+	data  []byte
+	close bool
 }
 
 // Key returns the socket's object.
@@ -92,28 +99,44 @@ func (s *Socket) SetAttachment(b []byte) error {
 // queue is full is closed with 1008, and sends to a closed socket are
 // dropped (reported by the false result).
 func (s *Socket) Send(binary bool, data []byte) bool {
-	typ := websocket.TextMessage
+	return s.enqueue(frame{data: encodeFrame(opcode(binary), data)})
+}
+
+func opcode(binary bool) byte {
 	if binary {
-		typ = websocket.BinaryMessage
+		return opBinary
 	}
-	return s.enqueue(frame{typ: typ, data: data})
+	return opText
 }
 
 // Broadcast queues one message to every socket of socks, framing it once,
 // and returns how many took it. A closed or full socket stops no one else.
+//
+// The writes of a large broadcast are spread over one goroutine per CPU
+// (each writes its share of the sockets in turn), so that one message to a
+// thousand sockets uses every core without waking a thousand goroutines.
 func Broadcast(socks []*Socket, binary bool, data []byte) int {
-	typ := websocket.TextMessage
-	if binary {
-		typ = websocket.BinaryMessage
+	f := frame{data: encodeFrame(opcode(binary), data)}
+	parts := min(runtime.GOMAXPROCS(0), len(socks)/broadcastShare)
+	if parts <= 1 {
+		return enqueueAll(socks, f)
 	}
-	f := frame{typ: typ, data: data}
-	if len(socks) > 1 {
-		// Only a compressed or a client frame could fail to prepare, and
-		// a server frame is neither; the plain frame would do anyway.
-		if pm, err := websocket.NewPreparedMessage(typ, data); err == nil {
-			f = frame{prepared: pm}
-		}
+	var taken atomic.Int64
+	var wg sync.WaitGroup
+	size := (len(socks) + parts - 1) / parts
+	for part := range slices.Chunk(socks[size:], size) {
+		wg.Go(func() { taken.Add(int64(enqueueAll(part, f))) })
 	}
+	taken.Add(int64(enqueueAll(socks[:size], f)))
+	wg.Wait()
+	return int(taken.Load())
+}
+
+// broadcastShare is the fewest sockets a broadcast gives a goroutine of
+// its own.
+const broadcastShare = 64
+
+func enqueueAll(socks []*Socket, f frame) int {
 	n := 0
 	for _, s := range socks {
 		if s.enqueue(f) {
@@ -123,6 +146,11 @@ func Broadcast(socks []*Socket, binary bool, data []byte) int {
 	return n
 }
 
+// enqueue queues a frame for the socket's writer. If nothing is queued or
+// being written, the frame is written right here first, without waiting:
+// a broadcast to a thousand idle sockets is a thousand writes by one
+// goroutine, not a thousand goroutines woken. What the socket's buffer does
+// not take goes to the writer.
 func (s *Socket) enqueue(f frame) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -133,9 +161,29 @@ func (s *Socket) enqueue(f frame) bool {
 		s.fellBehindLocked()
 		return false
 	}
+	if !f.close && !s.writing && len(s.queue) == 0 && s.raw != nil && !s.done {
+		s.writing = true // the writer's place, for one write
+		s.mu.Unlock()
+		n, err := writeNow(s.raw, f.data)
+		s.mu.Lock()
+		s.writing = false
+		if err != nil {
+			s.writeFailedLocked(err)
+			return true // taken, and lost with the connection
+		}
+		if n == len(f.data) {
+			s.kickLocked() // frames queued meanwhile
+			return true
+		}
+		f.data = f.data[n:]
+		s.queue = append([]frame{f}, s.queue...)
+		s.kickLocked()
+		return true
+	}
 	s.queue = append(s.queue, f)
 	if len(s.queue) == s.hub.highWater() && s.drained == nil {
 		s.drained = make(chan struct{})
+		s.behindSince = time.Now()
 		s.hub.backlogged(s.key, 1)
 	}
 	s.kickLocked()
@@ -168,11 +216,11 @@ func (s *Socket) backlog() <-chan struct{} {
 }
 
 // closeIfStillBehind closes the socket as a slow consumer if it is still in
-// the backlog that drained belongs to.
+// the backlog that drained belongs to, and has been for throttleWait.
 func (s *Socket) closeIfStillBehind(drained <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.drained != nil && (<-chan struct{})(s.drained) == drained {
+	if s.drained != nil && (<-chan struct{})(s.drained) == drained && time.Since(s.behindSince) >= throttleWait {
 		s.fellBehindLocked()
 	}
 }
@@ -203,7 +251,7 @@ func (s *Socket) closeLocked(code int, reason string) {
 	if len(reason) > 123 {
 		reason = reason[:123] // a close frame's payload is at most 125 bytes
 	}
-	s.queue = append(s.queue, frame{typ: websocket.CloseMessage, data: websocket.FormatCloseMessage(code, reason)})
+	s.queue = append(s.queue, frame{data: encodeFrame(opClose, websocket.FormatCloseMessage(code, reason)), close: true})
 	s.kickLocked()
 }
 
@@ -242,29 +290,19 @@ func (s *Socket) write() {
 		// thousand writes costs more than the write): the hub's watchdog
 		// fails a write that takes longer than WriteTimeout.
 		s.writeSince.Store(time.Now().UnixNano())
-		var err error
-		if f.prepared != nil {
-			err = conn.WritePreparedMessage(f.prepared)
-		} else {
-			err = conn.WriteMessage(f.typ, f.data)
-		}
+		_, err := conn.NetConn().Write(f.data)
 		s.writeSince.Store(0)
-		if err != nil {
+		switch {
+		case err != nil:
 			s.mu.Lock()
-			s.closed = true // nothing more can be written
-			if s.cause == nil {
-				s.cause = fmt.Errorf("write to the client: %w", err)
-			}
+			s.writeFailedLocked(err)
+			s.writing = false
 			s.mu.Unlock()
-		}
-		if err != nil || f.typ == websocket.CloseMessage {
-			if f.typ == websocket.CloseMessage && err == nil {
-				// Give the peer a moment to answer the close, then drop
-				// the connection; the reader ends with it.
-				conn.SetReadDeadline(time.Now().Add(2 * time.Second))
-			} else {
-				conn.Close()
-			}
+			return
+		case f.close:
+			// Give the peer a moment to answer the close, then drop the
+			// connection; the reader ends with it.
+			conn.SetReadDeadline(time.Now().Add(2 * time.Second))
 			s.mu.Lock()
 			s.writing = false
 			s.queue = nil
@@ -273,6 +311,18 @@ func (s *Socket) write() {
 			return
 		}
 	}
+}
+
+// writeFailedLocked ends a socket whose connection failed a write: nothing
+// more can be written, and its object hears why.
+func (s *Socket) writeFailedLocked(err error) {
+	s.closed = true
+	if s.cause == nil {
+		s.cause = fmt.Errorf("write to the client: %w", err)
+	}
+	s.queue = nil
+	s.releaseLocked()
+	s.conn.Close() // the reader ends with it
 }
 
 // stuck reports whether a write has been in progress since before t.

@@ -7,15 +7,16 @@
 //
 //	POST /workflows/five/instances        {"id":…, "params":{"n":N}} → 201, or 200 for an existing ID
 //	GET  /workflows/five/instances/{id}   the instance's status, with each step's result
+//	GET  /workflows/five/instances        the listing, from the engine's index
 //
 // Every execution of a step appends "<instance> <step> <token>\n" with one
-// write(2) (O_APPEND) and returns the token as its result, which the
-// journal records when the step commits. The token, "<pid>-<random>.<counter>", is
-// unique to that execution, so the log tells which execution of a step the
-// journal kept, and which ones a kill interrupted before their commit (they
-// run again). Its first part names the process: its pid and a random
-// number, in case a later process gets the same pid. The output of an instance is {"n": N, "tokens": [the five
-// results]}.
+// write(2) (O_APPEND), then waits a random time up to --step-delay, and
+// returns the token as its result, which the journal records when the step
+// commits. The token, "<pid>-<random>.<counter>", is unique to that
+// execution (the random number tells apart two processes with the same
+// pid), so the log tells which execution of a step the journal kept, and
+// which ones a kill interrupted before their commit (they run again). The
+// output of an instance is {"n": N, "tokens": [the five results]}.
 package main
 
 import (
