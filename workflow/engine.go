@@ -91,7 +91,10 @@ func (e *Engine) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("workflow: close: %w", ctx.Err())
 	}
-	return e.index.close(ctx)
+	if err := e.index.close(ctx); err != nil {
+		return err
+	}
+	return e.markClean(ctx)
 }
 
 // definition is a defined workflow.
@@ -153,7 +156,7 @@ func Define[P, R any](e *Engine, name string, fn func(ctx Context, params P) (R,
 	d.ns = roost.Register(e.app, classPrefix+name, func(st *roost.State) (*object, error) {
 		return &object{st: st, def: d}, nil
 	})
-	e.resumeListed(d)
+	e.resume(d)
 	return &Workflow[P, R]{def: d}
 }
 

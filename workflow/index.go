@@ -17,9 +17,9 @@ import (
 // one object of class "workflow-index" per workflow, named by it, with a table
 // of its instances. Instances report their status changes to it after they
 // commit, in batches (one event per batch), so it may lag a moment behind
-// them, and a crash may lose the last reports: at startup the engine asks
-// the instances the index has as running for their status again (and
-// resumes them).
+// them, and a crash may lose the last reports. A clean close marks each
+// index complete; a start without the mark (after a crash) asks every
+// instance on disk for its status, in the background (see resume).
 type index struct {
 	e  *Engine
 	ns *roost.Namespace
@@ -114,6 +114,22 @@ func (ix *index) flusher() {
 	}
 }
 
+// requeue puts back entries whose write failed, unless newer ones came.
+func (ix *index) requeue(workflow string, entries []entry) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	p := ix.pending[workflow]
+	if p == nil {
+		p = map[string]entry{}
+		ix.pending[workflow] = p
+	}
+	for _, en := range entries {
+		if old, ok := p[en.ID]; !ok || old.Updated.Before(en.Updated) {
+			p[en.ID] = en
+		}
+	}
+}
+
 // flush writes the pending reports of every workflow.
 func (ix *index) flush(ctx context.Context) {
 	ix.mu.Lock()
@@ -127,7 +143,10 @@ func (ix *index) flush(ctx context.Context) {
 		if err := roost.Do(ctx, ix.ns.GetByName(name), func(ctx context.Context, o *indexObject) error {
 			return o.upsert(ctx, entries)
 		}); err != nil {
-			ix.e.log.Warn("workflow: cannot update the index; instances report again when they next change", "workflow", name, "err", err)
+			// Kept for the next flush; a crash before it is repaired by the
+			// check of every instance at the next start.
+			ix.e.log.Warn("workflow: cannot update the index; it is tried again", "workflow", name, "err", err)
+			ix.requeue(name, entries)
 		}
 	}
 }
@@ -238,53 +257,122 @@ func (e *Engine) List(ctx context.Context, workflow string, opts ListOptions) (*
 	return page, nil
 }
 
-// resumeListed asks the instances of d the index has as running or queued
-// for their status, in the background: after a crash, their runs are gone
-// (their alarms would resume them, but only after the lease), and the index
-// may have missed their last reports.
-func (e *Engine) resumeListed(d *definition) {
+// cleanKey marks, in a workflow's index object, that the engine closed
+// cleanly: every report reached the index.
+const cleanKey = "clean"
+
+// markClean records that every report of the engine's workflows reached
+// their indexes. Close calls it after the last flush.
+func (e *Engine) markClean(ctx context.Context) error {
+	e.mu.Lock()
+	names := make([]string, 0, len(e.defs))
+	for name := range e.defs {
+		names = append(names, name)
+	}
+	e.mu.Unlock()
+	for _, name := range names {
+		if err := roost.Do(ctx, e.index.ns.GetByName(name), func(ctx context.Context, o *indexObject) error {
+			return o.st.Storage().Put(ctx, cleanKey, []byte("1"))
+		}); err != nil {
+			return fmt.Errorf("workflow: mark the index of %s clean: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// resume brings d's instances back after a start, in the background: the
+// runs of the instances that were running are gone (their alarms would
+// resume them, but only after the lease), and after a crash the index may
+// have missed the last reports. After a clean close, it resumes the
+// instances the index lists as running or queued; after a crash (or at the
+// first start), it asks every instance of d on disk for its status, which
+// corrects the index too.
+func (e *Engine) resume(d *definition) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		for _, status := range []string{StatusRunning, StatusQueued} {
-			opts := ListOptions{Status: status, Limit: 1000}
-			for {
-				page, err := e.List(e.ctx, d.name, opts)
-				if err != nil {
-					if !errors.Is(err, context.Canceled) {
-						e.log.Warn("workflow: cannot list instances to resume; their alarms will", "workflow", d.name, "err", err)
-					}
-					return
-				}
-				for _, s := range page.Instances {
-					e.poke(d, s.ID)
-				}
-				if page.Cursor == "" {
-					break
-				}
-				opts.Cursor = page.Cursor
+		clean := false
+		err := roost.Do(e.ctx, e.index.ns.GetByName(d.name), func(ctx context.Context, o *indexObject) error {
+			_, ok, err := o.st.Storage().Get(ctx, cleanKey)
+			if err != nil || !ok {
+				return err
 			}
+			clean = true
+			_, err = o.st.Storage().Delete(ctx, cleanKey) // until the next clean close
+			return err
+		})
+		if err == nil && clean {
+			err = e.resumeListed(d)
+		} else if err == nil {
+			err = e.reconcile(d)
+		}
+		if err != nil && !errors.Is(err, context.Canceled) {
+			e.log.Warn("workflow: cannot resume instances at startup; their alarms will", "workflow", d.name, "err", err)
 		}
 	}()
 }
 
-// poke reports an instance's status again and starts its run if it should
-// run and has none.
-func (e *Engine) poke(d *definition, id string) {
-	if e.isLive(d.name, id) {
-		return
+// resumeListed pokes the instances the index lists as running or queued.
+func (e *Engine) resumeListed(d *definition) error {
+	for _, status := range []string{StatusRunning, StatusQueued} {
+		opts := ListOptions{Status: status, Limit: 1000}
+		for {
+			page, err := e.List(e.ctx, d.name, opts)
+			if err != nil {
+				return err
+			}
+			for _, s := range page.Instances {
+				e.poke(d, d.ns.GetByName(s.ID))
+			}
+			if page.Cursor == "" {
+				break
+			}
+			opts.Cursor = page.Cursor
+		}
 	}
-	inst := &Instance{def: d, id: id}
+	return nil
+}
+
+// reconcile pokes every instance of d the node's inventory has.
+func (e *Engine) reconcile(d *definition) error {
+	start, n := e.clock.Now(), 0
+	opts := roost.ListObjectsOptions{Class: d.ns.Class(), Limit: 1000}
+	for {
+		page, err := e.app.Admin().List(e.ctx, opts)
+		if err != nil {
+			return err
+		}
+		for _, o := range page.Objects {
+			e.poke(d, d.ns.Get(o.ID))
+			n++
+		}
+		if page.Next == "" {
+			break
+		}
+		opts.Cursor = page.Next
+	}
+	if n > 0 {
+		e.log.Info("workflow: instances checked after an unclean stop", "workflow", d.name, "instances", n, "took", e.clock.Now().Sub(start))
+	}
+	return nil
+}
+
+// poke reports an instance's status again and starts its run if it should
+// run.
+func (e *Engine) poke(d *definition, stub *roost.Stub) {
 	var m *meta
-	err := inst.do(e.ctx, func(ctx context.Context, o *object, j journal, got *meta) (bool, error) {
-		m = got
-		return false, nil
+	err := roost.Do(e.ctx, stub, func(ctx context.Context, o *object) error {
+		got, ok, err := o.journal().meta(ctx)
+		if ok {
+			m = got
+		}
+		return err
 	})
-	if err != nil {
+	if err != nil || m == nil {
 		return
 	}
 	e.report(d, m)
-	if m.Status == StatusRunning || m.Status == StatusQueued {
-		e.start(d, id, nil)
+	if (m.Status == StatusRunning || m.Status == StatusQueued) && !e.isLive(d.name, m.ID) {
+		e.start(d, m.ID, nil)
 	}
 }

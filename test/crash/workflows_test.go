@@ -107,10 +107,9 @@ func TestCrash_WorkflowsSurviveKill9(t *testing.T) {
 		st.committed, l.lines, st.crashReruns, st.rerunInstances, st.sameProcess, complete, wfInstances,
 		drain.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 	if len(late) > 0 {
-		// The startup scan resumes the instances the index lists as
-		// running; a kill loses the reports not yet written to the index,
-		// and those instances wait for their alarm, due 30 s after their
-		// run began.
+		// After a kill, the engine's startup check resumes every instance
+		// that was running; one resumed by its alarm (due 30 s after its
+		// run began) was missed by it.
 		t.Logf("%d instances finished more than %v after the last restart: resumed by their alarm, not by the engine's startup scan; first: %s",
 			len(late), wfLate, strings.Join(first(late, 10), " "))
 	}
@@ -629,7 +628,7 @@ func checkListed(t *testing.T, srv *server, sts map[string]*wfStatus, sup *super
 	}
 	slices.Sort(off)
 	if len(off) > 0 {
-		t.Logf("index: %d of %d instances listed wrongly after a graceful restart: %s", len(off), len(sts), strings.Join(first(off, 10), "; "))
+		t.Errorf("index: %d of %d instances listed wrongly after a graceful restart: %s", len(off), len(sts), strings.Join(first(off, 10), "; "))
 	} else {
 		t.Logf("index: all %d instances listed with their status", len(sts))
 	}
