@@ -50,3 +50,25 @@ func TestFramesOfEveryLengthArriveIntact(t *testing.T) {
 		t.Fatal("no pong")
 	}
 }
+
+// A client's close is echoed with its code before the connection closes,
+// however the reader and the writer interleave.
+func TestPeerCloseIsEchoed(t *testing.T) {
+	h := newHub(t, Config{Deliver: func(*Socket, Event) {}})
+	url, accepted := serveRoom(t, h)
+	for i := range 20 {
+		c, _, err := websocket.DefaultDialer.Dial(url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-accepted
+		if err := c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		if _, _, err := c.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+			t.Fatalf("close %d: %v, want the echo of 1000", i, err)
+		}
+		c.Close()
+	}
+}

@@ -167,6 +167,10 @@ func (s *Socket) enqueue(f frame) bool {
 		n, err := writeNow(s.raw, f.data)
 		s.mu.Lock()
 		s.writing = false
+		if s.done { // the reader ended meanwhile, and left the closing to the writer
+			s.conn.Close()
+			return true
+		}
 		if err != nil {
 			s.writeFailedLocked(err)
 			return true // taken, and lost with the connection
@@ -273,9 +277,13 @@ func (s *Socket) kickLocked() {
 func (s *Socket) write() {
 	for {
 		s.mu.Lock()
-		if len(s.queue) == 0 || s.done {
+		if len(s.queue) == 0 {
 			s.writing = false
+			done, conn := s.done, s.conn
 			s.mu.Unlock()
+			if done {
+				conn.Close() // the reader ended and left that to the writer
+			}
 			return
 		}
 		f := s.queue[0]
@@ -301,13 +309,17 @@ func (s *Socket) write() {
 			return
 		case f.close:
 			// Give the peer a moment to answer the close, then drop the
-			// connection; the reader ends with it.
+			// connection; the reader ends with it (or ended already).
 			conn.SetReadDeadline(time.Now().Add(2 * time.Second))
 			s.mu.Lock()
 			s.writing = false
 			s.queue = nil
 			s.releaseLocked()
+			done := s.done
 			s.mu.Unlock()
+			if done {
+				conn.Close()
+			}
 			return
 		}
 	}
@@ -389,13 +401,17 @@ func (s *Socket) readFailed(err error) {
 }
 
 // finish closes the connection and forgets the socket.
+//
+// A close frame still queued (the echo of the peer's close) goes out first:
+// the writer then closes the connection.
 func (s *Socket) finish() {
 	s.mu.Lock()
 	s.closed, s.done = true, true
 	s.releaseLocked()
-	conn := s.conn
+	s.queue = slices.DeleteFunc(s.queue, func(f frame) bool { return !f.close })
+	conn, writing := s.conn, s.writing
 	s.mu.Unlock()
-	if conn != nil {
+	if conn != nil && !writing {
 		conn.Close()
 	}
 	s.hub.remove(s)
