@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
@@ -200,6 +201,18 @@ func (a *App) Handle(pattern string, h http.Handler) { a.gw.Handle(pattern, h) }
 // MetricsHandler serves the app's Prometheus metrics (objects, events,
 // commits, timers, RPC, queues, and the Go runtime's).
 func (a *App) MetricsHandler() http.Handler { return a.metrics.Handler() }
+
+// RegisterMetrics adds collectors to the app's Prometheus registry (served
+// by [App.MetricsHandler]): the metrics of components built on the app,
+// such as the workflow engine. A name already registered is an error.
+func (a *App) RegisterMetrics(cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := a.metrics.Registry().Register(c); err != nil {
+			return fmt.Errorf("roost: register metrics: %w", err)
+		}
+	}
+	return nil
+}
 
 // Clock returns the app's clock ([Config.Clock]).
 func (a *App) Clock() Clock { return a.cfg.Clock }

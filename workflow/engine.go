@@ -15,10 +15,11 @@ import (
 // Engine runs the workflows defined on it, on one app. Make one with [New],
 // define workflows on it with [Define], and Close it before the app.
 type Engine struct {
-	app   *roost.App
-	clock roost.Clock
-	log   *slog.Logger
-	index *index
+	app     *roost.App
+	clock   roost.Clock
+	log     *slog.Logger
+	index   *index
+	metrics *metrics
 
 	ctx    context.Context // ends at Close: runs stop
 	cancel context.CancelFunc
@@ -57,7 +58,8 @@ type runKey struct{ workflow, id string }
 // HTTP API.
 func New(app *roost.App) *Engine { return NewWithOptions(app, Options{}) }
 
-// NewWithOptions is [New] with options.
+// NewWithOptions is [New] with options. An app has at most one engine:
+// a second panics, like a second roost.Register of a class.
 func NewWithOptions(app *roost.App, opts Options) *Engine {
 	if opts.MaxRunning <= 0 {
 		opts.MaxRunning = 1024
@@ -66,6 +68,11 @@ func NewWithOptions(app *roost.App, opts Options) *Engine {
 	e := &Engine{app: app, clock: app.Clock(), log: app.Logger(), ctx: ctx, cancel: cancel, maxRunning: opts.MaxRunning,
 		defs: map[string]*definition{}, live: map[runKey]*run{}, inQueue: map[runKey]bool{}, waiters: map[runKey][]chan struct{}{}}
 	e.index = newIndex(e)
+	m, err := newMetrics(e)
+	if err != nil {
+		panic(fmt.Sprintf("workflow: one engine per app: %v", err))
+	}
+	e.metrics = m
 	return e
 }
 

@@ -178,6 +178,7 @@ func (d *definition) create(ctx context.Context, id string, params json.RawMessa
 		return nil, false, err
 	}
 	if created {
+		d.e.metrics.created.WithLabelValues(d.name).Inc()
 		d.e.report(d, m)
 		d.e.start(d, id, m)
 	}
@@ -345,6 +346,7 @@ func (i *Instance) Terminate(ctx context.Context) error {
 		return true, o.st.Storage().DeleteAlarm(ctx)
 	})
 	if err == nil {
+		i.def.e.metrics.finished.WithLabelValues(i.def.name, StatusTerminated).Inc()
 		i.def.e.stopRun(i.def.name, i.id)
 		i.def.e.notify(i.def.name, i.id)
 	}

@@ -308,10 +308,13 @@ func (r *run) step(name string, cfg stepConfig, fn func(StepContext) ([]byte, er
 		}
 		switch {
 		case got.State == recDone && got.Error != nil:
+			r.e.metrics.attempts.WithLabelValues(r.def.name, "failed").Inc()
 			return nil, got.Error.err()
 		case got.State == recDone:
+			r.e.metrics.attempts.WithLabelValues(r.def.name, "ok").Inc()
 			return got.Result, nil
 		}
+		r.e.metrics.attempts.WithLabelValues(r.def.name, "retry").Inc()
 		r.log.Debug("workflow: step attempt failed", "step", name, "attempt", attempts, "retry_at", got.Until, "err", got.Error.Message)
 		r.suspend("retry")
 	}
@@ -441,7 +444,9 @@ func (r *run) finish(status string, out []byte, fnErr error) {
 		}
 		return nil, o.st.Storage().DeleteAlarm(ctx)
 	})
-	if err != nil && !errors.Is(err, errStopped) && r.ctx.Err() == nil {
+	if err == nil {
+		r.e.metrics.finished.WithLabelValues(r.def.name, status).Inc()
+	} else if !errors.Is(err, errStopped) && r.ctx.Err() == nil {
 		r.log.Warn("workflow: cannot record the instance's end; its alarm retries", "err", err)
 	}
 }
