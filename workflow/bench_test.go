@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/roost-dev/roost"
 	"github.com/roost-dev/roost/examples/orders"
@@ -37,7 +38,9 @@ func BenchmarkThreeStep(b *testing.B) {
 						b.Error(err)
 						return
 					}
-					st, err := inst.Wait(ctx)
+					wctx, cancel := context.WithTimeout(ctx, time.Minute) // a lost instance fails, not hangs
+					st, err := inst.Wait(wctx)
+					cancel()
 					if err != nil || st.Status != workflow.StatusComplete {
 						b.Errorf("%+v, %v", st, err)
 						return

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -133,10 +134,7 @@ func (ix *index) requeue(workflow string, entries []entry) {
 // flush writes the pending reports of every workflow.
 func (ix *index) flush(ctx context.Context) {
 	ix.mu.Lock()
-	names := make([]string, 0, len(ix.pending))
-	for name := range ix.pending {
-		names = append(names, name)
-	}
+	names := slices.Collect(maps.Keys(ix.pending))
 	ix.mu.Unlock()
 	for _, name := range names {
 		entries := ix.take(name)
@@ -265,10 +263,7 @@ const cleanKey = "clean"
 // their indexes. Close calls it after the last flush.
 func (e *Engine) markClean(ctx context.Context) error {
 	e.mu.Lock()
-	names := make([]string, 0, len(e.defs))
-	for name := range e.defs {
-		names = append(names, name)
-	}
+	names := slices.Collect(maps.Keys(e.defs))
 	e.mu.Unlock()
 	for _, name := range names {
 		if err := roost.Do(ctx, e.index.ns.GetByName(name), func(ctx context.Context, o *indexObject) error {

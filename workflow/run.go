@@ -176,7 +176,7 @@ func (r *run) event(fn func(ctx context.Context, o *object, m *meta) ([]*record,
 	if r.stopped.Load() {
 		return errStopped
 	}
-	var m *meta
+	var m, stored *meta
 	var recs []*record
 	err := roost.Do(r.ctx, r.stub, func(ctx context.Context, o *object) error {
 		j := o.journal()
@@ -186,6 +186,7 @@ func (r *run) event(fn func(ctx context.Context, o *object, m *meta) ([]*record,
 			return err
 		}
 		if !ok || m.Run != r.gen || !runnable(m.Status) {
+			stored = m
 			return errStopped
 		}
 		if m.Status == StatusQueued {
@@ -203,6 +204,14 @@ func (r *run) event(fn func(ctx context.Context, o *object, m *meta) ([]*record,
 		m.Updated = r.e.clock.Now()
 		return j.putMeta(ctx, m)
 	})
+	if stored != nil {
+		// The instance moved on without this run (paused, terminated,
+		// restarted, or run to its end by another run): its status shows
+		// the instance as stored, and its waiters hear of an end.
+		r.mu.Lock()
+		r.meta, r.recs = stored, nil
+		r.mu.Unlock()
+	}
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/roost-dev/roost/internal/admin"
 	"github.com/roost-dev/roost/internal/errcode"
 	"github.com/roost-dev/roost/workflow"
 )
@@ -476,7 +477,7 @@ func (c *wfClient) do(ctx context.Context, method string, q url.Values, body []b
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.StatusCode, wfError(resp)
+		return resp.StatusCode, admin.DecodeError(resp)
 	}
 	if v != nil {
 		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
@@ -484,24 +485,4 @@ func (c *wfClient) do(ctx context.Context, method string, q url.Values, body []b
 		}
 	}
 	return resp.StatusCode, nil
-}
-
-// wfError reads the server's JSON error. An answer that is not one (a
-// proxy's error page, say) becomes an error with a code for its status.
-func wfError(resp *http.Response) error {
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var body struct {
-		Error struct {
-			Code    errcode.Code `json:"code"`
-			Message string       `json:"message"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(b, &body) == nil && body.Error.Code != "" {
-		return &errcode.Error{Code: body.Error.Code, Message: body.Error.Message}
-	}
-	code := errcode.Internal
-	if resp.StatusCode == http.StatusNotFound {
-		code = errcode.NotFound
-	}
-	return &errcode.Error{Code: code, Message: fmt.Sprintf("the server answered %s: %s", resp.Status, quoteArg(strings.TrimSpace(string(b))))}
 }

@@ -211,12 +211,13 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		return resp, nil
 	}
 	defer resp.Body.Close()
-	return nil, decodeError(resp)
+	return nil, DecodeError(resp)
 }
 
-// decodeError reads the server's JSON error. An answer that is not one (a
-// proxy's error page, say) becomes an error with a code for its status.
-func decodeError(resp *http.Response) error {
+// DecodeError reads a Roost server's JSON error from resp. An answer that
+// is not one (a proxy's error page, say) becomes an error with a code for
+// its status.
+func DecodeError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var body struct {
 		Error struct {

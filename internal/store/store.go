@@ -252,8 +252,8 @@ func (s *Store) dial(file string, create bool) (*sqlite3.SQLiteConn, error) {
 }
 
 // create writes a new object's files from the template and makes them
-// durable: the database file is synced, and so is the directory that holds
-// both; the WAL's bytes are synced by the first commit (a WAL whose template
+// durable (with SyncFull): the database file is synced, and so is the
+// directory that holds both; the WAL's bytes are synced by the first commit (a WAL whose template
 // bytes were lost in a power failure reads as empty, and then nothing was
 // acknowledged).
 func (s *Store) create(file string) error {
@@ -283,14 +283,18 @@ func (s *Store) create(file string) error {
 	// under its temporary name, left by a crash in the middle of a create is
 	// garbage, and is overwritten. The database appears under its name only
 	// once its bytes are durable: a crash never leaves a partial one.
+	// With SyncNormal, commits are not synced either: what a process crash
+	// cannot lose (the page cache keeps it) is enough, so the new files and
+	// the directory are not synced.
+	full := s.cfg.Synchronous == SyncFull
 	err = s.writeFile(d, base+"-wal", s.template.wal, os.O_TRUNC, false)
 	if err == nil {
-		err = s.writeFile(d, base+newSuffix, s.template.db, os.O_TRUNC, true)
+		err = s.writeFile(d, base+newSuffix, s.template.db, os.O_TRUNC, full)
 	}
 	if err == nil {
 		err = d.Rename(base+newSuffix, base)
 	}
-	if err == nil {
+	if err == nil && full {
 		err = syncDir(d, ".")
 	}
 	if err != nil {
