@@ -205,7 +205,7 @@ func (h *Hub) Upgrade(s *Socket, w http.ResponseWriter, r *http.Request) error {
 	// The hub writes every frame itself (see encodeFrame): pongs and close
 	// echoes too, instead of gorilla's handlers writing beside it.
 	conn.SetPingHandler(func(data string) error {
-		s.enqueue(frame{data: encodeFrame(opPong, []byte(data))})
+		s.enqueue(frame{data: encodeFrame(opPong, []byte(data))}, true)
 		return nil
 	})
 	conn.SetCloseHandler(func(int, string) error { return nil }) // readFailed echoes the close

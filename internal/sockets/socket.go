@@ -3,7 +3,6 @@ package sockets
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -99,7 +98,7 @@ func (s *Socket) SetAttachment(b []byte) error {
 // queue is full is closed with 1008, and sends to a closed socket are
 // dropped (reported by the false result).
 func (s *Socket) Send(binary bool, data []byte) bool {
-	return s.enqueue(frame{data: encodeFrame(opcode(binary), data)})
+	return s.enqueue(frame{data: encodeFrame(opcode(binary), data)}, true)
 }
 
 func opcode(binary bool) byte {
@@ -109,49 +108,27 @@ func opcode(binary bool) byte {
 	return opText
 }
 
-// Broadcast queues one message to every socket of socks, framing it once,
-// and returns how many took it. A closed or full socket stops no one else.
-//
-// The writes of a large broadcast are spread over one goroutine per CPU
-// (each writes its share of the sockets in turn), so that one message to a
-// thousand sockets uses every core without waking a thousand goroutines.
+// Broadcast queues one message to every socket of socks, encoding it
+// once, and returns how many took it. A closed or full socket stops no one
+// else. The sockets' writers write it: the broadcast itself only queues, so
+// the object goes on with its next event at once, and a burst of messages
+// reaches each client in few, large writes.
 func Broadcast(socks []*Socket, binary bool, data []byte) int {
 	f := frame{data: encodeFrame(opcode(binary), data)}
-	parts := min(runtime.GOMAXPROCS(0), len(socks)/broadcastShare)
-	if parts <= 1 {
-		return enqueueAll(socks, f)
-	}
-	var taken atomic.Int64
-	var wg sync.WaitGroup
-	size := (len(socks) + parts - 1) / parts
-	for part := range slices.Chunk(socks[size:], size) {
-		wg.Go(func() { taken.Add(int64(enqueueAll(part, f))) })
-	}
-	taken.Add(int64(enqueueAll(socks[:size], f)))
-	wg.Wait()
-	return int(taken.Load())
-}
-
-// broadcastShare is the fewest sockets a broadcast gives a goroutine of
-// its own.
-const broadcastShare = 64
-
-func enqueueAll(socks []*Socket, f frame) int {
 	n := 0
 	for _, s := range socks {
-		if s.enqueue(f) {
+		if s.enqueue(f, false) {
 			n++
 		}
 	}
 	return n
 }
 
-// enqueue queues a frame for the socket's writer. If nothing is queued or
-// being written, the frame is written right here first, without waiting:
-// a broadcast to a thousand idle sockets is a thousand writes by one
-// goroutine, not a thousand goroutines woken. What the socket's buffer does
-// not take goes to the writer.
-func (s *Socket) enqueue(f frame) bool {
+// enqueue queues a frame for the socket's writer. If inline is set and
+// nothing is queued or being written, the frame is written right here
+// first, without waiting (a message to one socket then costs no goroutine
+// wake-up); what the socket's buffer does not take goes to the writer.
+func (s *Socket) enqueue(f frame, inline bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -161,7 +138,7 @@ func (s *Socket) enqueue(f frame) bool {
 		s.fellBehindLocked()
 		return false
 	}
-	if !f.close && !s.writing && len(s.queue) == 0 && s.raw != nil && !s.done {
+	if inline && !f.close && !s.writing && len(s.queue) == 0 && s.raw != nil && !s.done {
 		s.writing = true // the writer's place, for one write
 		s.mu.Unlock()
 		n, err := writeNow(s.raw, f.data)
