@@ -364,6 +364,7 @@ func (e *Engine) changed(workflow string, m *meta) {
 		r.recs = nil
 	}
 	c := *m
+	c.Params = r.meta.Params
 	r.meta = &c
 }
 

@@ -169,6 +169,9 @@ func (d *definition) create(ctx context.Context, id string, params json.RawMessa
 		}
 		m = &meta{Workflow: d.name, ID: id, Params: params, Status: status, Created: now, Updated: now}
 		created = true
+		if err := o.st.Storage().Put(ctx, paramsKey, params); err != nil {
+			return err
+		}
 		if err := j.putMeta(ctx, m); err != nil {
 			return err
 		}
@@ -194,6 +197,9 @@ func (i *Instance) Status(ctx context.Context) (*Status, error) {
 	var st *Status
 	err := i.do(ctx, func(ctx context.Context, o *object, j journal, m *meta) (bool, error) {
 		recs, err := j.records(ctx)
+		if err == nil {
+			err = j.params(ctx, m)
+		}
 		if err != nil {
 			return false, err
 		}
@@ -361,7 +367,7 @@ func (i *Instance) Restart(ctx context.Context) error {
 			return false, err
 		}
 		m.Run++
-		m.Status, m.Output, m.Error, m.Finished, m.Steps, m.Events = StatusRunning, nil, nil, time.Time{}, 0, 0
+		m.Status, m.Output, m.Error, m.Finished, m.Events = StatusRunning, nil, nil, time.Time{}, 0
 		return true, o.st.Storage().SetAlarm(ctx, i.def.e.clock.Now().Add(lease))
 	})
 	if err == nil {

@@ -14,11 +14,13 @@ import (
 // An instance's storage, in its KV store (keys under "workflow/" are the
 // engine's; steps may use any other key, and SQL):
 //
-//	workflow/meta           the instance: params, status, output, error, run
+//	workflow/meta           the instance: status, output, error, run
+//	workflow/params         its params, written once (the meta changes at every step)
 //	workflow/step/<seq>     the journal: one record per primitive, in order
 //	workflow/event/<seq>    events sent to the instance, in arrival order
 const (
 	metaKey     = "workflow/meta"
+	paramsKey   = "workflow/params"
 	stepPrefix  = "workflow/step/"
 	eventPrefix = "workflow/event/"
 )
@@ -45,20 +47,20 @@ func finished(status string) bool {
 
 // meta is an instance's record.
 type meta struct {
-	Workflow string          `json:"workflow"`
-	ID       string          `json:"id"`
-	Params   json.RawMessage `json:"params"`
-	Status   string          `json:"status"`
-	Output   json.RawMessage `json:"output,omitempty"`
-	Error    *ErrorInfo      `json:"error,omitempty"`
+	Workflow string `json:"workflow"`
+	ID       string `json:"id"`
+	// Params are stored under their own key (see journal.params); a meta
+	// read from storage has none until they are read.
+	Params json.RawMessage `json:"-"`
+	Status string          `json:"status"`
+	Output json.RawMessage `json:"output,omitempty"`
+	Error  *ErrorInfo      `json:"error,omitempty"`
 	// Run counts the instance's restarts: a journal record of an older run
 	// is refused.
 	Run      int       `json:"run"`
 	Created  time.Time `json:"created"`
 	Updated  time.Time `json:"updated"`
 	Finished time.Time `json:"finished,omitzero"`
-	// Steps is the number of journal records.
-	Steps int `json:"steps"`
 	// Events is the number of events received (the next event's seq).
 	Events int `json:"events"`
 }
@@ -137,6 +139,16 @@ func (j journal) meta(ctx context.Context) (*meta, bool, error) {
 
 func (j journal) putMeta(ctx context.Context, m *meta) error {
 	return roost.PutJSON(ctx, j.st, metaKey, m)
+}
+
+// params reads the instance's params into m.
+func (j journal) params(ctx context.Context, m *meta) error {
+	b, _, err := j.st.Get(ctx, paramsKey)
+	if err != nil {
+		return fmt.Errorf("workflow: read the params: %w", err)
+	}
+	m.Params = b
+	return nil
 }
 
 func (j journal) records(ctx context.Context) ([]*record, error) {

@@ -147,6 +147,9 @@ func (r *run) load() (bool, error) {
 		if m, ok, err = j.meta(ctx); err != nil || !ok {
 			return err
 		}
+		if err := j.params(ctx, m); err != nil {
+			return err
+		}
 		recs, err = j.records(ctx)
 		return err
 	})
@@ -199,7 +202,6 @@ func (r *run) event(fn func(ctx context.Context, o *object, m *meta) ([]*record,
 			if err := j.putRecord(ctx, rec); err != nil {
 				return err
 			}
-			m.Steps = max(m.Steps, rec.Seq+1)
 		}
 		m.Updated = r.e.clock.Now()
 		return j.putMeta(ctx, m)
@@ -209,6 +211,7 @@ func (r *run) event(fn func(ctx context.Context, o *object, m *meta) ([]*record,
 		// restarted, or run to its end by another run): its status shows
 		// the instance as stored, and its waiters hear of an end.
 		r.mu.Lock()
+		stored.Params = r.meta.Params
 		r.meta, r.recs = stored, nil
 		r.mu.Unlock()
 	}
@@ -218,6 +221,7 @@ func (r *run) event(fn func(ctx context.Context, o *object, m *meta) ([]*record,
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	prev := r.meta.Status
+	m.Params = r.meta.Params
 	r.meta = m
 	for _, rec := range recs {
 		if rec.Seq < len(r.recs) {

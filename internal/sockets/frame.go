@@ -15,10 +15,11 @@ const (
 )
 
 // encodeFrame returns a server frame: final, unmasked (servers do not
-// mask), with opcode op and payload. The hub writes every frame itself:
-// gorilla/websocket reads and upgrades, but a broadcast's one encoded frame
-// goes to every socket as it is, and a frame is written straight from the
-// sending goroutine when the socket's queue is empty (see Socket.enqueue).
+// mask), with opcode op and payload. The hub writes every frame itself
+// (gorilla/websocket reads and upgrades): a broadcast's one encoded frame
+// goes to every socket as it is, and a message to one socket is written
+// straight from the sending goroutine when its queue is empty (see
+// Socket.enqueue).
 func encodeFrame(op byte, payload []byte) []byte {
 	n := len(payload)
 	var b []byte

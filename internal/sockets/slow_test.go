@@ -15,23 +15,9 @@ import (
 // object hears why; the other sockets of the object are not held up.
 func TestSlowConsumerIsClosedAndReported(t *testing.T) {
 	events := make(chan Event, 16)
-	h := New(Config{SendQueue: 8, WriteTimeout: 200 * time.Millisecond,
+	h := newHub(t, Config{SendQueue: 8, WriteTimeout: 200 * time.Millisecond,
 		Deliver: func(s *Socket, ev Event) { events <- ev }})
-	accepted := make(chan *Socket, 2)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, err := h.Accept(key("room"), nil)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		if err := h.Upgrade(s, w, r); err != nil {
-			t.Error(err)
-			return
-		}
-		accepted <- s
-	}))
-	defer srv.Close()
-	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	url, accepted := serveRoom(t, h)
 	slow, _, err := websocket.DefaultDialer.Dial(url, nil) // never reads
 	if err != nil {
 		t.Fatal(err)
