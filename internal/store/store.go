@@ -8,9 +8,11 @@ import (
 	"path"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
+	"golang.org/x/sys/unix"
 
 	"github.com/roost-dev/roost/internal/ids"
 )
@@ -53,6 +55,10 @@ type Config struct {
 	Faults *Faults
 	// Timers hears of commits that change an object's timers. Optional.
 	Timers TimerIndex
+	// Spares is how many new objects' files are kept ready, so that creating
+	// an object does not wait for its files to be written. Defaults to
+	// DefaultSpares; negative means none.
+	Spares int
 }
 
 func (c *Config) fill() error {
@@ -75,6 +81,9 @@ func (c *Config) fill() error {
 	if c.MaxDatabaseSize == 0 {
 		c.MaxDatabaseSize = DefaultMaxDatabaseSize
 	}
+	if c.Spares == 0 {
+		c.Spares = DefaultSpares
+	}
 	if c.MaxKeySize < 1 || c.MaxValueSize < 1 || c.MaxDatabaseSize < 64<<10 {
 		return fmt.Errorf("store: config: limits must be positive and MaxDatabaseSize ≥ 64 KiB, got key %d, value %d, database %d",
 			c.MaxKeySize, c.MaxValueSize, c.MaxDatabaseSize)
@@ -93,6 +102,10 @@ type Store struct {
 	abs      string
 	vfs      *shimVFS
 	template template
+	// spares are new objects' files made ahead; nil if Config.Spares < 0.
+	spares *spares
+	// dirs holds the object directories known to exist.
+	dirs sync.Map
 }
 
 // vfsSeq numbers the VFS registrations: SQLite finds a VFS by name, and each
@@ -135,13 +148,23 @@ func Open(cfg Config) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if cfg.Spares > 0 {
+		if s.spares, err = openSpares(s, cfg.Spares); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
 // Close releases the data directory. Every DB must be closed first.
 func (s *Store) Close() error {
+	var err error
+	if s.spares != nil {
+		err = s.spares.close()
+	}
 	s.vfs.close()
-	return s.root.Close()
+	return errors.Join(err, s.root.Close())
 }
 
 // Config returns the store's configuration with defaults filled in.
@@ -251,13 +274,70 @@ func (s *Store) dial(file string, create bool) (*sqlite3.SQLiteConn, error) {
 	return c.(*sqlite3.SQLiteConn), nil
 }
 
-// create writes a new object's files from the template and makes them
-// durable (with SyncFull): the database file is synced, and so is the
-// directory that holds both; the WAL's bytes are synced by the first commit (a WAL whose template
-// bytes were lost in a power failure reads as empty, and then nothing was
-// acknowledged).
+// create makes a new object's files from the template (a spare's, if one
+// is ready) and makes them durable (with SyncFull): the database file is
+// synced, and so is the directory that holds both; the WAL's bytes are
+// synced by the first commit (a WAL whose template bytes were lost in a
+// power failure reads as empty, and then nothing was acknowledged).
 func (s *Store) create(file string) error {
 	dir := path.Dir(file)
+	if err := s.ensureDir(dir); err != nil {
+		return err
+	}
+	// One handle on the directory: each file operation below is then one
+	// system call, not one per path component (they are costly in VMs).
+	d, err := s.root.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	fd := int(d.Fd())
+	base := path.Base(file)
+	// No database file means no object: a WAL, or a half-written database
+	// under its temporary name, left by a crash in the middle of a create is
+	// garbage, and is overwritten. The database appears under its name only
+	// once its bytes are durable: a crash never leaves a partial one.
+	// With SyncNormal, commits are not synced either: what a process crash
+	// cannot lose (the page cache keeps it) is enough, so the new files and
+	// the directory are not synced.
+	full := s.cfg.Synchronous == SyncFull
+	took := false
+	if s.spares != nil {
+		took, err = s.spares.take(fd, base)
+	}
+
+	if !took && err == nil {
+		err = writeAt(fd, base+"-wal", s.template.wal, false)
+		if err == nil {
+			err = s.cfg.Faults.check(OpSync, base)
+		}
+		if err == nil {
+			err = writeAt(fd, base+newSuffix, s.template.db, full)
+		}
+		if err == nil {
+			err = unix.Renameat(fd, base+newSuffix, fd, base)
+		}
+	}
+	if err == nil && full {
+		if err = s.cfg.Faults.check(OpSync, dir); err == nil {
+			err = d.Sync()
+		}
+	}
+	if err != nil {
+		unix.Unlinkat(fd, base, 0)
+		unix.Unlinkat(fd, base+newSuffix, 0)
+		unix.Unlinkat(fd, base+"-wal", 0)
+		return err
+	}
+	return nil
+}
+
+// ensureDir creates an object directory (a class's shard) and makes its
+// entry durable, unless it is known to exist: Roost never removes one.
+func (s *Store) ensureDir(dir string) error {
+	if _, ok := s.dirs.Load(dir); ok {
+		return nil
+	}
 	if _, err := s.root.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		if err := s.root.MkdirAll(dir, 0o700); err != nil {
 			return err
@@ -270,63 +350,15 @@ func (s *Store) create(file string) error {
 				break
 			}
 		}
-	}
-	// One handle on the directory: each file operation below is then one
-	// system call, not one per path component (they are costly in VMs).
-	d, err := s.root.OpenRoot(dir)
-	if err != nil {
+	} else if err != nil {
 		return err
 	}
-	defer d.Close()
-	base := path.Base(file)
-	// No database file means no object: a WAL, or a half-written database
-	// under its temporary name, left by a crash in the middle of a create is
-	// garbage, and is overwritten. The database appears under its name only
-	// once its bytes are durable: a crash never leaves a partial one.
-	// With SyncNormal, commits are not synced either: what a process crash
-	// cannot lose (the page cache keeps it) is enough, so the new files and
-	// the directory are not synced.
-	full := s.cfg.Synchronous == SyncFull
-	err = s.writeFile(d, base+"-wal", s.template.wal, os.O_TRUNC, false)
-	if err == nil {
-		err = s.writeFile(d, base+newSuffix, s.template.db, os.O_TRUNC, full)
-	}
-	if err == nil {
-		err = d.Rename(base+newSuffix, base)
-	}
-	if err == nil && full {
-		err = syncDir(d, ".")
-	}
-	if err != nil {
-		d.Remove(base)
-		d.Remove(base + newSuffix)
-		d.Remove(base + "-wal")
-		return err
-	}
+	s.dirs.Store(dir, struct{}{})
 	return nil
 }
 
 // newSuffix marks a database file being created.
 const newSuffix = ".new"
-
-// writeFile creates name in d with b (flag: os.O_EXCL or os.O_TRUNC), and
-// syncs it if asked.
-func (s *Store) writeFile(d *os.Root, name string, b []byte, flag int, sync bool) error {
-	f, err := d.OpenFile(name, os.O_WRONLY|os.O_CREATE|flag, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil && sync {
-		if err = s.cfg.Faults.check(OpSync, name); err == nil {
-			err = f.Sync()
-		}
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
 
 // remove deletes an object's files.
 func (s *Store) remove(file string) error {

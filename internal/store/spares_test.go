@@ -1,0 +1,126 @@
+package store
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// waitSpares waits until s has n spares ready.
+func waitSpares(t *testing.T, s *Store, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for s.spares.count() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d spares ready, want %d", s.spares.count(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// spareFiles lists the files in the spare directories beneath dir.
+func spareFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	got, err := filepath.Glob(filepath.Join(dir, spareDir, "*", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func inode(t *testing.T, file string) uint64 {
+	t.Helper()
+	fi, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Ino
+}
+
+// New objects take their files from the spares, which are refilled; each
+// object is a working database of its own, after a reopen too.
+func TestSpares_NewObjectsTakeSparesWhichAreRefilled(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []Sync{SyncFull, SyncNormal} {
+		t.Run(string(mode), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			s := newStore(t, Config{Dir: dir, Synchronous: mode, Spares: 3})
+			waitSpares(t, s, 3)
+			if n := len(spareFiles(t, dir)); n != 6 {
+				t.Fatalf("%d spare files, want a database and a WAL for each of 3", n)
+			}
+			inodes := map[uint64]bool{}
+			for _, f := range spareFiles(t, dir) {
+				inodes[inode(t, f)] = true
+			}
+			const objects = 10 // more than the spares: some creates may find none ready
+			for i := range objects {
+				db := openDB(t, s, objID(fmt.Sprint(i)))
+				put(t, db, "k", fmt.Sprint(i))
+				db.Close()
+				if i == 0 && !inodes[inode(t, filepath.Join(dir, db.path))] {
+					t.Fatal("the first new object's file is not one of the spares")
+				}
+			}
+			for i := range objects {
+				db := openDB(t, s, objID(fmt.Sprint(i)))
+				wantValue(t, db, "k", fmt.Sprint(i))
+				wantIntegrity(t, db)
+				db.Close()
+			}
+			waitSpares(t, s, 3)
+		})
+	}
+}
+
+// A store removes the spare directories of stores that are gone, keeps
+// those of open stores, and removes its own when it closes.
+func TestSpares_DirectoriesOfGoneStoresAreRemoved(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	stale := filepath.Join(dir, spareDir, "0123456789abcdef")
+	if err := os.MkdirAll(stale, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(stale, "1.db"), []byte("left by a crash"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	first, err := Open(Config{Dir: dir, Spares: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("the stale spare directory is still there: %v", err)
+	}
+	waitSpares(t, first, 2)
+	second := newStore(t, Config{Dir: dir, Spares: 2})
+	waitSpares(t, second, 2)
+	waitSpares(t, first, 2) // the second store left the first's spares alone
+	if n := len(spareFiles(t, dir)); n != 8 {
+		t.Fatalf("%d spare files, want 4 for each of the two stores", n)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(spareFiles(t, dir)); n != 4 {
+		t.Fatalf("%d spare files after the first store closed, want the second's 4", n)
+	}
+}
+
+// With no spares, creates write their files themselves.
+func TestSpares_None(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := newStore(t, Config{Dir: dir, Spares: -1})
+	db := openDB(t, s, objID("a"))
+	put(t, db, "k", "v")
+	db = reopen(t, s, db)
+	wantValue(t, db, "k", "v")
+	if _, err := os.Stat(filepath.Join(dir, spareDir)); !os.IsNotExist(err) {
+		t.Fatalf("a spare directory exists: %v", err)
+	}
+}
