@@ -295,7 +295,7 @@ func (ad *Admin) importFile(ctx context.Context, ref ObjectRef, db *store.DB, pa
 	// has them, a wake now stands for them. It is durable before the import
 	// commits, so a crash in between wakes the object early, which then
 	// records its real next wake; it can never leave a timer unindexed.
-	if err := a.wakes.Prepare(ref.Class, ref.ID, a.cfg.Clock.Now()); err != nil {
+	if err := a.wakes.Prepare(ref.Class, ref.ID, a.cfg.Clock.Now(), false); err != nil {
 		return err
 	}
 	importErr := db.Import(ctx, path, force)

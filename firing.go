@@ -68,7 +68,10 @@ type wakes struct {
 }
 
 // Prepare makes an earlier wake durable before the commit that needs it.
-func (w *wakes) Prepare(class string, id ids.ID, next time.Time) error {
+// The wake of an object whose storage the commit creates is only queued:
+// after a crash, the startup check finds the object missing from the
+// catalog and reads its timers (see [catalog.Catalog.SetWakeOfNew]).
+func (w *wakes) Prepare(class string, id ids.ID, next time.Time, created bool) error {
 	if next.IsZero() {
 		return nil
 	}
@@ -79,7 +82,11 @@ func (w *wakes) Prepare(class string, id ids.ID, next time.Time) error {
 	if ok && !at.After(next) {
 		return nil
 	}
-	if err := w.cat.SetWake(context.Background(), k, next); err != nil {
+	set := w.cat.SetWake
+	if created {
+		set = w.cat.SetWakeOfNew
+	}
+	if err := set(context.Background(), k, next); err != nil {
 		return err
 	}
 	w.mu.Lock()

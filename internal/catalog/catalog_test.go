@@ -84,6 +84,55 @@ func TestSetWake_IsOnDiskWhenItReturns(t *testing.T) {
 	sameEntry(t, got, Entry{Class: k.Class, ID: k.ID, Created: t0, NextWake: at, Timers: 1})
 }
 
+// The wake of a new object is queued, not written; it is on disk after the
+// next flush, with the rest of the object's row.
+func TestSetWakeOfNew_IsQueued(t *testing.T) {
+	t.Parallel()
+	vc := clock.NewVirtual(t0)
+	c := openTest(t, Config{Clock: vc}, nil) // flushes hourly
+	k := key("counter", 1)
+	at := t0.Add(time.Hour)
+	if err := c.SetWakeOfNew(t.Context(), k, at); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := storedEntry(t, c.cfg.Path, k); ok {
+		t.Fatal("row on disk after SetWakeOfNew, want it queued")
+	}
+	if got := get(t, c, k).NextWake; !got.Equal(at) {
+		t.Fatalf("NextWake = %v, want %v", got, at)
+	}
+	if err := c.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := storedEntry(t, c.cfg.Path, k)
+	if !ok {
+		t.Fatal("row not on disk after Flush")
+	}
+	sameEntry(t, got, Entry{Class: k.Class, ID: k.ID, Created: t0, NextWake: at, Timers: 1})
+}
+
+// While the removal of an earlier object of the same key is not written,
+// its row is still on disk: the new object's wake must be too.
+func TestSetWakeOfNew_WaitsWhileARemovalIsPending(t *testing.T) {
+	t.Parallel()
+	vc := clock.NewVirtual(t0)
+	c := openTest(t, Config{Clock: vc}, nil)
+	k := key("counter", 1)
+	if err := c.SetWake(t.Context(), k, t0.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	c.Remove(k)
+	at := t0.Add(time.Hour)
+	if err := c.SetWakeOfNew(t.Context(), k, at); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := storedEntry(t, c.cfg.Path, k)
+	if !ok {
+		t.Fatal("row not on disk after SetWakeOfNew returned")
+	}
+	sameEntry(t, got, Entry{Class: k.Class, ID: k.ID, Created: t0, NextWake: at, Timers: 1})
+}
+
 func TestSetWake_NeverMovesAWakeLater(t *testing.T) {
 	t.Parallel()
 	c := openTest(t, Config{}, nil)

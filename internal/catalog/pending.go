@@ -208,6 +208,22 @@ func (c *Catalog) Remove(k Key) {
 // and is written with the next flush. If the flush fails, SetWake returns its
 // error and the change stays pending for the writer's retry.
 func (c *Catalog) SetWake(ctx context.Context, k Key, at time.Time) error {
+	return c.setWake(ctx, k, at, true)
+}
+
+// SetWakeOfNew is SetWake for an object whose storage was created since
+// its last Update: unless a removal of k is pending or being written, no
+// row of k is durable (a removal always precedes a new object, and after a
+// crash Reconcile deletes the rows of objects whose files are gone), so a
+// crash before the next flush loses the wake together with the whole row,
+// and Reconcile then reads the object's timers from its storage. So the
+// wake is only queued, like an Update, and SetWakeOfNew returns at once;
+// with a removal of k not yet written it waits as SetWake does.
+func (c *Catalog) SetWakeOfNew(ctx context.Context, k Key, at time.Time) error {
+	return c.setWake(ctx, k, at, false)
+}
+
+func (c *Catalog) setWake(ctx context.Context, k Key, at time.Time, durable bool) error {
 	if at.IsZero() {
 		return fmt.Errorf("catalog: set wake %s: %w: zero time", k, ErrBadOptions)
 	}
@@ -216,11 +232,18 @@ func (c *Catalog) SetWake(ctx context.Context, k Key, at time.Time) error {
 		c.mu.Unlock()
 		return fmt.Errorf("catalog: set wake %s: %w", k, ErrClosed)
 	}
+	durable = durable || c.pending[k].removed || c.inflight[k].removed
 	p := c.pending[k]
 	p.lower(wakeMS(at))
 	c.pending[k] = p
-	r := c.join()
+	var r *round
+	if durable {
+		r = c.join()
+	}
 	c.mu.Unlock()
+	if r == nil {
+		return nil
+	}
 	if err := c.wait(ctx, r); err != nil {
 		return fmt.Errorf("catalog: set wake %s: %w", k, err)
 	}

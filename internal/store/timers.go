@@ -49,7 +49,9 @@ type TimerIndex interface {
 	// Prepare runs before the commit, inside it: an error fails the commit.
 	// An index must make next durable here if it is earlier than what it
 	// holds: otherwise a crash right after the commit could lose the wake.
-	Prepare(class string, id ids.ID, next time.Time) error
+	// created tells that the commit creates the object's storage: an index
+	// that finds such objects after a crash need not wait.
+	Prepare(class string, id ids.ID, next time.Time, created bool) error
 	// Committed runs after the commit, in commit order per object.
 	Committed(class string, id ids.ID, next time.Time, count int)
 }
@@ -272,7 +274,7 @@ func (db *DB) prepareTimersLocked() (notify func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := idx.Prepare(db.class, db.id, next); err != nil {
+	if err := idx.Prepare(db.class, db.id, next, db.created); err != nil {
 		return nil, db.wrap("index timers", err)
 	}
 	return func() { idx.Committed(db.class, db.id, next, n) }, nil
