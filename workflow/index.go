@@ -100,14 +100,29 @@ func (ix *index) take(workflow string) []entry {
 	return out
 }
 
+// indexFlushGap is the least time between two writes of the index: the
+// reports of that time are written together, in one commit, however few
+// instances run. (A listing writes what is pending first, so it never
+// misses them.)
+const indexFlushGap = 50 * time.Millisecond
+
 // flusher writes the pending reports until close; while it writes a batch,
-// the next one gathers.
+// and for indexFlushGap after, the next one gathers.
 func (ix *index) flusher() {
 	defer close(ix.done)
+	gap := time.NewTimer(0)
+	defer gap.Stop()
 	for {
 		select {
 		case <-ix.kick:
+		case <-ix.stop:
 			ix.flush(context.Background())
+			return
+		}
+		ix.flush(context.Background())
+		gap.Reset(indexFlushGap)
+		select {
+		case <-gap.C:
 		case <-ix.stop:
 			ix.flush(context.Background())
 			return
@@ -137,8 +152,9 @@ func (ix *index) flush(ctx context.Context) {
 	names := slices.Collect(maps.Keys(ix.pending))
 	ix.mu.Unlock()
 	for _, name := range names {
-		entries := ix.take(name)
+		var entries []entry
 		if err := roost.Do(ctx, ix.ns.GetByName(name), func(ctx context.Context, o *indexObject) error {
+			entries = ix.take(name) // in the event: takes and writes are in the same order
 			return o.upsert(ctx, entries)
 		}); err != nil {
 			// Kept for the next flush; a crash before it is repaired by the
@@ -223,8 +239,9 @@ func (e *Engine) List(ctx context.Context, workflow string, opts ListOptions) (*
 		after = string(b)
 	}
 	page := &Page{Instances: []Summary{}}
-	pending := e.index.take(workflow)
+	var pending []entry
 	err := roost.Do(ctx, e.index.ns.GetByName(workflow), func(ctx context.Context, o *indexObject) error {
+		pending = e.index.take(workflow)
 		if err := o.upsert(ctx, pending); err != nil {
 			return err
 		}
@@ -246,6 +263,7 @@ func (e *Engine) List(ctx context.Context, workflow string, opts ListOptions) (*
 		return rows.Err()
 	})
 	if err != nil {
+		e.index.requeue(workflow, pending)
 		return nil, err
 	}
 	if len(page.Instances) > opts.Limit {
