@@ -56,6 +56,9 @@ type DB struct {
 	timers        int8
 	// created: ensureFile created the file (see TakeCreated).
 	created bool
+	// unsynced holds, with SyncFull, the directory of the file ensureFile
+	// created until a commit made its entries durable.
+	unsynced *newFiles
 	// broken is set when SQLite rolled the batch back on its own (full disk,
 	// I/O error): the batch can only fail.
 	broken error
@@ -119,10 +122,11 @@ func (db *DB) ensureFile() error {
 	if db.conn != nil {
 		return nil
 	}
-	if err := db.s.create(db.path); err != nil {
+	nf, err := db.s.create(db.path)
+	if err != nil {
 		return db.wrap("create", err)
 	}
-	db.created = true
+	db.created, db.unsynced = true, nf
 	return db.connect()
 }
 
@@ -194,7 +198,30 @@ func (db *DB) commitLocked() error {
 		db.rollbackLocked()
 		return err
 	}
-	if err := db.execLocked("COMMIT"); err != nil {
+	// A new object's directory is synced beside the commit's own sync:
+	// both must be durable before the commit is acknowledged, not one
+	// before the other.
+	var dirSynced chan error
+	if nf := db.unsynced; nf != nil {
+		dirSynced = make(chan error, 1)
+		go func() { dirSynced <- nf.sync() }()
+	}
+	err = db.execLocked("COMMIT")
+	if dirSynced != nil {
+		derr := <-dirSynced
+		if err != nil || derr != nil {
+			// The new object's first commit failed, or its files might not
+			// survive a power failure: its creation is undone.
+			db.rollbackLocked()
+			if err == nil {
+				err = db.wrap("create", derr)
+			}
+			return db.uncreateLocked(err)
+		}
+		db.unsynced.close()
+		db.unsynced = nil
+	}
+	if err != nil {
 		db.rollbackLocked()
 		return err
 	}
@@ -257,7 +284,23 @@ func (db *DB) closeLocked() error {
 		return nil
 	}
 	db.closed = true
+	if db.unsynced != nil {
+		db.unsynced.close() // nothing was committed: nothing needs it
+		db.unsynced = nil
+	}
 	return db.disconnectLocked()
+}
+
+// uncreateLocked removes the files of an object created in this batch whose
+// first commit failed, and returns err: the DB is then as before the
+// create, and its next write creates the files again.
+func (db *DB) uncreateLocked(err error) error {
+	nf := db.unsynced
+	db.unsynced = nil
+	cerr := db.disconnectLocked()
+	nf.undo()
+	db.created = false
+	return errors.Join(err, cerr)
 }
 
 func (db *DB) disconnectLocked() error {

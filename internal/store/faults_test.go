@@ -158,85 +158,128 @@ func TestFaults_FullDiskWhileClosingKeepsCommittedData(t *testing.T) {
 	wantIntegrity(t, db)
 }
 
+// createStore opens a store with Faults whose creates take a spare, or
+// write their files themselves.
+func createStore(t *testing.T, dir string, spare bool) (*Faults, *Store) {
+	faults := &Faults{}
+	cfg := Config{Dir: dir, Faults: faults, Spares: -1}
+	if spare {
+		cfg.Spares = 1
+	}
+	s := newStore(t, cfg)
+	if spare {
+		waitSpares(t, s, 1)
+	}
+	return faults, s
+}
+
+// createModes are the two ways an object's files are created.
+var createModes = []struct {
+	name  string
+	spare bool
+}{{"spare", true}, {"no spare", false}}
+
 func TestFaults_FailedSyncCreatingObjectLeavesNoBrokenFile(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
 		substr string // of the file whose next sync fails
-		noFile bool   // the failed write leaves no database file
 	}{
-		{name: "new file", substr: "", noFile: true},
+		{name: "new file", substr: ""},
 		{name: "first commit", substr: "-wal"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			faults := &Faults{}
-			dir := t.TempDir()
-			s := newStore(t, Config{Dir: dir, Faults: faults})
-			id := objID("new")
-			db := openDB(t, s, id)
-			ctx := t.Context()
-			faults.Fail(OpSync, tt.substr, 1)
-			err := db.Put(ctx, "first", []byte("1"))
-			wantCode(t, err, errcode.StorageFailed)
-			if tt.noFile {
+	for _, mode := range createModes {
+		for _, tt := range tests {
+			t.Run(mode.name+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				dir := t.TempDir()
+				faults, s := createStore(t, dir, mode.spare)
+				id := objID("new")
+				db := openDB(t, s, id)
+				ctx := t.Context()
+				faults.Fail(OpSync, tt.substr, 1)
+				err := db.Put(ctx, "first", []byte("1"))
+				wantCode(t, err, errcode.StorageFailed)
+				// A new object whose first write failed does not exist.
 				wantExists(t, s, id, false)
 				if names := objectFiles(t, dir); len(names) != 0 {
 					t.Fatalf("files left after the failed create: %q", names)
 				}
-			}
-			// The next open and the next write work.
-			db.Close()
-			db = openDB(t, s, id)
-			wantMissing(t, db, "first")
-			if err := db.Put(ctx, "second", []byte("2")); err != nil {
-				t.Fatalf("Put after the failed create: %v", err)
-			}
-			db = reopen(t, s, db)
-			wantMissing(t, db, "first")
-			wantValue(t, db, "second", "2")
-			wantIntegrity(t, db)
-		})
+				// The next open and the next write work.
+				db.Close()
+				db = openDB(t, s, id)
+				wantMissing(t, db, "first")
+				if err := db.Put(ctx, "second", []byte("2")); err != nil {
+					t.Fatalf("Put after the failed create: %v", err)
+				}
+				db = reopen(t, s, db)
+				wantMissing(t, db, "first")
+				wantValue(t, db, "second", "2")
+				wantIntegrity(t, db)
+			})
+		}
 	}
 }
 
 func TestFaults_FailedCreateRetriesOnSameDB(t *testing.T) {
 	t.Parallel()
-	faults := &Faults{}
-	s := newStore(t, Config{Faults: faults})
-	db := openDB(t, s, objID("new"))
-	faults.Fail(OpSync, "", 1)
-	wantCode(t, db.Put(t.Context(), "first", []byte("1")), errcode.StorageFailed)
-	put(t, db, "second", "2")
-	db = reopen(t, s, db)
-	wantMissing(t, db, "first")
-	wantValue(t, db, "second", "2")
+	for _, mode := range createModes {
+		t.Run(mode.name, func(t *testing.T) {
+			t.Parallel()
+			faults, s := createStore(t, t.TempDir(), mode.spare)
+			db := openDB(t, s, objID("new"))
+			faults.Fail(OpSync, "", 1)
+			wantCode(t, db.Put(t.Context(), "first", []byte("1")), errcode.StorageFailed)
+			put(t, db, "second", "2")
+			db = reopen(t, s, db)
+			wantMissing(t, db, "first")
+			wantValue(t, db, "second", "2")
+		})
+	}
 }
 
+// Creating an object in an event: without a spare, the failed sync fails
+// the write that creates the files; with one, it fails the commit (the
+// directory is synced beside it). Either way no object is left, and the
+// next write works.
 func TestFaults_FailedSyncCreatingObjectInEventFailsCommitCleanly(t *testing.T) {
 	t.Parallel()
-	faults := &Faults{}
-	s := newStore(t, Config{Faults: faults})
-	id := objID("new")
-	db := openDB(t, s, id)
-	faults.Fail(OpSync, "", 1)
-	ctx := t.Context()
-	if err := db.BeginEvent(ctx); err != nil {
-		t.Fatal(err)
+	for _, mode := range createModes {
+		t.Run(mode.name, func(t *testing.T) {
+			t.Parallel()
+			faults, s := createStore(t, t.TempDir(), mode.spare)
+			id := objID("new")
+			db := openDB(t, s, id)
+			faults.Fail(OpSync, "", 1)
+			ctx := t.Context()
+			if err := db.BeginEvent(ctx); err != nil {
+				t.Fatal(err)
+			}
+			err := db.Put(ctx, "first", []byte("1"))
+			if mode.spare {
+				if err != nil {
+					t.Fatalf("Put: %v", err)
+				}
+				if err := db.EndEvent(true); err != nil {
+					t.Fatal(err)
+				}
+				wantCode(t, db.Commit(), errcode.StorageFailed)
+			} else {
+				wantCode(t, err, errcode.StorageFailed)
+				if err := db.EndEvent(false); err != nil {
+					t.Fatalf("EndEvent(false) after the failed create: %v", err)
+				}
+				if err := db.Commit(); err != nil {
+					t.Fatalf("Commit of nothing: %v", err)
+				}
+			}
+			wantExists(t, s, id, false)
+			put(t, db, "second", "2")
+			db = reopen(t, s, db)
+			wantMissing(t, db, "first")
+			wantValue(t, db, "second", "2")
+		})
 	}
-	err := db.Put(ctx, "first", []byte("1"))
-	wantCode(t, err, errcode.StorageFailed)
-	if err := db.EndEvent(false); err != nil {
-		t.Fatalf("EndEvent(false) after the failed create: %v", err)
-	}
-	if err := db.Commit(); err != nil {
-		t.Fatalf("Commit of nothing: %v", err)
-	}
-	wantExists(t, s, id, false)
-	put(t, db, "second", "2")
-	db = reopen(t, s, db)
-	wantValue(t, db, "second", "2")
 }
 
 func TestFaults_MatchFileSubstringAndCount(t *testing.T) {

@@ -275,62 +275,93 @@ func (s *Store) dial(file string, create bool) (*sqlite3.SQLiteConn, error) {
 }
 
 // create makes a new object's files from the template (a spare's, if one
-// is ready) and makes them durable (with SyncFull): the database file is
-// synced, and so is the directory that holds both; the WAL's bytes are
-// synced by the first commit (a WAL whose template bytes were lost in a
-// power failure reads as empty, and then nothing was acknowledged).
-func (s *Store) create(file string) error {
+// is ready). No database file means no object: a WAL, or a half-written
+// database under its temporary name, left by a crash in the middle of a
+// create is garbage, and is overwritten; the database appears under its
+// name only once its bytes are durable, so a crash never leaves a partial
+// one.
+//
+// With SyncFull, the directory's new entries are made durable by the
+// object's first commit, at the same time as the commit's own sync (see
+// [newFiles]): create returns the directory for that. (The WAL's bytes are
+// synced by that commit too: a WAL whose template bytes were lost in a
+// power failure reads as empty, and then nothing was acknowledged.) With
+// SyncNormal, commits are not synced either: what a process crash cannot
+// lose (the page cache keeps it) is enough, and create returns nil.
+func (s *Store) create(file string) (*newFiles, error) {
 	dir := path.Dir(file)
 	if err := s.ensureDir(dir); err != nil {
-		return err
+		return nil, err
 	}
 	// One handle on the directory: each file operation below is then one
 	// system call, not one per path component (they are costly in VMs).
 	d, err := s.root.Open(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer d.Close()
-	fd := int(d.Fd())
-	base := path.Base(file)
-	// No database file means no object: a WAL, or a half-written database
-	// under its temporary name, left by a crash in the middle of a create is
-	// garbage, and is overwritten. The database appears under its name only
-	// once its bytes are durable: a crash never leaves a partial one.
-	// With SyncNormal, commits are not synced either: what a process crash
-	// cannot lose (the page cache keeps it) is enough, so the new files and
-	// the directory are not synced.
+	nf := &newFiles{s: s, dir: d, fd: int(d.Fd()), base: path.Base(file)}
 	full := s.cfg.Synchronous == SyncFull
 	took := false
 	if s.spares != nil {
-		took, err = s.spares.take(fd, base)
+		took, err = s.spares.take(nf.fd, nf.base)
 	}
-
 	if !took && err == nil {
-		err = writeAt(fd, base+"-wal", s.template.wal, false)
+		err = writeAt(nf.fd, nf.base+"-wal", s.template.wal, false)
 		if err == nil {
-			err = s.cfg.Faults.check(OpSync, base)
+			err = s.cfg.Faults.check(OpSync, nf.base)
 		}
 		if err == nil {
-			err = writeAt(fd, base+newSuffix, s.template.db, full)
+			err = writeAt(nf.fd, nf.base+newSuffix, s.template.db, full)
 		}
 		if err == nil {
-			err = unix.Renameat(fd, base+newSuffix, fd, base)
-		}
-	}
-	if err == nil && full {
-		if err = s.cfg.Faults.check(OpSync, dir); err == nil {
-			err = d.Sync()
+			err = unix.Renameat(nf.fd, nf.base+newSuffix, nf.fd, nf.base)
 		}
 	}
 	if err != nil {
-		unix.Unlinkat(fd, base, 0)
-		unix.Unlinkat(fd, base+newSuffix, 0)
-		unix.Unlinkat(fd, base+"-wal", 0)
-		return err
+		nf.undo()
+		return nil, err
+	}
+	if !full {
+		nf.close()
+		return nil, nil
+	}
+	return nf, nil
+}
+
+// newFiles is the directory of an object created with SyncFull, held until
+// its new entries are durable.
+type newFiles struct {
+	s    *Store
+	dir  *os.File
+	fd   int
+	base string
+}
+
+// sync makes the directory's entries durable.
+func (nf *newFiles) sync() error {
+	err := nf.s.cfg.Faults.check(OpSync, nf.base+" directory")
+	if err == nil {
+		err = nf.dir.Sync()
+	}
+	if err != nil {
+		return fmt.Errorf("sync the new object's directory: %w", err)
 	}
 	return nil
 }
+
+// undo removes the object's files and releases the directory: the object
+// is as if never created.
+func (nf *newFiles) undo() {
+	unix.Unlinkat(nf.fd, nf.base, 0)
+	unix.Unlinkat(nf.fd, nf.base+newSuffix, 0)
+	unix.Unlinkat(nf.fd, nf.base+"-wal", 0)
+	nf.close()
+}
+
+func (nf *newFiles) close() { nf.dir.Close() }
+
+// newSuffix marks a database file being created.
+const newSuffix = ".new"
 
 // ensureDir creates an object directory (a class's shard) and makes its
 // entry durable, unless it is known to exist: Roost never removes one.
@@ -356,9 +387,6 @@ func (s *Store) ensureDir(dir string) error {
 	s.dirs.Store(dir, struct{}{})
 	return nil
 }
-
-// newSuffix marks a database file being created.
-const newSuffix = ".new"
 
 // remove deletes an object's files.
 func (s *Store) remove(file string) error {
