@@ -34,6 +34,8 @@ type Engine struct {
 	waiters map[runKey][]chan struct{}
 	closing bool
 	wg      sync.WaitGroup // runs and background work
+	// resuming counts the startup checks of the definitions (see resume).
+	resuming sync.WaitGroup
 }
 
 // queued is a run waiting for a slot.

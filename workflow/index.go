@@ -302,8 +302,10 @@ func (e *Engine) markClean(ctx context.Context) error {
 // corrects the index too.
 func (e *Engine) resume(d *definition) {
 	e.wg.Add(1)
+	e.resuming.Add(1)
 	go func() {
 		defer e.wg.Done()
+		defer e.resuming.Done()
 		clean := false
 		err := roost.Do(e.ctx, e.index.ns.GetByName(d.name), func(ctx context.Context, o *indexObject) error {
 			_, ok, err := o.st.Storage().Get(ctx, cleanKey)

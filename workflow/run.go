@@ -59,6 +59,9 @@ type run struct {
 	// goroutine writes them.
 	cursor    int
 	suspended bool
+	// held is the event of the last step, kept open for the function's end
+	// (see held). Only the function's goroutine uses it.
+	held *held
 
 	mu   sync.Mutex // guards meta and recs: the committed state
 	meta *meta
@@ -250,6 +253,7 @@ func (r *run) abort(err error) {
 // function asks for, or nil if the function reached the journal's end. It
 // moves the cursor on.
 func (r *run) next(name, kind string) (int, *record) {
+	r.release()
 	if r.stopped.Load() {
 		r.suspend("stopped")
 	}
@@ -299,25 +303,45 @@ func (r *run) step(name string, cfg stepConfig, fn func(StepContext) ([]byte, er
 	for {
 		attempts++
 		var got *record
-		err := r.event(func(ctx context.Context, o *object, m *meta) ([]*record, error) {
-			out, err := attempt(ctx, o, name, attempts, cfg.timeout, fn)
-			now := r.e.clock.Now()
-			got = &record{Seq: seq, Name: name, Kind: kindStep, Attempts: attempts, Started: started, Ended: now}
-			switch {
-			case err == nil:
-				got.State, got.Result = recDone, out
-			case IsNonRetryable(err) || attempts > cfg.retry.Limit:
-				got.State, got.Error = recDone, errorInfo(err)
-			default:
-				got.State, got.Error, got.Until = recRetrying, errorInfo(err), now.Add(cfg.delay(attempts))
-				if err := o.st.Storage().SetAlarm(ctx, got.Until); err != nil {
-					return nil, err
+		// The event runs on a goroutine of its own: once the step
+		// succeeded, the function takes its result and runs on while the
+		// event is held for its end (see held).
+		h, succeeded := newHeld(), make(chan struct{})
+		go func() {
+			defer close(h.done)
+			h.err = r.event(func(ctx context.Context, o *object, m *meta) ([]*record, error) {
+				out, err := attempt(ctx, o, name, attempts, cfg.timeout, fn)
+				now := r.e.clock.Now()
+				got = &record{Seq: seq, Name: name, Kind: kindStep, Attempts: attempts, Started: started, Ended: now}
+				switch {
+				case err == nil:
+					got.State, got.Result = recDone, out
+					close(succeeded)
+					if e := h.wait(ctx); e != nil {
+						if err := r.recordEnd(ctx, o, m, e); err != nil {
+							return nil, err
+						}
+					}
+				case IsNonRetryable(err) || attempts > cfg.retry.Limit:
+					got.State, got.Error = recDone, errorInfo(err)
+				default:
+					got.State, got.Error, got.Until = recRetrying, errorInfo(err), now.Add(cfg.delay(attempts))
+					if err := o.st.Storage().SetAlarm(ctx, got.Until); err != nil {
+						return nil, err
+					}
 				}
-			}
-			return []*record{got}, nil
-		})
-		if err != nil {
-			r.abort(err)
+				return []*record{got}, nil
+			})
+		}()
+		select {
+		case <-succeeded:
+			r.held = h
+			r.e.metrics.attempts.WithLabelValues(r.def.name, "ok").Inc()
+			return got.Result, nil
+		case <-h.done:
+		}
+		if h.err != nil {
+			r.abort(h.err)
 		}
 		switch {
 		case got.State == recDone && got.Error != nil:
@@ -448,18 +472,29 @@ func waitError(rec *record) error {
 	return &errcode.Error{Code: errcode.Code(rec.Error.Code), Message: rec.Error.Message, Err: ErrEventTimeout}
 }
 
-// finish records the instance's end.
+// finish records the instance's end: in the event of its last step if
+// that is still held, else in an event of its own.
 func (r *run) finish(status string, out []byte, fnErr error) {
-	err := r.event(func(ctx context.Context, o *object, m *meta) ([]*record, error) {
-		m.Status, m.Output, m.Finished = status, out, r.e.clock.Now()
-		if fnErr != nil {
-			m.Error = errorInfo(fnErr)
+	e := &ending{status: status, out: out, err: fnErr}
+	done, err := r.finishHeld(e)
+	if !done {
+		err = r.event(func(ctx context.Context, o *object, m *meta) ([]*record, error) {
+			return nil, r.recordEnd(ctx, o, m, e)
+		})
+		if err != nil && !errors.Is(err, errStopped) && r.ctx.Err() == nil {
+			r.log.Warn("workflow: cannot record the instance's end; its alarm retries", "err", err)
 		}
-		return nil, o.st.Storage().DeleteAlarm(ctx)
-	})
+	}
 	if err == nil {
 		r.e.metrics.finished.WithLabelValues(r.def.name, status).Inc()
-	} else if !errors.Is(err, errStopped) && r.ctx.Err() == nil {
-		r.log.Warn("workflow: cannot record the instance's end; its alarm retries", "err", err)
 	}
+}
+
+// recordEnd writes the instance's end into m, in an event.
+func (r *run) recordEnd(ctx context.Context, o *object, m *meta, e *ending) error {
+	m.Status, m.Output, m.Finished = e.status, e.out, r.e.clock.Now()
+	if e.err != nil {
+		m.Error = errorInfo(e.err)
+	}
+	return o.st.Storage().DeleteAlarm(ctx)
 }
