@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/roost-dev/roost"
+	"github.com/roost-dev/roost/internal/admin"
 	"github.com/roost-dev/roost/internal/errcode"
 )
 
@@ -155,7 +156,7 @@ func (ix *index) flush(ctx context.Context) {
 		var entries []entry
 		if err := roost.Do(ctx, ix.ns.GetByName(name), func(ctx context.Context, o *indexObject) error {
 			entries = ix.take(name) // in the event: takes and writes are in the same order
-			return o.upsert(ctx, entries)
+			return o.upsert(ctx, entries, ix.e.clock.Now())
 		}); err != nil {
 			// Kept for the next flush; a crash before it is repaired by the
 			// check of every instance at the next start.
@@ -175,8 +176,14 @@ func (ix *index) close(ctx context.Context) error {
 	}
 }
 
-func (o *indexObject) upsert(ctx context.Context, entries []entry) error {
+func (o *indexObject) upsert(ctx context.Context, entries []entry, now time.Time) error {
+	if len(entries) == 0 {
+		return nil
+	}
 	st := o.st.Storage()
+	if err := roost.PutJSON(ctx, st, writtenKey, now.UnixMilli()); err != nil {
+		return err
+	}
 	for _, en := range entries {
 		if _, err := st.Exec(ctx, `INSERT INTO instances (id, status, created, updated) VALUES (?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated = excluded.updated
@@ -242,7 +249,7 @@ func (e *Engine) List(ctx context.Context, workflow string, opts ListOptions) (*
 	var pending []entry
 	err := roost.Do(ctx, e.index.ns.GetByName(workflow), func(ctx context.Context, o *indexObject) error {
 		pending = e.index.take(workflow)
-		if err := o.upsert(ctx, pending); err != nil {
+		if err := o.upsert(ctx, pending, e.clock.Now()); err != nil {
 			return err
 		}
 		rows, err := o.st.Storage().Query(ctx, `SELECT id, status, created, updated FROM instances
@@ -276,6 +283,15 @@ func (e *Engine) List(ctx context.Context, workflow string, opts ListOptions) (*
 // cleanKey marks, in a workflow's index object, that the engine closed
 // cleanly: every report reached the index.
 const cleanKey = "clean"
+
+// writtenKey holds, in a workflow's index object, when reports were last
+// written to it (Unix ms).
+const writtenKey = "written"
+
+// reportLag bounds how long before an index write a status change may have
+// been made whose report that write missed (reports follow their commits
+// at once; this is ample).
+const reportLag = time.Minute
 
 // markClean records that every report of the engine's workflows reached
 // their indexes. Close calls it after the last flush.
@@ -319,7 +335,7 @@ func (e *Engine) resume(d *definition) {
 		if err == nil && clean {
 			err = e.resumeListed(d)
 		} else if err == nil {
-			err = e.reconcile(d)
+			_, err = e.reconcile(d)
 		}
 		if err != nil && !errors.Is(err, context.Canceled) {
 			e.log.Warn("workflow: cannot resume instances at startup; their alarms will", "workflow", d.name, "err", err)
@@ -348,31 +364,47 @@ func (e *Engine) resumeListed(d *definition) error {
 	return nil
 }
 
-// reconcile pokes every instance of d the node's inventory has.
-func (e *Engine) reconcile(d *definition) error {
-	start, n := e.clock.Now(), 0
-	opts := roost.ListObjectsOptions{Class: d.ns.Class(), Limit: 1000}
-	for {
+// reconcile brings the instances of d back after an unclean stop, which
+// may have lost the index's last reports: it checks every instance active
+// since the index was last written (less reportLag), newest first, then
+// resumes those the index lists as running or queued (a step may have run
+// since before then). An index never written has every instance checked.
+func (e *Engine) reconcile(d *definition) (checked int, err error) {
+	var since time.Time
+	err = roost.Do(e.ctx, e.index.ns.GetByName(d.name), func(ctx context.Context, o *indexObject) error {
+		ms, ok, err := roost.GetJSON[int64](ctx, o.st.Storage(), writtenKey)
+		if ok {
+			since = time.UnixMilli(ms).Add(-reportLag)
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	start := e.clock.Now()
+	opts := roost.ListObjectsOptions{Class: d.ns.Class(), Sort: admin.SortActive, Limit: 1000}
+	for done := false; !done; {
 		page, err := e.app.Admin().List(e.ctx, opts)
 		if err != nil {
-			return err
+			return checked, err
 		}
 		for _, o := range page.Objects {
+			if o.LastActive.Before(since) {
+				done = true
+				break
+			}
 			e.poke(d, d.ns.Get(o.ID))
-			n++
+			checked++
 		}
-		if page.Next == "" {
-			break
-		}
+		done = done || page.Next == ""
 		opts.Cursor = page.Next
 	}
-	if n > 0 {
-		e.log.Info("workflow: instances checked after an unclean stop", "workflow", d.name, "instances", n, "took", e.clock.Now().Sub(start))
+	if checked > 0 {
+		e.log.Info("workflow: instances checked after an unclean stop", "workflow", d.name, "instances", checked, "since", since, "took", e.clock.Now().Sub(start))
 	}
-	return nil
+	return checked, e.resumeListed(d)
 }
 
-// poke reports an instance's status again and starts its run if it should
 // run.
 func (e *Engine) poke(d *definition, stub *roost.Stub) {
 	var m *meta

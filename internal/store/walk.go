@@ -14,8 +14,8 @@ import (
 type ObjectFile struct {
 	Class    string
 	ID       ids.ID
-	Size     int64 // of the database file, not counting its WAL
-	Modified time.Time
+	Size     int64     // of the database file, not counting its WAL
+	Modified time.Time // of the database or its WAL, whichever is later
 }
 
 // Walk calls fn for every object that has a database file, in no
@@ -42,6 +42,16 @@ func (s *Store) Walk(fn func(ObjectFile) error) error {
 			if err != nil {
 				return fmt.Errorf("store: walk: %w", err)
 			}
+			// A commit writes the WAL: the object was last modified when
+			// its database or its WAL was.
+			walModified := map[string]time.Time{}
+			for _, f := range files {
+				if db, ok := strings.CutSuffix(f.Name(), "-wal"); ok {
+					if info, err := f.Info(); err == nil {
+						walModified[db] = info.ModTime()
+					}
+				}
+			}
 			for _, f := range files {
 				hex, ok := strings.CutSuffix(f.Name(), ".db")
 				if !ok {
@@ -60,7 +70,11 @@ func (s *Store) Walk(fn func(ObjectFile) error) error {
 				if info.Size() == 0 {
 					continue // not an object (see Exists)
 				}
-				if err := fn(ObjectFile{Class: c.Name(), ID: id, Size: info.Size(), Modified: info.ModTime()}); err != nil {
+				modified := info.ModTime()
+				if w := walModified[f.Name()]; w.After(modified) {
+					modified = w
+				}
+				if err := fn(ObjectFile{Class: c.Name(), ID: id, Size: info.Size(), Modified: modified}); err != nil {
 					return err
 				}
 			}

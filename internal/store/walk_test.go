@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestWalkFindsObjectFiles(t *testing.T) {
@@ -30,6 +31,32 @@ func TestWalkFindsObjectFiles(t *testing.T) {
 	}
 	if len(found) != 3 || !found[objID("a").String()] || found[objID("reader").String()] {
 		t.Fatalf("walk found %v", found)
+	}
+}
+
+// A commit writes the WAL, not the database file: an object's Modified is
+// its WAL's time when that is later.
+func TestWalkModifiedIsTheLaterOfDatabaseAndWAL(t *testing.T) {
+	s := newStore(t, Config{})
+	db := openDB(t, s, objID("a"))
+	put(t, db, "k", "v")
+	file := filepath.Join(s.cfg.Dir, db.path)
+	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := os.Chtimes(file, old, old); err != nil {
+		t.Fatal(err)
+	}
+	walTime := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+	if err := os.Chtimes(file+"-wal", walTime, walTime); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Walk(func(f ObjectFile) error {
+		if !f.Modified.Equal(walTime) {
+			t.Errorf("Modified %v, want the WAL's %v", f.Modified, walTime)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

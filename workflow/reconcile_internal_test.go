@@ -1,0 +1,58 @@
+package workflow
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/roost-dev/roost"
+	"github.com/roost-dev/roost/internal/clock"
+)
+
+// After an unclean stop, the startup check reads only the instances active
+// since the index was last written (less reportLag): with a million
+// finished instances, a restart does not read them all.
+func TestUncleanStartChecksOnlyRecentInstances(t *testing.T) {
+	vc := clock.NewVirtual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	app, err := roost.Open(context.Background(), roost.Config{Dir: t.TempDir(), Clock: vc, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(app)
+	t.Cleanup(func() {
+		e.Close(context.Background())
+		app.Close(context.Background())
+	})
+	wf := Define(e, "old", func(ctx Context, n int) (int, error) {
+		return Step(ctx, "s", func(StepContext) (int, error) { return n, nil })
+	})
+	e.resuming.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	run := func(prefix string, n int) {
+		for i := range n {
+			inst, _, err := wf.Create(ctx, fmt.Sprint(prefix, i), i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st, err := inst.Wait(ctx); err != nil || st.Status != StatusComplete {
+				t.Fatalf("%+v, %v", st, err)
+			}
+		}
+		if _, err := e.List(ctx, "old", ListOptions{}); err != nil { // writes the reports
+			t.Fatal(err)
+		}
+	}
+	run("a", 5)
+	vc.Advance(2 * time.Hour)
+	run("b", 3)
+	checked, err := e.reconcile(wf.def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked != 3 {
+		t.Fatalf("checked %d instances, want the 3 active since the index was written", checked)
+	}
+}
