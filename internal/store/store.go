@@ -303,7 +303,9 @@ func (s *Store) create(file string) (*newFiles, error) {
 	full := s.cfg.Synchronous == SyncFull
 	took := false
 	if s.spares != nil {
-		took, err = s.spares.take(nf.fd, nf.base)
+		if took, err = s.spares.take(nf.fd, nf.base); took && err == nil {
+			unix.Unlinkat(nf.fd, nf.base+newSuffix, 0) // left by a crash in a create that wrote its files
+		}
 	}
 	if !took && err == nil {
 		err = writeAt(nf.fd, nf.base+"-wal", s.template.wal, false)

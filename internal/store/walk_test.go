@@ -64,7 +64,15 @@ func TestWalkModifiedIsTheLaterOfDatabaseAndWAL(t *testing.T) {
 // file in place) could leave it empty: such a file is no object, and the
 // next write creates the object properly.
 func TestEmptyDatabaseFileIsAnUnfinishedCreate(t *testing.T) {
-	s := newStore(t, Config{})
+	for _, mode := range createModes {
+		t.Run(mode.name, func(t *testing.T) {
+			_, s := createStore(t, t.TempDir(), mode.spare)
+			testUnfinishedCreate(t, s)
+		})
+	}
+}
+
+func testUnfinishedCreate(t *testing.T, s *Store) {
 	ctx := context.Background()
 	id := objID("half")
 	file := filepath.Join(s.abs, filepath.FromSlash(Path(testClass, id)))
