@@ -150,6 +150,27 @@ type object struct {
 	auto *AutoResponse
 	// behind counts the sockets over the high-water mark.
 	behind int
+	// lastBroadcast is when its last broadcast began.
+	lastBroadcast time.Time
+}
+
+// quietGap is how long a room goes without a broadcast to be quiet: its
+// next broadcast is written at once, not queued (see Broadcast).
+const quietGap = 20 * time.Millisecond
+
+// quiet reports whether the object k had no broadcast for quietGap, and
+// notes one now.
+func (h *Hub) quiet(k Key) bool {
+	now := time.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	o := h.objects[k]
+	if o == nil {
+		return false
+	}
+	quiet := now.Sub(o.lastBroadcast) >= quietGap
+	o.lastBroadcast = now
+	return quiet
 }
 
 // New returns a hub. Close it to stop its goroutines.

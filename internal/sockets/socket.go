@@ -3,6 +3,7 @@ package sockets
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -108,16 +109,47 @@ func opcode(binary bool) byte {
 	return opText
 }
 
-// Broadcast queues one message to every socket of socks, encoding it
-// once, and returns how many took it. A closed or full socket stops no one
-// else. The sockets' writers write it: the broadcast itself only queues, so
+// Broadcast sends one message to every socket of socks (all of one
+// object), encoding it once, and returns how many took it. A closed or full
+// socket stops no one else.
+//
+// In a busy room the broadcast only queues: the sockets' writers write it,
 // the object goes on with its next event at once, and a burst of messages
-// reaches each client in few, large writes.
+// reaches each client in few, large writes. In a quiet room (no broadcast
+// for quietGap) it writes the message itself, spread over one goroutine per
+// CPU, to the sockets with nothing queued: the message then reaches them
+// without a thousand goroutines woken first.
 func Broadcast(socks []*Socket, binary bool, data []byte) int {
+	if len(socks) == 0 {
+		return 0
+	}
 	f := frame{data: encodeFrame(opcode(binary), data)}
+	if !socks[0].hub.quiet(socks[0].key) {
+		return enqueueAll(socks, f, false)
+	}
+	parts := min(runtime.GOMAXPROCS(0), len(socks)/broadcastShare)
+	if parts <= 1 {
+		return enqueueAll(socks, f, true)
+	}
+	var taken atomic.Int64
+	var wg sync.WaitGroup
+	size := (len(socks) + parts - 1) / parts
+	for part := range slices.Chunk(socks[size:], size) {
+		wg.Go(func() { taken.Add(int64(enqueueAll(part, f, true))) })
+	}
+	taken.Add(int64(enqueueAll(socks[:size], f, true)))
+	wg.Wait()
+	return int(taken.Load())
+}
+
+// broadcastShare is the fewest sockets a quiet room's broadcast gives a
+// goroutine of its own.
+const broadcastShare = 64
+
+func enqueueAll(socks []*Socket, f frame, inline bool) int {
 	n := 0
 	for _, s := range socks {
-		if s.enqueue(f, false) {
+		if s.enqueue(f, inline) {
 			n++
 		}
 	}
