@@ -31,7 +31,7 @@ type Engine struct {
 	live    map[runKey]*run
 	queue   []queued        // runs waiting for a slot, first come first served
 	inQueue map[runKey]bool // the keys in queue
-	waiters map[runKey][]chan struct{}
+	waiters map[runKey][]*waiter
 	closing bool
 	wg      sync.WaitGroup // runs and background work
 	// resuming counts the startup checks of the definitions (see resume).
@@ -68,7 +68,7 @@ func NewWithOptions(app *roost.App, opts Options) *Engine {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{app: app, clock: app.Clock(), log: app.Logger(), ctx: ctx, cancel: cancel, maxRunning: opts.MaxRunning,
-		defs: map[string]*definition{}, live: map[runKey]*run{}, inQueue: map[runKey]bool{}, waiters: map[runKey][]chan struct{}{}}
+		defs: map[string]*definition{}, live: map[runKey]*run{}, inQueue: map[runKey]bool{}, waiters: map[runKey][]*waiter{}}
 	e.index = newIndex(e)
 	m, err := newMetrics(e)
 	if err != nil {
@@ -271,10 +271,15 @@ func (e *Engine) runEnded(r *run) {
 	k := runKey{r.def.name, r.id}
 	r.mu.Lock()
 	done := r.meta != nil && finished(r.meta.Status)
+	var m *meta
+	var recs []*record
+	if done && !r.partial {
+		m, recs = r.meta, r.recs // its end is committed: no one changes them now
+	}
 	r.mu.Unlock()
 	e.mu.Lock()
 	delete(e.live, k)
-	var waiters []chan struct{}
+	var waiters []*waiter
 	if done {
 		waiters = e.waiters[k]
 		delete(e.waiters, k)
@@ -291,7 +296,10 @@ func (e *Engine) runEnded(r *run) {
 	}
 	e.mu.Unlock()
 	for _, w := range waiters {
-		close(w)
+		if m != nil {
+			w.st = statusOf(m, recs, e.clock.Now())
+		}
+		close(w.c)
 	}
 	e.wg.Done()
 }
@@ -315,23 +323,30 @@ func (e *Engine) notify(workflow, id string) {
 	delete(e.waiters, k)
 	e.mu.Unlock()
 	for _, w := range waiters {
-		close(w)
+		close(w.c)
 	}
 }
 
-// waiter returns a channel closed when the instance finishes (or, at
-// worst, when its next run ends).
-func (e *Engine) waiter(workflow, id string) chan struct{} {
+// waiter is a Wait for an instance's end.
+type waiter struct {
+	c chan struct{} // closed when the instance finished (or, at worst, when its next run ended)
+	// st is, if not nil, the instance's status at its end, as the run that
+	// ended it committed it; set before c is closed.
+	st *Status
+}
+
+// waiter returns a new waiter for the instance.
+func (e *Engine) waiter(workflow, id string) *waiter {
 	k := runKey{workflow, id}
-	c := make(chan struct{})
+	w := &waiter{c: make(chan struct{})}
 	e.mu.Lock()
-	e.waiters[k] = append(e.waiters[k], c)
+	e.waiters[k] = append(e.waiters[k], w)
 	e.mu.Unlock()
-	return c
+	return w
 }
 
 // dropWaiter forgets a waiter that gave up.
-func (e *Engine) dropWaiter(workflow, id string, c chan struct{}) {
+func (e *Engine) dropWaiter(workflow, id string, c *waiter) {
 	k := runKey{workflow, id}
 	e.mu.Lock()
 	defer e.mu.Unlock()

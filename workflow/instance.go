@@ -221,7 +221,10 @@ func (i *Instance) Wait(ctx context.Context) (*Status, error) {
 			return st, err
 		}
 		select {
-		case <-c:
+		case <-c.c:
+			if c.st != nil {
+				return c.st, nil // the ended run's: no read of the instance
+			}
 		case <-ctx.Done():
 			e.dropWaiter(i.def.name, i.id, c)
 			return st, ctx.Err()

@@ -63,9 +63,12 @@ type run struct {
 	// (see held). Only the function's goroutine uses it.
 	held *held
 
-	mu   sync.Mutex // guards meta and recs: the committed state
+	mu   sync.Mutex // guards meta, recs and partial: the committed state
 	meta *meta
 	recs []*record
+	// partial is set when recs no longer hold the whole journal: the
+	// instance moved on without this run.
+	partial bool
 }
 
 // errStopped ends a run whose instance no longer runs it.
@@ -215,7 +218,7 @@ func (r *run) event(fn func(ctx context.Context, o *object, m *meta) ([]*record,
 		// the instance as stored, and its waiters hear of an end.
 		r.mu.Lock()
 		stored.Params = r.meta.Params
-		r.meta, r.recs = stored, nil
+		r.meta, r.recs, r.partial = stored, nil, true
 		r.mu.Unlock()
 	}
 	if err != nil {

@@ -105,3 +105,40 @@ func TestTheEndCommitsWithTheLastStep(t *testing.T) {
 		})
 	}
 }
+
+// A Wait that is waiting when the instance ends gets its status from the
+// run that ended it, without an event to read the instance.
+func TestWaitGetsTheEndFromTheRun(t *testing.T) {
+	var e *workflow.Engine
+	var wf *workflow.Workflow[int, int]
+	release := make(chan struct{})
+	env := newEnv(t, func(eng *workflow.Engine) {
+		e = eng
+		wf = workflow.Define(eng, "waited", func(ctx workflow.Context, n int) (int, error) {
+			return workflow.Step(ctx, "s", func(workflow.StepContext) (int, error) {
+				<-release
+				return n + 1, nil
+			})
+		})
+	})
+	workflow.WaitResumed(e)
+	inst := create(t, wf, "i", 1)
+	type result struct {
+		st  *workflow.Status
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		st, err := inst.Wait(context.Background())
+		got <- result{st, err}
+	}()
+	env.WaitUntil(func() bool { return workflow.Waiters(e, "waited", "i") == 1 })
+	close(release)
+	r := <-got
+	if r.err != nil || r.st.Status != workflow.StatusComplete || string(r.st.Output) != "2" || len(r.st.Steps) != 1 {
+		t.Fatalf("Wait = %+v, %v", r.st, r.err)
+	}
+	if n := instanceEvents(t, env, "waited"); n != 2 { // create, and the step with the end
+		t.Errorf("%d events of the instance, want 2", n)
+	}
+}
