@@ -3,6 +3,7 @@ package roost
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/roost-dev/roost/internal/errcode"
 	"github.com/roost-dev/roost/internal/runtime"
@@ -15,18 +16,46 @@ import (
 // Do returns once they are durable. If fn fails, its writes roll back, the
 // instance is reset, and Do returns fn's error as it is.
 //
+// If ctx ends first, Do returns its error; fn then either never runs, or
+// has returned by the time Do does (its writes may still commit). So what
+// fn wrote to the caller's variables may be read once Do returned.
+//
 // Do is for Go code that runs beside its objects, such as the workflow
 // engine and tests. A call that may one day cross machines is an RPC method
 // ([NewMethod]).
 func Do[T any](ctx context.Context, s *Stub, fn func(ctx context.Context, obj T) error) error {
-	return s.ns.app.rt.Deliver(ctx, &runtime.Event{Class: s.ns.class, ID: s.id, Name: s.name, Kind: runtime.KindCall,
+	var (
+		mu        sync.Mutex
+		abandoned bool          // Do returned before fn began: fn must not run
+		ran       chan struct{} // made when fn begins, closed when it returned
+	)
+	err := s.ns.app.rt.Deliver(ctx, &runtime.Event{Class: s.ns.class, ID: s.id, Name: s.name, Kind: runtime.KindCall,
 		Fn: func(ctx context.Context, inst any, _ *store.DB) error {
 			obj, ok := inst.(T)
 			if !ok {
 				return errcode.New(errcode.Internal, "roost.Do: the object of class %s is a %T, not a %s", s.ns.class, inst, typeName[T]())
 			}
+			mu.Lock()
+			if abandoned {
+				mu.Unlock()
+				return nil
+			}
+			done := make(chan struct{})
+			ran = done
+			mu.Unlock()
+			defer close(done)
 			return fn(ctx, obj)
 		}})
+	if err != nil && ctx.Err() != nil {
+		mu.Lock()
+		abandoned = true
+		done := ran
+		mu.Unlock()
+		if done != nil {
+			<-done
+		}
+	}
+	return err
 }
 
 func typeName[T any]() string {
