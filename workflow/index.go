@@ -20,8 +20,9 @@ import (
 // of its instances. Instances report their status changes to it after they
 // commit, in batches (one event per batch), so it may lag a moment behind
 // them, and a crash may lose the last reports. A clean close marks each
-// index complete; a start without the mark (after a crash) asks every
-// instance on disk for its status, in the background (see resume).
+// index complete; a start without the mark (after a crash) asks the
+// instances active since the index's last write for their status, in the
+// background (see resume).
 type index struct {
 	e  *Engine
 	ns *roost.Namespace
@@ -159,7 +160,7 @@ func (ix *index) flush(ctx context.Context) {
 			return o.upsert(ctx, entries, ix.e.clock.Now())
 		}); err != nil {
 			// Kept for the next flush; a crash before it is repaired by the
-			// check of every instance at the next start.
+			// startup check (see reconcile).
 			ix.e.log.Warn("workflow: cannot update the index; it is tried again", "workflow", name, "err", err)
 			ix.requeue(name, entries)
 		}
@@ -314,8 +315,9 @@ func (e *Engine) markClean(ctx context.Context) error {
 // resume them, but only after the lease), and after a crash the index may
 // have missed the last reports. After a clean close, it resumes the
 // instances the index lists as running or queued; after a crash (or at the
-// first start), it asks every instance of d on disk for its status, which
-// corrects the index too.
+// first start), it first asks the instances of d active since the index's
+// last write for their status, which corrects the index too (see
+// reconcile).
 func (e *Engine) resume(d *definition) {
 	e.wg.Add(1)
 	e.resuming.Add(1)
