@@ -191,8 +191,8 @@ type object struct {
 
 func (o *object) journal() journal { return journal{o.st.Storage()} }
 
-// Alarm resumes the instance: its sleep ended, its wait timed out, its
-// retry is due, or its run was lost (a crash).
+// Alarm resumes the instance: its sleep ended, its wait timed out, or its
+// retry is due.
 func (o *object) Alarm(ctx context.Context, _ roost.AlarmInfo) error {
 	e := o.def.e
 	j := o.journal()
@@ -201,10 +201,6 @@ func (o *object) Alarm(ctx context.Context, _ roost.AlarmInfo) error {
 		return err
 	}
 	id := m.ID
-	// Whether a run is live or one starts now, the lease guards it.
-	if err := o.st.Storage().SetAlarm(ctx, e.clock.Now().Add(lease)); err != nil {
-		return err
-	}
 	if m.Status == StatusSleeping || m.Status == StatusWaiting {
 		m.Status, m.Updated = StatusRunning, e.clock.Now()
 		if err := j.putMeta(ctx, m); err != nil {
@@ -284,8 +280,12 @@ func (e *Engine) runEnded(r *run) {
 		waiters = e.waiters[k]
 		delete(e.waiters, k)
 	}
-	if r.again {
+	switch {
+	case r.again:
 		e.startLocked(r.def, r.id, nil)
+	case r.failed && !e.closing:
+		d, id := r.def, r.id
+		e.clock.AfterFunc(retryDelay, func() { e.start(d, id, nil) })
 	}
 	for len(e.queue) > 0 && len(e.live) < e.maxRunning && !e.closing {
 		q := e.queue[0]

@@ -5,12 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http/httptest"
 	"regexp"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/roost-dev/roost"
 	"github.com/roost-dev/roost/roosttest"
 	"github.com/roost-dev/roost/workflow"
 )
@@ -140,5 +144,31 @@ func TestWaitGetsTheEndFromTheRun(t *testing.T) {
 	}
 	if n := instanceEvents(t, env, "waited"); n != 2 { // create, and the step with the end
 		t.Errorf("%d events of the instance, want 2", n)
+	}
+}
+
+// A run that stops on a failure of the server (here its journal does not
+// fit the instance's database) runs again after a short delay: the step
+// that was not recorded runs again, and the instance completes.
+func TestARunStoppedByAFailureRunsAgain(t *testing.T) {
+	var wf *workflow.Workflow[int, int]
+	var calls atomic.Int64
+	env := roosttest.New(t, func(_ *roost.App, env *roosttest.Env) {
+		wf = workflow.Define(env.Workflows(), "refused", func(ctx workflow.Context, n int) (int, error) {
+			s, err := workflow.Step(ctx, "big", func(workflow.StepContext) (string, error) {
+				if calls.Add(1) == 1 {
+					return strings.Repeat("x", 200<<10), nil // its record exceeds the database's limit
+				}
+				return "ok", nil
+			})
+			return len(s), err
+		})
+	}, roosttest.WithStart(epoch), roosttest.WithConfig(func(cfg *roost.Config) { cfg.MaxDatabaseSize = 64 << 10 }),
+		roosttest.WithLogs(slog.LevelError))
+	inst := create(t, wf, "i", 1)
+	env.WaitUntil(func() bool { return calls.Load() == 1 })
+	st := advanceUntil(env, inst, time.Second, workflow.StatusComplete)
+	if string(st.Output) != "2" || calls.Load() != 2 || st.Steps[0].Attempts != 1 {
+		t.Fatalf("status %+v after %d calls; want output 2 after 2 calls, the first not recorded", st, calls.Load())
 	}
 }

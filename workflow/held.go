@@ -100,8 +100,8 @@ func (r *run) finishHeld(e *ending) (done bool, err error) {
 	}
 	r.held = nil
 	took, err := h.end(e)
-	if err != nil && r.ctx.Err() == nil {
-		r.log.Warn("workflow: cannot record the last step; the instance resumes from its journal", "err", err)
+	if err != nil {
+		r.fault("cannot record the last step", err)
 	}
 	return took || err != nil, err
 }

@@ -311,9 +311,9 @@ func (e *Engine) markClean(ctx context.Context) error {
 }
 
 // resume brings d's instances back after a start, in the background: the
-// runs of the instances that were running are gone (their alarms would
-// resume them, but only after the lease), and after a crash the index may
-// have missed the last reports. After a clean close, it resumes the
+// runs of the instances that were running or queued are gone (sleeps,
+// waits and retries come back through their alarms), and after a crash the
+// index may have missed the last reports. After a clean close, it resumes the
 // instances the index lists as running or queued; after a crash (or at the
 // first start), it first asks the instances of d active since the index's
 // last write for their status, which corrects the index too (see

@@ -172,10 +172,7 @@ func (d *definition) create(ctx context.Context, id string, params json.RawMessa
 		if err := o.st.Storage().Put(ctx, paramsKey, params); err != nil {
 			return err
 		}
-		if err := j.putMeta(ctx, m); err != nil {
-			return err
-		}
-		return o.st.Storage().SetAlarm(ctx, now.Add(lease))
+		return j.putMeta(ctx, m)
 	})
 	if err != nil {
 		return nil, false, err
@@ -296,7 +293,7 @@ func (i *Instance) sendEvent(ctx context.Context, eventType string, payload json
 		}
 		if m.Status == StatusWaiting {
 			m.Status, wake = StatusRunning, true
-			if err := o.st.Storage().SetAlarm(ctx, i.def.e.clock.Now().Add(lease)); err != nil {
+			if err := o.st.Storage().DeleteAlarm(ctx); err != nil { // the wait's timeout
 				return false, err
 			}
 		}
@@ -335,7 +332,7 @@ func (i *Instance) Resume(ctx context.Context) error {
 			return false, errcode.New(errcode.InvalidState, "instance %s is %s, not paused", i.id, m.Status)
 		}
 		m.Status = StatusRunning
-		return true, o.st.Storage().SetAlarm(ctx, i.def.e.clock.Now().Add(lease))
+		return true, nil
 	})
 	if err == nil {
 		i.def.e.start(i.def, i.id, nil)
@@ -371,7 +368,7 @@ func (i *Instance) Restart(ctx context.Context) error {
 		}
 		m.Run++
 		m.Status, m.Output, m.Error, m.Finished, m.Events = StatusRunning, nil, nil, time.Time{}, 0
-		return true, o.st.Storage().SetAlarm(ctx, i.def.e.clock.Now().Add(lease))
+		return true, o.st.Storage().DeleteAlarm(ctx) // the old run's sleep, wait or retry
 	})
 	if err == nil {
 		i.def.e.stopRun(i.def.name, i.id)

@@ -26,10 +26,10 @@ const (
 	MaxSteps = 10_000
 )
 
-// lease is how long after a run's start (or its last alarm) the instance's
-// alarm fires if the run is gone: a crash loses the run, never the
-// instance.
-const lease = 30 * time.Second
+// retryDelay is how long after a run stopped on a failure of the server (a
+// failing disk, say) the instance runs again. A crash loses runs too: the
+// startup check resumes them (see Engine.reconcile).
+const retryDelay = 2 * time.Second
 
 // run is one execution of an instance's function, from its start (or
 // resumption) to its end or suspension. The engine holds at most one run
@@ -49,6 +49,9 @@ type run struct {
 	// again (guarded by the engine's mu) asks for a new run once this one
 	// ended: the instance was woken while this run was ending.
 	again bool
+	// failed is set when the run stopped on a failure of the server: the
+	// instance runs again after retryDelay. Written before the run ends.
+	failed bool
 
 	// gen is the instance's Run this run executes: its events are refused
 	// once the instance restarted. Set before the function starts.
@@ -83,9 +86,7 @@ func (r *run) drive() {
 	if !fresh {
 		ok, err := r.load()
 		if err != nil {
-			if r.ctx.Err() == nil {
-				r.log.Warn("workflow: cannot load the instance; its alarm retries", "err", err)
-			}
+			r.fault("cannot load the instance", err)
 			return
 		}
 		if !ok {
@@ -244,12 +245,21 @@ func (r *run) event(fn func(ctx context.Context, o *object, m *meta) ([]*record,
 
 // abort ends the run after a failed event: errStopped (the instance was
 // paused, terminated or restarted) or a failure of the server (shutting
-// down, storage), after which the instance's alarm resumes it.
+// down, storage; see fault).
 func (r *run) abort(err error) {
-	if !errors.Is(err, errStopped) && r.ctx.Err() == nil {
-		r.log.Warn("workflow: the run stopped on an error; the instance's alarm resumes it", "err", err)
-	}
+	r.fault("the run stopped on an error", err)
 	r.suspend("aborted")
+}
+
+// fault notes that an event of the run failed with err: unless the
+// instance moved on (errStopped) or the engine closes, the run ends as
+// failed, and the instance runs again after retryDelay.
+func (r *run) fault(what string, err error) {
+	if errors.Is(err, errStopped) || r.ctx.Err() != nil {
+		return
+	}
+	r.log.Warn("workflow: "+what+"; it runs again in "+retryDelay.String(), "err", err)
+	r.failed = true
 }
 
 // next returns the journal record at the cursor, checked against what the
@@ -484,8 +494,8 @@ func (r *run) finish(status string, out []byte, fnErr error) {
 		err = r.event(func(ctx context.Context, o *object, m *meta) ([]*record, error) {
 			return nil, r.recordEnd(ctx, o, m, e)
 		})
-		if err != nil && !errors.Is(err, errStopped) && r.ctx.Err() == nil {
-			r.log.Warn("workflow: cannot record the instance's end; its alarm retries", "err", err)
+		if err != nil {
+			r.fault("cannot record the instance's end", err)
 		}
 	}
 	if err == nil {
