@@ -25,8 +25,8 @@ const spareDir = ".spare"
 // spares keeps the files of new, empty objects made ahead of need, so that
 // creating an object moves two files into place (and, with SyncFull, syncs
 // their directory) instead of writing new files and syncing them while the
-// object's first event waits. A goroutine refills it after each take; a
-// create that finds it empty writes its files itself.
+// object's first event waits. A goroutine refills it once half the spares
+// are taken; a create that finds it empty writes its files itself.
 type spares struct {
 	s    *Store
 	name string   // the store's directory in spareDir
@@ -108,7 +108,7 @@ func removeUnlocked(root *os.Root, name string) error {
 	return root.RemoveAll(name)
 }
 
-// fill makes spares until there are want, then waits for a take.
+// fill makes spares until there are want, then waits to be woken.
 func (sp *spares) fill() {
 	defer close(sp.done)
 	for {
@@ -174,7 +174,9 @@ func (sp *spares) take(dir int, base string) (bool, error) {
 	name := sp.ready[n-1]
 	sp.ready = sp.ready[:n-1]
 	sp.mu.Unlock()
-	sp.wake()
+	if n-1 <= sp.want/2 {
+		sp.wake() // refilled in one go once half are taken: fewer wake-ups, and creates meanwhile share no disk with it
+	}
 	fd := sp.fd
 	err := unix.Renameat(fd, name+"-wal", dir, base+"-wal")
 	if err == nil {

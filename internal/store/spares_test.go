@@ -40,31 +40,43 @@ func inode(t *testing.T, file string) uint64 {
 	return fi.Sys().(*syscall.Stat_t).Ino
 }
 
-// New objects take their files from the spares, which are refilled; each
-// object is a working database of its own, after a reopen too.
+// New objects take their files from the spares, which are refilled once
+// half are taken; each object is a working database of its own, after a
+// reopen too.
 func TestSpares_NewObjectsTakeSparesWhichAreRefilled(t *testing.T) {
 	t.Parallel()
 	for _, mode := range []Sync{SyncFull, SyncNormal} {
 		t.Run(string(mode), func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			s := newStore(t, Config{Dir: dir, Synchronous: mode, Spares: 3})
-			waitSpares(t, s, 3)
-			if n := len(spareFiles(t, dir)); n != 6 {
-				t.Fatalf("%d spare files, want a database and a WAL for each of 3", n)
+			s := newStore(t, Config{Dir: dir, Synchronous: mode, Spares: 4})
+			waitSpares(t, s, 4)
+			if n := len(spareFiles(t, dir)); n != 8 {
+				t.Fatalf("%d spare files, want a database and a WAL for each of 4", n)
 			}
 			inodes := map[uint64]bool{}
 			for _, f := range spareFiles(t, dir) {
 				inodes[inode(t, f)] = true
 			}
-			const objects = 10 // more than the spares: some creates may find none ready
-			for i := range objects {
+			create := func(i int) *DB {
 				db := openDB(t, s, objID(fmt.Sprint(i)))
 				put(t, db, "k", fmt.Sprint(i))
 				db.Close()
-				if i == 0 && !inodes[inode(t, filepath.Join(dir, db.path))] {
-					t.Fatal("the first new object's file is not one of the spares")
-				}
+				return db
+			}
+			// One take leaves three: no refill yet.
+			if db := create(0); !inodes[inode(t, filepath.Join(dir, db.path))] {
+				t.Fatal("the first new object's file is not one of the spares")
+			}
+			if n := s.spares.count(); n != 3 {
+				t.Fatalf("%d spares after one take, want 3", n)
+			}
+			// The second leaves half: refilled to four.
+			create(1)
+			waitSpares(t, s, 4)
+			const objects = 12 // more than the spares: some creates may find none ready
+			for i := 2; i < objects; i++ {
+				create(i)
 			}
 			for i := range objects {
 				db := openDB(t, s, objID(fmt.Sprint(i)))
@@ -72,7 +84,6 @@ func TestSpares_NewObjectsTakeSparesWhichAreRefilled(t *testing.T) {
 				wantIntegrity(t, db)
 				db.Close()
 			}
-			waitSpares(t, s, 3)
 		})
 	}
 }
