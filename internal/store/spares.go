@@ -38,7 +38,7 @@ type spares struct {
 	ready []string // names in dir of complete spares: "<n>.db" and "<n>.db-wal"
 	seq   int
 
-	kick chan struct{} // a spare was taken
+	kick chan struct{} // spares are wanted
 	stop chan struct{} // closed by close
 	done chan struct{} // closed when the filler returned
 }
@@ -69,6 +69,9 @@ func openSpares(s *Store, want int) (*spares, error) {
 			return nil, fmt.Errorf("store: create spare directory: %w", err)
 		}
 		dir, err := s.root.Open(name)
+		if errors.Is(err, os.ErrNotExist) && try < 3 {
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("store: open spare directory: %w", err)
 		}
