@@ -24,11 +24,10 @@ import (
 // engine and tests. A call that may one day cross machines is an RPC method
 // ([NewMethod]).
 func Do[T any](ctx context.Context, s *Stub, fn func(ctx context.Context, obj T) error) error {
-	var (
-		mu        sync.Mutex
-		abandoned bool          // Do returned before fn began: fn must not run
-		ran       chan struct{} // made when fn begins, closed when it returned
-	)
+	// mu is held while fn runs: once Do marked the call abandoned under it,
+	// fn has returned or will never run.
+	var mu sync.Mutex
+	abandoned := false
 	err := s.ns.app.rt.Deliver(ctx, &runtime.Event{Class: s.ns.class, ID: s.id, Name: s.name, Kind: runtime.KindCall,
 		Fn: func(ctx context.Context, inst any, _ *store.DB) error {
 			obj, ok := inst.(T)
@@ -36,24 +35,16 @@ func Do[T any](ctx context.Context, s *Stub, fn func(ctx context.Context, obj T)
 				return errcode.New(errcode.Internal, "roost.Do: the object of class %s is a %T, not a %s", s.ns.class, inst, typeName[T]())
 			}
 			mu.Lock()
+			defer mu.Unlock()
 			if abandoned {
-				mu.Unlock()
 				return nil
 			}
-			done := make(chan struct{})
-			ran = done
-			mu.Unlock()
-			defer close(done)
 			return fn(ctx, obj)
 		}})
 	if err != nil && ctx.Err() != nil {
 		mu.Lock()
 		abandoned = true
-		done := ran
 		mu.Unlock()
-		if done != nil {
-			<-done
-		}
 	}
 	return err
 }

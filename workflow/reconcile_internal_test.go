@@ -3,7 +3,6 @@ package workflow
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -16,15 +15,7 @@ import (
 // finished instances, a restart does not read them all.
 func TestUncleanStartChecksOnlyRecentInstances(t *testing.T) {
 	vc := clock.NewVirtual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	app, err := roost.Open(context.Background(), roost.Config{Dir: t.TempDir(), Clock: vc, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := New(app)
-	t.Cleanup(func() {
-		e.Close(context.Background())
-		app.Close(context.Background())
-	})
+	e := openEngine(t, roost.Config{Clock: vc})
 	wf := Define(e, "old", func(ctx Context, n int) (int, error) {
 		return Step(ctx, "s", func(StepContext) (int, error) { return n, nil })
 	})

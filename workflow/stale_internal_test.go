@@ -2,7 +2,6 @@ package workflow
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -13,15 +12,7 @@ import (
 // meanwhile: the startup check and a create can both start one) ends at
 // its first event, shows the instance as stored and wakes its waiters.
 func TestStaleRunShowsTheStoredInstance(t *testing.T) {
-	app, err := roost.Open(context.Background(), roost.Config{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := New(app)
-	t.Cleanup(func() {
-		e.Close(context.Background())
-		app.Close(context.Background())
-	})
+	e := openEngine(t, roost.Config{})
 	wf := Define(e, "once", func(ctx Context, n int) (int, error) {
 		return Step(ctx, "s", func(StepContext) (int, error) { return n, nil })
 	})

@@ -68,6 +68,17 @@ func TestOpen_RejectsBadConfig(t *testing.T) {
 	}
 }
 
+// wantStoredWake checks that k's row is on disk, new at t0 with one timer
+// due at at; when says at what point of the test.
+func wantStoredWake(t *testing.T, c *Catalog, k Key, at time.Time, when string) {
+	t.Helper()
+	got, ok := storedEntry(t, c.cfg.Path, k)
+	if !ok {
+		t.Fatalf("row not on disk %s", when)
+	}
+	sameEntry(t, got, Entry{Class: k.Class, ID: k.ID, Created: t0, NextWake: at, Timers: 1})
+}
+
 func TestSetWake_IsOnDiskWhenItReturns(t *testing.T) {
 	t.Parallel()
 	vc := clock.NewVirtual(t0)
@@ -77,11 +88,7 @@ func TestSetWake_IsOnDiskWhenItReturns(t *testing.T) {
 	if err := c.SetWake(t.Context(), k, at); err != nil {
 		t.Fatal(err)
 	}
-	got, ok := storedEntry(t, c.cfg.Path, k)
-	if !ok {
-		t.Fatal("row not on disk after SetWake returned")
-	}
-	sameEntry(t, got, Entry{Class: k.Class, ID: k.ID, Created: t0, NextWake: at, Timers: 1})
+	wantStoredWake(t, c, k, at, "after SetWake returned")
 }
 
 // The wake of a new object is queued, not written; it is on disk after the
@@ -104,11 +111,7 @@ func TestSetWakeOfNew_IsQueued(t *testing.T) {
 	if err := c.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	got, ok := storedEntry(t, c.cfg.Path, k)
-	if !ok {
-		t.Fatal("row not on disk after Flush")
-	}
-	sameEntry(t, got, Entry{Class: k.Class, ID: k.ID, Created: t0, NextWake: at, Timers: 1})
+	wantStoredWake(t, c, k, at, "after Flush")
 }
 
 // While the removal of an earlier object of the same key is not written,
@@ -126,11 +129,7 @@ func TestSetWakeOfNew_WaitsWhileARemovalIsPending(t *testing.T) {
 	if err := c.SetWakeOfNew(t.Context(), k, at); err != nil {
 		t.Fatal(err)
 	}
-	got, ok := storedEntry(t, c.cfg.Path, k)
-	if !ok {
-		t.Fatal("row not on disk after SetWakeOfNew returned")
-	}
-	sameEntry(t, got, Entry{Class: k.Class, ID: k.ID, Created: t0, NextWake: at, Timers: 1})
+	wantStoredWake(t, c, k, at, "after SetWakeOfNew returned")
 }
 
 func TestSetWake_NeverMovesAWakeLater(t *testing.T) {

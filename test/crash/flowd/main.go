@@ -24,19 +24,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
-	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/roost-dev/roost"
+	"github.com/roost-dev/roost/test/crash/internal/crashd"
 	"github.com/roost-dev/roost/workflow"
 )
 
@@ -56,44 +52,19 @@ func run() error {
 	if *data == "" || *steps == "" {
 		return errors.New("--data and --steps are required")
 	}
+	f, err := crashd.OpenLog(*steps)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sl := &stepLog{f: f, proc: fmt.Sprintf("%d-%04x", os.Getpid(), rand.N(1<<16))}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	sl, err := openStepLog(*steps)
-	if err != nil {
-		return err
-	}
-	defer sl.f.Close()
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	app, err := roost.Open(ctx, roost.Config{Dir: *data, Logger: log})
-	if err != nil {
-		return err
-	}
-	engine := workflow.New(app)
-	defineFive(engine, sl, *stepDelay)
-	app.Handle(workflow.Prefix, engine.Handler())
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		err = fmt.Errorf("listen: %w", err)
-		return errors.Join(err, engine.Close(context.Background()), app.Close(context.Background()))
-	}
-	srv := &http.Server{Handler: app.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "data", *data, "pid", os.Getpid())
-	select {
-	case err = <-errc:
-	case <-ctx.Done():
-		log.Info("shutting down")
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err = errors.Join(err, srv.Shutdown(sctx), engine.Close(sctx), app.Close(sctx))
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	log.Info("stopped", "err", err)
-	return err
+	return crashd.Serve(log, *addr, *data, func(app *roost.App) func(context.Context) error {
+		engine := workflow.New(app)
+		defineFive(engine, sl, *stepDelay)
+		app.Handle(workflow.Prefix, engine.Handler())
+		return engine.Close
+	})
 }
 
 // Params are the params of an instance of "five".
@@ -133,44 +104,6 @@ type stepLog struct {
 	f    *os.File
 	proc string       // names this process in tokens: "<pid>-<random>"
 	runs atomic.Int64 // executions of steps by this process
-}
-
-// openStepLog opens path for appending. A previous process killed in the
-// middle of a write may have left a line without its newline: one is added,
-// so that the torn line does not swallow the next.
-func openStepLog(path string) (*stepLog, error) {
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	torn, err := endsTorn(path)
-	if err == nil && torn {
-		_, err = f.Write([]byte("\n"))
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("step log: %w", err)
-	}
-	return &stepLog{f: f, proc: fmt.Sprintf("%d-%04x", os.Getpid(), rand.N(1<<16))}, nil
-}
-
-// endsTorn reports whether the file is not empty and its last byte is not a
-// newline.
-func endsTorn(path string) (bool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || fi.Size() == 0 {
-		return false, err
-	}
-	last := make([]byte, 1)
-	if _, err := f.ReadAt(last, fi.Size()-1); err != nil && err != io.EOF {
-		return false, err
-	}
-	return last[0] != '\n', nil
 }
 
 // record appends the line of one execution of the step sc of instance id,

@@ -23,15 +23,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/roost-dev/roost"
+	"github.com/roost-dev/roost/test/crash/internal/crashd"
 )
 
 func main() {
@@ -50,44 +48,19 @@ func run() error {
 	if *data == "" || *fires == "" {
 		return errors.New("--data and --fires are required")
 	}
+	f, err := crashd.OpenLog(*fires)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fl := &fireLog{f: f, pid: os.Getpid(), failSuffix: *failSuffix}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	fl, err := openFireLog(*fires, *failSuffix)
-	if err != nil {
-		return err
-	}
-	defer fl.f.Close()
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	app, err := roost.Open(ctx, roost.Config{Dir: *data, Logger: log})
-	if err != nil {
-		return err
-	}
-	roost.Register(app, "ticker", func(st *roost.State) (*ticker, error) {
-		return &ticker{st: st, log: fl}, nil
+	return crashd.Serve(log, *addr, *data, func(app *roost.App) func(context.Context) error {
+		roost.Register(app, "ticker", func(st *roost.State) (*ticker, error) {
+			return &ticker{st: st, log: fl}, nil
+		})
+		return nil
 	})
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		app.Close(context.Background())
-		return fmt.Errorf("listen: %w", err)
-	}
-	srv := &http.Server{Handler: app.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "data", *data, "pid", os.Getpid())
-	select {
-	case err = <-errc:
-	case <-ctx.Done():
-		log.Info("shutting down")
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err = errors.Join(err, srv.Shutdown(sctx), app.Close(sctx))
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	log.Info("stopped", "err", err)
-	return err
 }
 
 // fireLog is the file every run appends its line to.
@@ -95,44 +68,6 @@ type fireLog struct {
 	f          *os.File
 	pid        int
 	failSuffix string
-}
-
-// openFireLog opens path for appending. A previous process killed in the
-// middle of a write may have left a line without its newline: one is added,
-// so that the torn line does not swallow the next.
-func openFireLog(path, failSuffix string) (*fireLog, error) {
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	torn, err := endsTorn(path)
-	if err == nil && torn {
-		_, err = f.Write([]byte("\n"))
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("fire log: %w", err)
-	}
-	return &fireLog{f: f, pid: os.Getpid(), failSuffix: failSuffix}, nil
-}
-
-// endsTorn reports whether the file is not empty and its last byte is not a
-// newline.
-func endsTorn(path string) (bool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || fi.Size() == 0 {
-		return false, err
-	}
-	last := make([]byte, 1)
-	if _, err := f.ReadAt(last, fi.Size()-1); err != nil && err != io.EOF {
-		return false, err
-	}
-	return last[0] != '\n', nil
 }
 
 var errFirstRun = errors.New("timerd: this object's fires fail their first run (--fail-suffix)")
