@@ -47,7 +47,7 @@ const (
 // pending.
 func TestCrash_TimersSurviveKill9(t *testing.T) {
 	t.Parallel()
-	bin := buildTimerd(t)
+	bin := buildServer(t, "timerd")
 	dir := t.TempDir()
 	fires := filepath.Join(t.TempDir(), "fires.log")
 	sup := &supervisor{start: func() *server {
@@ -104,13 +104,14 @@ func TestCrash_TimersSurviveKill9(t *testing.T) {
 	srv.stop(t)
 }
 
-// buildTimerd builds test/crash/timerd into a temporary directory.
-func buildTimerd(t *testing.T) string {
+// buildServer builds the command test/crash/<name> into a temporary
+// directory.
+func buildServer(t *testing.T, name string) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "timerd")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/roost-dev/roost/test/crash/timerd").CombinedOutput()
+	bin := filepath.Join(t.TempDir(), name)
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/roost-dev/roost/test/crash/"+name).CombinedOutput()
 	if err != nil {
-		t.Fatalf("go build ./test/crash/timerd: %v\n%s", err, out)
+		t.Fatalf("go build ./test/crash/%s: %v\n%s", name, err, out)
 	}
 	return bin
 }

@@ -53,7 +53,7 @@ var wfSteps = []string{"s1", "s2", "s3", "s4", "s5"}
 // counted. After a graceful restart, nothing runs again.
 func TestCrash_WorkflowsSurviveKill9(t *testing.T) {
 	t.Parallel()
-	bin := buildFlowd(t)
+	bin := buildServer(t, "flowd")
 	dir := t.TempDir()
 	steps := filepath.Join(t.TempDir(), "steps.log")
 	sup := &supervisor{start: func() *server {
@@ -132,17 +132,6 @@ func TestCrash_WorkflowsSurviveKill9(t *testing.T) {
 			l.lines-before)
 	}
 	srv.stop(t)
-}
-
-// buildFlowd builds test/crash/flowd into a temporary directory.
-func buildFlowd(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "flowd")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/roost-dev/roost/test/crash/flowd").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build ./test/crash/flowd: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // wfID is the ID of instance i; its params are {"n": i}.
