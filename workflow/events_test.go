@@ -58,6 +58,7 @@ func listedAs(t *testing.T, env *roosttest.Env, e *workflow.Engine, name, id, st
 // longer than the event is held, or panics, the step commits alone and the
 // end follows in an event of its own; the results are the same.
 func TestTheEndCommitsWithTheLastStep(t *testing.T) {
+	hold := workflow.HoldFor(t, time.Second)
 	var e *workflow.Engine
 	wfs := map[string]*workflow.Workflow[int, int]{}
 	env := newEnv(t, func(eng *workflow.Engine) {
@@ -73,7 +74,7 @@ func TestTheEndCommitsWithTheLastStep(t *testing.T) {
 				}
 				switch name {
 				case "slow":
-					time.Sleep(100 * time.Millisecond) // longer than the event is held
+					time.Sleep(hold + 100*time.Millisecond) // longer than the event is held
 				case "panics":
 					panic("after the last step")
 				case "fails":
@@ -113,6 +114,7 @@ func TestTheEndCommitsWithTheLastStep(t *testing.T) {
 // A Wait that is waiting when the instance ends gets its status from the
 // run that ended it, without an event to read the instance.
 func TestWaitGetsTheEndFromTheRun(t *testing.T) {
+	workflow.HoldFor(t, time.Second)
 	var e *workflow.Engine
 	var wf *workflow.Workflow[int, int]
 	release := make(chan struct{})
