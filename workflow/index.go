@@ -407,7 +407,8 @@ func (e *Engine) reconcile(d *definition) (checked int, err error) {
 	return checked, e.resumeListed(d)
 }
 
-// run.
+// poke reads an instance's status, reports it to the index, and starts its
+// run if it should run (running or queued) and has none.
 func (e *Engine) poke(d *definition, stub *roost.Stub) {
 	var m *meta
 	err := roost.Do(e.ctx, stub, func(ctx context.Context, o *object) error {
