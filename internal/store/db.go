@@ -36,7 +36,10 @@ type DB struct {
 	user bool
 	// auth is the authorizer's handle to this DB, deleted on disconnect.
 	auth cgo.Handle
-	// stmts caches Roost's own statements (user SQL uses the driver's cache).
+	// stmts caches Roost's own statements. The driver's statement cache
+	// stays off (dial sets no _stmt_cache_size): it is keyed by the SQL text
+	// alone, so it could hand user SQL a statement that Roost prepared
+	// without the authorizer's checks.
 	stmts map[string]*sqlite3.SQLiteStmt
 	// rows are the open result sets, closed at the end of the event.
 	rows map[*Rows]struct{}
