@@ -4,6 +4,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	mattn "github.com/mattn/go-sqlite3"
@@ -181,4 +182,89 @@ func BenchmarkSQLite_BareCommit(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkSQLite_SharedJournal measures a storage layout Roost does not
+// use, for comparison with one database per workflow instance: the journals
+// of many instances in one WAL file, written by one goroutine that commits
+// whatever is pending in one transaction (group commit). Each operation is
+// a three-step instance: four durable writes in turn (the create, then a
+// step each, the end with the last), from 64 callers.
+func BenchmarkSQLite_SharedJournal(b *testing.B) {
+	type write struct {
+		inst, seq int64
+		done      chan error
+	}
+	for _, mode := range []string{"FULL", "NORMAL"} {
+		b.Run("synchronous="+mode, func(b *testing.B) {
+			c, err := (&mattn.SQLiteDriver{}).Open(filepath.Join(b.TempDir(), "journal.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			conn := c.(*mattn.SQLiteConn)
+			b.Cleanup(func() { conn.Close() })
+			if _, err := conn.Exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=`+mode+`;
+				CREATE TABLE journal (inst INTEGER, seq INTEGER, data BLOB NOT NULL, PRIMARY KEY (inst, seq)) WITHOUT ROWID`, nil); err != nil {
+				b.Fatal(err)
+			}
+			prepared, err := conn.Prepare(`INSERT INTO journal (inst, seq, data) VALUES (?, ?, ?)`)
+			if err != nil {
+				b.Fatal(err)
+			}
+			st := prepared.(*mattn.SQLiteStmt)
+			b.Cleanup(func() { st.Close() })
+			data := []byte(`{"name":"one","state":"done","attempts":1,"result":42}`)
+			writes := make(chan write, 1024)
+			writerDone := make(chan struct{})
+			go func() { // the one writer: a transaction per batch of pending writes
+				defer close(writerDone)
+				for w := range writes {
+					batch := []write{w}
+					for more := true; more && len(batch) < 512; {
+						select {
+						case w, ok := <-writes:
+							if ok {
+								batch = append(batch, w)
+							} else {
+								more = false
+							}
+						default:
+							more = false
+						}
+					}
+					_, err := conn.Exec("BEGIN", nil)
+					for _, w := range batch {
+						if err == nil {
+							_, err = st.Exec([]driver.Value{w.inst, w.seq, data})
+						}
+					}
+					if err == nil {
+						_, err = conn.Exec("COMMIT", nil)
+					}
+					for _, w := range batch {
+						w.done <- err
+					}
+				}
+			}()
+			var next atomic.Int64
+			b.SetParallelism(32) // 64 callers on 2 CPUs
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				done := make(chan error, 1)
+				for pb.Next() {
+					inst := next.Add(1)
+					for seq := range int64(4) {
+						writes <- write{inst, seq, done}
+						if err := <-done; err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "instances/s")
+			close(writes)
+			<-writerDone
+		})
+	}
 }
