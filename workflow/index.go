@@ -155,9 +155,9 @@ func (ix *index) flush(ctx context.Context) {
 	ix.mu.Unlock()
 	for _, name := range names {
 		var entries []entry
-		if err := roost.Do(ctx, ix.ns.GetByName(name), func(ctx context.Context, o *indexObject) error {
-			entries = ix.take(name) // in the event: takes and writes are in the same order
-			return o.upsert(ctx, entries, ix.e.clock.Now())
+		if err := roost.Do(ctx, ix.ns.GetByName(name), func(ctx context.Context, o *indexObject) (err error) {
+			entries, err = ix.writePending(ctx, o, name)
+			return err
 		}); err != nil {
 			// Kept for the next flush; a crash before it is repaired by the
 			// startup check (see reconcile).
@@ -165,6 +165,15 @@ func (ix *index) flush(ctx context.Context) {
 			ix.requeue(name, entries)
 		}
 	}
+}
+
+// writePending takes workflow's pending reports and writes them to its
+// index object o. It runs in o's event, so that takes and writes happen in
+// the same order: a stale report never overwrites a newer one. It returns
+// the reports taken, for a requeue if the event fails.
+func (ix *index) writePending(ctx context.Context, o *indexObject, workflow string) ([]entry, error) {
+	entries := ix.take(workflow)
+	return entries, o.upsert(ctx, entries, ix.e.clock.Now())
 }
 
 func (ix *index) close(ctx context.Context) error {
@@ -248,9 +257,8 @@ func (e *Engine) List(ctx context.Context, workflow string, opts ListOptions) (*
 	}
 	page := &Page{Instances: []Summary{}}
 	var pending []entry
-	err := roost.Do(ctx, e.index.ns.GetByName(workflow), func(ctx context.Context, o *indexObject) error {
-		pending = e.index.take(workflow)
-		if err := o.upsert(ctx, pending, e.clock.Now()); err != nil {
+	err := roost.Do(ctx, e.index.ns.GetByName(workflow), func(ctx context.Context, o *indexObject) (err error) {
+		if pending, err = e.index.writePending(ctx, o, workflow); err != nil {
 			return err
 		}
 		rows, err := o.st.Storage().Query(ctx, `SELECT id, status, created, updated FROM instances

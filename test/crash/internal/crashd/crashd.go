@@ -23,11 +23,11 @@ import (
 // middle of a write may have left a line without its newline: one is added,
 // so that the torn line does not swallow the next.
 func OpenLog(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	torn, err := endsTorn(path)
+	torn, err := endsTorn(f)
 	if err == nil && torn {
 		_, err = f.Write([]byte("\n"))
 	}
@@ -38,14 +38,9 @@ func OpenLog(path string) (*os.File, error) {
 	return f, nil
 }
 
-// endsTorn reports whether the file is not empty and its last byte is not a
+// endsTorn reports whether f is not empty and its last byte is not a
 // newline.
-func endsTorn(path string) (bool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
+func endsTorn(f *os.File) (bool, error) {
 	fi, err := f.Stat()
 	if err != nil || fi.Size() == 0 {
 		return false, err
