@@ -2,20 +2,10 @@ package roost
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
-	"time"
 
-	"github.com/roost-dev/roost/internal/admin"
-	"github.com/roost-dev/roost/internal/catalog"
-	"github.com/roost-dev/roost/internal/errcode"
-	"github.com/roost-dev/roost/internal/ids"
-	"github.com/roost-dev/roost/internal/runtime"
-	"github.com/roost-dev/roost/internal/store"
+	"github.com/roost-dev/roost/internal/node"
 )
 
 // Admin is the operator's access to the app's objects: what `roost objects`
@@ -28,10 +18,10 @@ import (
 // Import, Remove and SQL with Write change the data under the object's
 // feet, so they discard its instance: its next event constructs it again
 // from the new data.
-type Admin struct{ a *App }
+type Admin struct{ ad *node.Admin }
 
 // Admin returns the app's operator access.
-func (a *App) Admin() *Admin { return &Admin{a: a} }
+func (a *App) Admin() *Admin { return &Admin{ad: a.n.Admin()} }
 
 // AdminHandler returns the HTTP admin API, to mount at /_roost/:
 //
@@ -41,29 +31,38 @@ func (a *App) Admin() *Admin { return &Admin{a: a} }
 // with a token, only callers that send it as "Authorization: Bearer
 // <token>". DON'T serve it without a token behind a reverse proxy on the
 // same host: every caller the proxy forwards would look local.
-func (a *App) AdminHandler(token string) http.Handler {
-	return admin.New(admin.Config{Objects: a.Admin(), Token: token, Logger: a.log})
-}
+func (a *App) AdminHandler(token string) http.Handler { return a.n.AdminHandler(token) }
 
 // The admin types.
 type (
 	// ObjectRef names an object: its class and its ID, or its name (the ID
 	// is then derived from it, and the inventory records the name).
-	ObjectRef = admin.Ref
+	ObjectRef = node.ObjectRef
 	// ObjectInfo is an object in the node's inventory.
-	ObjectInfo = admin.Object
+	ObjectInfo = node.ObjectInfo
 	// ObjectPage is a page of [Admin.List].
-	ObjectPage = admin.Page
+	ObjectPage = node.ObjectPage
 	// ListObjectsOptions selects a page of [Admin.List].
-	ListObjectsOptions = admin.ListOptions
+	ListObjectsOptions = node.ListObjectsOptions
 	// InspectOptions selects the KV pairs that [Admin.Inspect] shows.
-	InspectOptions = admin.InspectOptions
+	InspectOptions = node.InspectOptions
 	// Inspection is what [Admin.Inspect] returns.
-	Inspection = admin.Inspection
-	// AdminQuery is SQL for [Admin.SQL].
-	AdminQuery = admin.Query
+	Inspection = node.Inspection
+	// AdminQuery is SQL for [Admin.SQL]: the statement, its arguments,
+	// whether it may write, and the most rows to return.
+	AdminQuery = node.AdminQuery
 	// AdminResult is what [Admin.SQL] returns.
-	AdminResult = admin.QueryResult
+	AdminResult = node.AdminResult
+)
+
+// The orders of [ListObjectsOptions.Sort]: by key (class, then ID; the
+// default), by size (largest first), by last activity and by creation
+// (newest first).
+const (
+	SortKey     = node.SortKey
+	SortSize    = node.SortSize
+	SortActive  = node.SortActive
+	SortCreated = node.SortCreated
 )
 
 // List returns a page of the node's objects, from its inventory (flushed
@@ -71,136 +70,14 @@ type (
 // another by cursor: objects that do not change in between are each listed
 // exactly once.
 func (ad *Admin) List(ctx context.Context, o ListObjectsOptions) (ObjectPage, error) {
-	if o.Class != "" {
-		if err := ad.a.knownClass(o.Class); err != nil {
-			return ObjectPage{}, err
-		}
-	}
-	if err := ad.a.catalog.Flush(ctx); err != nil {
-		return ObjectPage{}, err
-	}
-	p, err := ad.a.catalog.List(ctx, catalog.ListOptions{Class: o.Class, Sort: catalog.Sort(o.Sort), Limit: o.Limit, Cursor: o.Cursor})
-	if err != nil {
-		return ObjectPage{}, err
-	}
-	page := ObjectPage{Objects: make([]ObjectInfo, len(p.Entries)), Next: p.Next}
-	for i, e := range p.Entries {
-		page.Objects[i] = objectInfo(e)
-	}
-	return page, nil
+	return ad.ad.List(ctx, o)
 }
 
 // Inspect returns what the object stores: its inventory entry, its KV pairs
 // (a page of them, see [InspectOptions]), its SQL tables and its timers. An
 // object without storage fails with code not_found.
 func (ad *Admin) Inspect(ctx context.Context, ref ObjectRef, o InspectOptions) (*Inspection, error) {
-	o, err := inspectOptions(o)
-	if err != nil {
-		return nil, err
-	}
-	var in *Inspection
-	err = ad.do(ctx, &ref, false, func(ctx context.Context, db *store.DB) (err error) {
-		if !db.Exists() {
-			return fmt.Errorf("inspect %s: %w", ref, store.ErrNoStorage)
-		}
-		in, err = ad.inspect(ctx, ref, db, o)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return in, nil
-}
-
-func (ad *Admin) inspect(ctx context.Context, ref ObjectRef, db *store.DB, o InspectOptions) (*Inspection, error) {
-	in := &Inspection{Object: ObjectInfo{Class: ref.Class, ID: ref.ID, Name: ref.Name}}
-	e, found, err := ad.a.catalog.Get(ctx, catalog.Key{Class: ref.Class, ID: ref.ID})
-	if err != nil {
-		return nil, err
-	}
-	if found {
-		in.Object = objectInfo(e)
-	}
-	if in.Object.Size, err = db.Size(); err != nil {
-		return nil, err
-	}
-	if in.KV, in.KVNext, err = listKV(ctx, db, o); err != nil {
-		return nil, err
-	}
-	tables, err := db.Tables(ctx)
-	if err != nil {
-		return nil, err
-	}
-	in.Tables = make([]admin.Table, len(tables))
-	for i, t := range tables {
-		in.Tables[i] = admin.Table{Name: t.Name, Type: t.Type, SQL: t.SQL, Rows: t.Rows}
-	}
-	timers, err := db.Timers(ctx)
-	if err != nil {
-		return nil, err
-	}
-	in.Timers = make([]admin.Timer, len(timers))
-	for i, t := range timers {
-		in.Timers[i] = admin.Timer{Name: t.Name, Kind: timerKind(t), Next: t.Due, Scheduled: t.Scheduled,
-			Spec: t.Spec, Attempt: t.Attempt, PayloadSize: len(t.Payload)}
-	}
-	in.Object.Timers, in.Object.NextWake = len(timers), time.Time{}
-	if len(timers) > 0 {
-		in.Object.NextWake = timers[0].Due
-	}
-	return in, nil
-}
-
-// inspectOptions checks o and fills its defaults; Start becomes the first
-// key to show.
-func inspectOptions(o InspectOptions) (InspectOptions, error) {
-	switch {
-	case o.Limit < 0:
-		return o, errcode.New(errcode.BadRequest, "inspect: negative limit %d", o.Limit)
-	case o.Limit == 0:
-		o.Limit = admin.DefaultKVLimit
-	case o.Limit > admin.MaxKVLimit:
-		o.Limit = admin.MaxKVLimit
-	}
-	if o.ValueBytes == 0 {
-		o.ValueBytes = admin.DefaultValueBytes
-	}
-	if o.Cursor != "" {
-		start, err := admin.DecodeCursor(o.Cursor)
-		if err != nil {
-			return o, err
-		}
-		o.Start = start
-	}
-	return o, nil
-}
-
-// kvChunk is how many pairs listKV reads at a time: values are cut to
-// their preview as they come, so a page of large values never sits in
-// memory whole.
-const kvChunk = 16
-
-// listKV returns a page of the object's KV pairs and the cursor of the
-// next one.
-func listKV(ctx context.Context, db *store.DB, o InspectOptions) ([]admin.KV, string, error) {
-	out := make([]admin.KV, 0, min(o.Limit, kvChunk))
-	start := o.Start
-	for {
-		es, err := db.List(ctx, store.ListOptions{Prefix: o.Prefix, Start: start, Limit: kvChunk})
-		if err != nil {
-			return nil, "", err
-		}
-		for _, e := range es {
-			if len(out) == o.Limit {
-				return out, admin.EncodeCursor(e.Key), nil
-			}
-			out = append(out, admin.NewKV(e.Key, e.Value, o.KeysOnly, o.ValueBytes))
-		}
-		if len(es) < kvChunk {
-			return out, "", nil
-		}
-		start = es[len(es)-1].Key + "\x00" // the next key after it
-	}
+	return ad.ad.Inspect(ctx, ref, o)
 }
 
 // SQL runs q on the object's database, read-only unless q.Write is set
@@ -208,21 +85,7 @@ func listKV(ctx context.Context, db *store.DB, o InspectOptions) ([]admin.KV, st
 // that writes without Write fails with code read_only. A write commits
 // before SQL returns and resets the object's instance.
 func (ad *Admin) SQL(ctx context.Context, ref ObjectRef, q AdminQuery) (*AdminResult, error) {
-	if q.MaxRows < 0 || q.MaxRows > admin.MaxRows {
-		return nil, errcode.New(errcode.BadRequest, "sql: max rows must be 0 to %d, got %d", admin.MaxRows, q.MaxRows)
-	}
-	var res *store.QueryResult
-	err := ad.do(ctx, &ref, q.Write, func(ctx context.Context, db *store.DB) (err error) {
-		res, err = db.AdminQuery(ctx, q.Query, q.Args, q.Write, q.MaxRows)
-		if err == nil && q.Write && db.Exists() {
-			ad.recordSize(ref, db)
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &AdminResult{Columns: res.Columns, Rows: res.Rows, Truncated: res.Truncated, RowsAffected: res.RowsAffected}, nil
+	return ad.ad.SQL(ctx, ref, q)
 }
 
 // Export writes a consistent copy of the object's database to w: a SQLite
@@ -232,25 +95,7 @@ func (ad *Admin) SQL(ctx context.Context, ref ObjectRef, q AdminQuery) (*AdminRe
 // streamed: the object waits only for the copy, not for w. An object
 // without storage fails with code not_found.
 func (ad *Admin) Export(ctx context.Context, ref ObjectRef, w io.Writer) error {
-	dir, err := ad.a.tempDir("export-*")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "object.db")
-	err = ad.do(ctx, &ref, false, func(ctx context.Context, db *store.DB) error { return db.Export(ctx, path) })
-	if err != nil {
-		return err
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("export %s: %w", ref, err)
-	}
-	defer f.Close()
-	if _, err := io.Copy(w, f); err != nil {
-		return fmt.Errorf("export %s: %w", ref, err)
-	}
-	return nil
+	return ad.ad.Export(ctx, ref, w)
 }
 
 // Import replaces the object's database with the SQLite file read from r,
@@ -268,77 +113,7 @@ func (ad *Admin) Export(ctx context.Context, ref ObjectRef, w io.Writer) error {
 // turn, so a slow upload does not hold the object up; Import needs free
 // space for three copies of the file.
 func (ad *Admin) Import(ctx context.Context, ref ObjectRef, r io.Reader, force bool) error {
-	if err := ad.resolve(&ref); err != nil {
-		return err
-	}
-	dir, err := ad.a.tempDir("import-*")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "upload.db")
-	if err := spool(path, r, ad.a.store.Config().MaxDatabaseSize); err != nil {
-		return err
-	}
-	return ad.do(ctx, &ref, true, func(ctx context.Context, db *store.DB) error {
-		return ad.importFile(ctx, ref, db, path, force)
-	})
-}
-
-// importFile imports path into db and brings the wake index and the
-// inventory up to date: the import changes the object's timers without a
-// commit of its own, so the store tells the index nothing.
-func (ad *Admin) importFile(ctx context.Context, ref ObjectRef, db *store.DB, path string, force bool) error {
-	a := ad.a
-	k := catalog.Key{Class: ref.Class, ID: ref.ID}
-	// The imported timers are known only once they are in; until the index
-	// has them, a wake now stands for them. It is durable before the import
-	// commits, so a crash in between wakes the object early, which then
-	// records its real next wake; it can never leave a timer unindexed.
-	if err := a.wakes.Prepare(ref.Class, ref.ID, a.cfg.Clock.Now(), false); err != nil {
-		return err
-	}
-	importErr := db.Import(ctx, path, force)
-	next, n, err := db.NextTimer(ctx)
-	if err != nil {
-		return errors.Join(importErr, err)
-	}
-	a.wakes.Committed(ref.Class, ref.ID, next, n)
-	if !db.Exists() {
-		a.catalog.Remove(k) // the wake above made a row for it
-		return importErr
-	}
-	if importErr != nil {
-		return importErr
-	}
-	size, err := db.Size()
-	if err != nil {
-		return err
-	}
-	a.catalog.Update(catalog.Update{Key: k, Name: ref.Name, LastActive: a.cfg.Clock.Now(), Size: size, SetSize: true})
-	return nil
-}
-
-// spool copies r into a new file at path, failing with a LimitError once it
-// passes max bytes.
-func spool(path string, r io.Reader, max int64) (err error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	n, err := io.Copy(f, io.LimitReader(r, max+1))
-	if err != nil {
-		return errcode.New(errcode.BadRequest, "import: read the file: %v", err)
-	}
-	if n > max {
-		return &LimitError{Limit: "database size", Max: max}
-	}
-	return nil
+	return ad.ad.Import(ctx, ref, r, force)
 }
 
 // Remove deletes everything the object stores, its files, its alarm and
@@ -346,87 +121,5 @@ func spool(path string, r io.Reader, max int64) (err error) {
 // own, and resets its instance. An object that has neither storage nor an
 // inventory entry fails with code not_found.
 func (ad *Admin) Remove(ctx context.Context, ref ObjectRef) error {
-	return ad.do(ctx, &ref, true, func(ctx context.Context, db *store.DB) error {
-		k := catalog.Key{Class: ref.Class, ID: ref.ID}
-		if db.Exists() {
-			// No batch is open: DeleteAll commits at once, which removes
-			// the files and tells the wake index.
-			if err := db.DeleteAll(ctx); err != nil {
-				return err
-			}
-			if db.Exists() {
-				return fmt.Errorf("remove %s: the files are still there after DeleteAll", ref)
-			}
-		} else if _, found, err := ad.a.catalog.Get(ctx, k); err != nil {
-			return err
-		} else if !found {
-			return fmt.Errorf("remove %s: %w", ref, store.ErrNoStorage)
-		}
-		// An index entry whose timers are gone (a stale wake) goes too.
-		ad.a.wakes.Committed(ref.Class, ref.ID, time.Time{}, 0)
-		ad.a.catalog.Remove(k)
-		return nil
-	})
-}
-
-// do resolves ref and runs fn as an admin event of the object: storage
-// only, with no batch open; reset discards the instance afterwards.
-func (ad *Admin) do(ctx context.Context, ref *ObjectRef, reset bool, fn func(ctx context.Context, db *store.DB) error) error {
-	if err := ad.resolve(ref); err != nil {
-		return err
-	}
-	return ad.a.rt.Deliver(ctx, &runtime.Event{Class: ref.Class, ID: ref.ID, Name: ref.Name, Kind: runtime.KindAdmin,
-		Storage: true, Solo: true, Reset: reset,
-		Fn: func(ctx context.Context, _ any, db *store.DB) error { return fn(ctx, db) }})
-}
-
-// resolve checks ref and derives its ID from its name.
-func (ad *Admin) resolve(ref *ObjectRef) error {
-	if err := ad.a.knownClass(ref.Class); err != nil {
-		return err
-	}
-	if ref.Name == "" {
-		if ref.ID.IsZero() {
-			return errcode.New(errcode.InvalidID, "no object named: give a name or an ID")
-		}
-		return nil
-	}
-	id := ids.FromName(ref.Class, ref.Name)
-	if !ref.ID.IsZero() && ref.ID != id {
-		return errcode.New(errcode.BadRequest, "the name %q and the ID %s name different objects of class %s", ref.Name, ref.ID, ref.Class)
-	}
-	ref.ID = id
-	return nil
-}
-
-// knownClass fails with ErrUnknownClass unless class is registered.
-func (a *App) knownClass(class string) error {
-	if _, ok := a.rt.Class(class); !ok {
-		return fmt.Errorf("%w %q", ErrUnknownClass, class)
-	}
-	return nil
-}
-
-// recordSize records the object's size in the inventory after an admin
-// write.
-func (ad *Admin) recordSize(ref ObjectRef, db *store.DB) {
-	if size, err := db.Size(); err == nil {
-		ad.a.catalog.Update(catalog.Update{Key: catalog.Key{Class: ref.Class, ID: ref.ID}, Name: ref.Name, Size: size, SetSize: true})
-	}
-}
-
-// tempDir makes a new directory for an admin operation's files beneath the
-// data directory's .tmp, which the store empties when it opens: a crash
-// leaves nothing behind for long.
-func (a *App) tempDir(pattern string) (string, error) {
-	base := filepath.Join(a.cfg.Dir, ".tmp")
-	if err := os.MkdirAll(base, 0o700); err != nil {
-		return "", err
-	}
-	return os.MkdirTemp(base, pattern)
-}
-
-func objectInfo(e catalog.Entry) ObjectInfo {
-	return ObjectInfo{Class: e.Class, ID: e.ID, Name: e.Name, Created: e.Created, LastActive: e.LastActive,
-		Size: e.Size, NextWake: e.NextWake, Timers: e.Timers}
+	return ad.ad.Remove(ctx, ref)
 }

@@ -9,7 +9,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/roost-dev/roost/internal/clock"
-	"github.com/roost-dev/roost/internal/store"
+	"github.com/roost-dev/roost/internal/node"
 )
 
 // Clock is the time source of an app. Tests pass a virtual clock (see
@@ -78,7 +78,7 @@ type Config struct {
 	TracerProvider trace.TracerProvider
 
 	// faults injects storage failures (tests in this module only).
-	faults *store.Faults
+	faults *node.Faults
 }
 
 // WebSocketConfig bounds and guards WebSockets. Zero fields are defaults.
@@ -102,18 +102,18 @@ type WebSocketConfig struct {
 
 func (c *Config) validate() error {
 	if c.Dir == "" {
-		return errors.New("roost: config: Dir: must be set")
+		return errors.New("config: Dir: must be set")
 	}
 	switch c.Durability {
 	case "", DurabilityFull, DurabilityNormal:
 	default:
-		return fmt.Errorf("roost: config: Durability: must be %q or %q, got %q", DurabilityFull, DurabilityNormal, c.Durability)
+		return fmt.Errorf("config: Durability: must be %q or %q, got %q", DurabilityFull, DurabilityNormal, c.Durability)
 	}
 	if c.IdleTimeout > 0 && c.IdleTimeout < 10*time.Millisecond {
-		return fmt.Errorf("roost: config: IdleTimeout: must be ≥ 10ms or negative, got %s", c.IdleTimeout)
+		return fmt.Errorf("config: IdleTimeout: must be ≥ 10ms or negative, got %s", c.IdleTimeout)
 	}
 	if c.MaxActiveObjects < 0 || c.MaxPendingEvents < 0 || c.MaxKeySize < 0 || c.MaxValueSize < 0 || c.MaxDatabaseSize < 0 || c.MaxBodyBytes < 0 {
-		return errors.New("roost: config: limits must not be negative")
+		return errors.New("config: limits must not be negative")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -122,11 +122,38 @@ func (c *Config) validate() error {
 		c.Clock = clock.Real()
 	}
 	if w := c.WebSockets; w.MaxMessageBytes < 0 || w.SendQueue < 0 || w.MaxPerObject < 0 || w.MaxTotal < 0 {
-		return errors.New("roost: config: WebSockets limits must not be negative")
+		return errors.New("config: WebSockets limits must not be negative")
 	}
 	if c.TimerConcurrency < 0 {
-		return errors.New("roost: config: TimerConcurrency must not be negative")
+		return errors.New("config: TimerConcurrency must not be negative")
 	}
 	c.TimerRetry.fill()
 	return nil
+}
+
+// RetryPolicy is how failed alarm and timer runs are retried: after
+// Initial, then twice as long each time up to MaxDelay, at most MaxRetries
+// times; then the fire is dropped (and logged, and counted in
+// roost_timer_failures_total).
+type RetryPolicy struct {
+	// Initial is the delay before the first retry. Default 2s.
+	Initial time.Duration
+	// MaxDelay caps the delay between retries. Default 1h.
+	MaxDelay time.Duration
+	// MaxRetries is the number of retries after the first run. Default 6;
+	// negative means none.
+	MaxRetries int
+}
+
+func (p *RetryPolicy) fill() {
+	if p.Initial <= 0 {
+		p.Initial = 2 * time.Second
+	}
+	if p.MaxDelay <= 0 {
+		p.MaxDelay = time.Hour
+	}
+	if p.MaxRetries == 0 {
+		p.MaxRetries = 6
+	}
+	p.MaxRetries = max(p.MaxRetries, 0)
 }

@@ -3,11 +3,8 @@ package roost
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/roost-dev/roost/internal/errcode"
-	"github.com/roost-dev/roost/internal/runtime"
-	"github.com/roost-dev/roost/internal/store"
 )
 
 // Do runs fn as an event of the stub's object, in this process: fn gets the
@@ -24,29 +21,13 @@ import (
 // engine and tests. A call that may one day cross machines is an RPC method
 // ([NewMethod]).
 func Do[T any](ctx context.Context, s *Stub, fn func(ctx context.Context, obj T) error) error {
-	// mu is held while fn runs: once Do marked the call abandoned under it,
-	// fn has returned or will never run.
-	var mu sync.Mutex
-	abandoned := false
-	err := s.ns.app.rt.Deliver(ctx, &runtime.Event{Class: s.ns.class, ID: s.id, Name: s.name, Kind: runtime.KindCall,
-		Fn: func(ctx context.Context, inst any, _ *store.DB) error {
-			obj, ok := inst.(T)
-			if !ok {
-				return errcode.New(errcode.Internal, "roost.Do: the object of class %s is a %T, not a %s", s.ns.class, inst, typeName[T]())
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if abandoned {
-				return nil
-			}
-			return fn(ctx, obj)
-		}})
-	if err != nil && ctx.Err() != nil {
-		mu.Lock()
-		abandoned = true
-		mu.Unlock()
-	}
-	return err
+	return s.ns.app.n.Do(ctx, s.ref(), func(ctx context.Context, inst any) error {
+		obj, ok := inst.(T)
+		if !ok {
+			return errcode.New(errcode.Internal, "roost.Do: the object of class %s is a %T, not a %s", s.ns.class, inst, typeName[T]())
+		}
+		return fn(ctx, obj)
+	})
 }
 
 func typeName[T any]() string {

@@ -1,12 +1,9 @@
 package roost
 
 import (
-	"errors"
-
 	"github.com/roost-dev/roost/internal/errcode"
 	"github.com/roost-dev/roost/internal/ids"
-	"github.com/roost-dev/roost/internal/runtime"
-	"github.com/roost-dev/roost/internal/store"
+	"github.com/roost-dev/roost/internal/node"
 )
 
 // Sentinel errors that callers branch on with errors.Is. Each has a stable
@@ -17,22 +14,23 @@ var (
 	// ErrInvalidClass: a class name that breaks the naming rules.
 	ErrInvalidClass = ids.ErrInvalidClass
 	// ErrUnknownClass: no class of that name is registered.
-	ErrUnknownClass = runtime.ErrUnknownClass
+	ErrUnknownClass = node.ErrUnknownClass
 	// ErrClosed: the object's storage was used after its instance was reset
 	// or evicted (for example from a goroutine that outlived its event).
-	ErrClosed = runtime.ErrInstanceGone
+	// Code object_reset.
+	ErrClosed = node.ErrClosed
 	// ErrOverloaded: the object has too many pending events; retry later.
-	ErrOverloaded = runtime.ErrOverloaded
+	ErrOverloaded = node.ErrOverloaded
 	// ErrShuttingDown: the app is closing.
-	ErrShuttingDown = runtime.ErrShuttingDown
+	ErrShuttingDown = node.ErrShuttingDown
 )
 
 // LimitError reports a key, value or database over its limit. Its code is
 // "limit_exceeded".
-type LimitError = store.LimitError
+type LimitError = node.LimitError
 
-// Error is an error with a stable code that crosses the HTTP gateway (and,
-// later, RPC) intact. Return one from a handler to choose the code.
+// Error is an error with a stable code that crosses the HTTP gateway and
+// RPC intact. Return one from a handler to choose the code.
 type Error = errcode.Error
 
 // ErrorCode returns the stable code of err ("invalid_id", "limit_exceeded",
@@ -44,26 +42,4 @@ func ErrorCode(err error) string { return string(errcode.Of(err)) }
 // it does not know).
 func NewError(code, message string) *Error {
 	return &errcode.Error{Code: errcode.Code(code), Message: message}
-}
-
-func init() {
-	errcode.Register(ids.ErrInvalid, errcode.InvalidID)
-	errcode.Register(ids.ErrInvalidClass, errcode.InvalidClass)
-	errcode.Register(runtime.ErrUnknownClass, errcode.UnknownClass)
-	errcode.Register(store.ErrClosed, errcode.ObjectReset)
-}
-
-var errNotHandler = &errcode.Error{Code: errcode.NotImplemented, Message: "the object does not handle HTTP requests (implement http.Handler or roost.FetchHandler)"}
-
-// handlerError gives a handler's plain error the code handler_error, keeping
-// codes that errors already carry.
-func handlerError(err error) error {
-	if err == nil || errcode.Of(err) != errcode.Internal {
-		return err
-	}
-	var ce *errcode.Error
-	if errors.As(err, &ce) {
-		return err
-	}
-	return &errcode.Error{Code: errcode.HandlerError, Message: "handler failed: " + err.Error(), Err: err}
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/roost-dev/roost/internal/ids"
-	"github.com/roost-dev/roost/internal/runtime"
+	"github.com/roost-dev/roost/internal/node"
 )
 
 // Namespace is a registered class: it makes IDs and stubs for its objects.
@@ -43,28 +43,30 @@ func RegisterWithOptions[T any](app *App, class string, newObject func(*State) (
 	if opts == nil {
 		opts = &ClassOptions{}
 	}
-	methods := methodTable[T](class, opts.Methods)
-	err := app.rt.Register(&runtime.Class{
+	ns := &Namespace{app: app, class: class, methods: methodTable[T](class, opts.Methods)}
+	var zero T
+	_, alarms := any(zero).(AlarmHandler)
+	_, timers := any(zero).(TimerHandler)
+	_, socks := any(zero).(WebSocketHandler)
+	c := &node.Class{
 		Name:       class,
 		Concurrent: opts.Concurrent,
-		New: func(ctx context.Context, act *runtime.Activation) (any, error) {
-			obj, err := newObject(&State{act: act, ctx: ctx, app: app})
+		New: func(ctx context.Context, act *node.Activation) (any, error) {
+			obj, err := newObject(&State{act: act, ctx: ctx})
 			if err != nil {
 				return nil, err
 			}
 			return obj, nil
 		},
-	})
-	if err != nil {
+		Alarms: alarms, Timers: timers, Sockets: socks,
+	}
+	if ns.methods != nil {
+		c.Call = ns.serveRPC
+	}
+	if err := app.n.Register(c); err != nil {
 		panic(fmt.Sprintf("roost: register %q: %v", class, err))
 	}
-	var zero T
-	_, alarms := any(zero).(AlarmHandler)
-	_, timers := any(zero).(TimerHandler)
-	_, socks := any(zero).(WebSocketHandler)
-	app.classes.Store(class, &classInfo{name: class, alarms: alarms, timers: timers, sockets: socks})
-	app.unpark(class)
-	return &Namespace{app: app, class: class, methods: methods}
+	return ns
 }
 
 // Class returns the class name.

@@ -6,15 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"time"
-
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/roost-dev/roost/internal/errcode"
-	"github.com/roost-dev/roost/internal/runtime"
-	"github.com/roost-dev/roost/internal/store"
+	"github.com/roost-dev/roost/internal/node"
 )
 
 // maxMethodName is the longest method name, in bytes.
@@ -92,20 +86,6 @@ func (m *Method[T, Req, Resp]) Name() string { return m.name }
 // storage_failed) and ctx's error. An error with code timeout or canceled
 // also matches context.DeadlineExceeded or context.Canceled.
 func (m *Method[T, Req, Resp]) Call(ctx context.Context, stub *Stub, req Req) (Resp, error) {
-	ctx, span := tracer(stub.ns.app).Start(ctx, "roost.rpc "+m.name, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("roost.class", stub.ns.class), attribute.String("roost.method", m.name)))
-	start := time.Now()
-	resp, err := m.call(ctx, stub, req)
-	endSpan(span, err)
-	status := "ok"
-	if err != nil {
-		status = string(errcode.Of(err))
-	}
-	stub.ns.app.metrics.RPC(stub.ns.class, m.name, status, time.Since(start))
-	return resp, err
-}
-
-func (m *Method[T, Req, Resp]) call(ctx context.Context, stub *Stub, req Req) (Resp, error) {
 	var resp Resp
 	if err := stub.ns.registered(m); err != nil {
 		return resp, err
@@ -232,23 +212,6 @@ func unknownMethod(class, method string) error {
 	return errcode.New(errcode.UnknownMethod, "class %s has no RPC method %q (register it in ClassOptions.Methods)", class, method)
 }
 
-// call delivers a call in the form it has on the wire: the method's name and
-// its JSON request, answered by the JSON response once the event's writes
-// are durable, or by an error.
-func (s *Stub) call(ctx context.Context, method string, payload []byte) ([]byte, error) {
-	var reply []byte // set by the event, read only after it committed
-	err := s.ns.app.rt.Deliver(ctx, &runtime.Event{Class: s.ns.class, ID: s.id, Name: s.name, Kind: runtime.KindRPC,
-		Fn: func(ctx context.Context, inst any, _ *store.DB) error {
-			var err error
-			reply, err = s.ns.serveRPC(ctx, inst, method, payload)
-			return err
-		}})
-	if err != nil {
-		return nil, err
-	}
-	return reply, nil
-}
-
 // serveRPC runs the method named method on inst, in the object's turn. An
 // error fails the event, and leaves in the form it has on the wire: see
 // [overWire].
@@ -259,7 +222,7 @@ func (ns *Namespace) serveRPC(ctx context.Context, inst any, method string, payl
 	}
 	reply, err := h.serve(ctx, inst, payload)
 	if err != nil {
-		return nil, overWire(handlerError(err))
+		return nil, overWire(node.HandlerError(err))
 	}
 	return reply, nil
 }
@@ -297,18 +260,4 @@ func decodeError(b []byte) error {
 		e.Err = context.Canceled
 	}
 	return e
-}
-
-// tracer returns the tracer of the app's RPC spans: the global OpenTelemetry
-// provider's, a no-op unless the program configures one.
-func tracer(a *App) trace.Tracer { return a.tracer }
-
-// endSpan records err, if any, on span and ends it.
-func endSpan(span trace.Span, err error) {
-	if err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
-		span.SetAttributes(attribute.String("roost.error_code", string(errcode.Of(err))))
-	}
-	span.End()
 }

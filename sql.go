@@ -4,16 +4,16 @@ import (
 	"context"
 	"errors"
 
-	"github.com/roost-dev/roost/internal/store"
+	"github.com/roost-dev/roost/internal/node"
 )
 
 // Result is the outcome of [Storage.Exec].
-type Result = store.Result
+type Result = node.Result
 
 // Rows is the result of [Storage.Query]: iterate with Next, read with Scan
 // (the usual database/sql conversions and sql.Scanner types), check Err, and
 // Close. Rows left open are closed when the event ends.
-type Rows = store.Rows
+type Rows = node.Rows
 
 // Exec runs SQL that returns no rows on the object's database. Without args,
 // query may hold several statements. SQL may not attach other files, change

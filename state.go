@@ -4,16 +4,15 @@ import (
 	"context"
 	"time"
 
-	"github.com/roost-dev/roost/internal/runtime"
+	"github.com/roost-dev/roost/internal/node"
 )
 
 // State is what an object instance receives from the runtime: its identity,
 // its storage and its controls. It is valid for the life of the instance;
 // after a reset or eviction its methods fail with ErrClosed.
 type State struct {
-	act *runtime.Activation
+	act *node.Activation
 	ctx context.Context
-	app *App
 }
 
 // ID returns the object's ID.
@@ -24,11 +23,11 @@ func (s *State) Class() string { return s.act.Class() }
 
 // Storage returns the object's private storage: a KV API and a SQL API on
 // one SQLite database.
-func (s *State) Storage() *Storage { return &Storage{act: s.act, app: s.app} }
+func (s *State) Storage() *Storage { return &Storage{act: s.act} }
 
 // Now returns the current time on the app's clock ([Config.Clock]): the real
 // time in production, a virtual one in tests.
-func (s *State) Now() time.Time { return s.app.cfg.Clock.Now() }
+func (s *State) Now() time.Time { return s.act.Now() }
 
 // Context returns the context of the activation: the constructor's. Handlers
 // get their own per event.

@@ -5,8 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/roost-dev/roost/internal/runtime"
-	"github.com/roost-dev/roost/internal/store"
+	"github.com/roost-dev/roost/internal/node"
 )
 
 // Storage is an object's private, durable storage: one SQLite database,
@@ -15,20 +14,17 @@ import (
 // All writes of one event commit together when the event ends, before any of
 // its output is released; if the event fails, they roll back. Limits: key
 // 2 KiB, value 2 MiB, database 10 GiB by default ([LimitError]).
-type Storage struct {
-	act *runtime.Activation
-	app *App
-}
+type Storage struct{ act *node.Activation }
 
 // Entry is one KV pair.
-type Entry = store.Entry
+type Entry = node.Entry
 
 // ListOptions selects keys for [Storage.List]: a prefix, a half-open range
 // [Start, End), the order and a limit. The zero value lists everything in
 // ascending byte order.
-type ListOptions = store.ListOptions
+type ListOptions = node.ListOptions
 
-func (s *Storage) db() (*store.DB, error) { return s.act.DB() }
+func (s *Storage) db() (*node.DB, error) { return s.act.DB() }
 
 // Get returns the value of key, and false if there is none.
 func (s *Storage) Get(ctx context.Context, key string) ([]byte, bool, error) {

@@ -3,6 +3,8 @@ package roost
 import (
 	"context"
 	"net/http"
+
+	"github.com/roost-dev/roost/internal/node"
 )
 
 // Stub sends events to one object. It is cheap; make one per use or keep it.
@@ -27,5 +29,14 @@ func (s *Stub) ID() ID { return s.id }
 // storage_full, storage_failed), ctx's error. The error's code is in
 // [ErrorCode].
 func (s *Stub) Fetch(ctx context.Context, req *http.Request) (*http.Response, error) {
-	return fetch(ctx, s.ns.app, s.ns.class, s.id, s.name, req)
+	return s.ns.app.n.Fetch(ctx, s.ref(), req)
+}
+
+func (s *Stub) ref() node.Ref { return node.Ref{Class: s.ns.class, ID: s.id, Name: s.name} }
+
+// call delivers a call in the form it has on the wire: the method's name and
+// its JSON request, answered by the JSON response once the event's writes
+// are durable, or by an error.
+func (s *Stub) call(ctx context.Context, method string, payload []byte) ([]byte, error) {
+	return s.ns.app.n.Call(ctx, s.ref(), method, payload)
 }

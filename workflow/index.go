@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/roost-dev/roost"
-	"github.com/roost-dev/roost/internal/admin"
 	"github.com/roost-dev/roost/internal/errcode"
 )
 
@@ -392,7 +391,7 @@ func (e *Engine) reconcile(d *definition) (checked int, err error) {
 		return 0, err
 	}
 	start := e.clock.Now()
-	opts := roost.ListObjectsOptions{Class: d.ns.Class(), Sort: admin.SortActive, Limit: 1000}
+	opts := roost.ListObjectsOptions{Class: d.ns.Class(), Sort: roost.SortActive, Limit: 1000}
 	for done := false; !done; {
 		page, err := e.app.Admin().List(e.ctx, opts)
 		if err != nil {

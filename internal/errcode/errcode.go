@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 )
 
 // Code is a stable, snake_case error code. Codes are part of Roost's API:
@@ -123,32 +122,20 @@ func (e *Error) Unwrap() error { return e.Err }
 // ErrorCode returns the stable code.
 func (e *Error) ErrorCode() string { return string(e.Code) }
 
-// coder is what any error can implement to carry its own code, without
-// importing this package.
+// coder is what an error implements to carry its own code: *Error does,
+// and so do errors of packages that cannot import this one (the leaves'),
+// through a method of their own.
 type coder interface{ ErrorCode() string }
 
-var (
-	mu sync.RWMutex // guards table
-	// table maps registered sentinel errors to codes, in registration order.
-	table []entry
-)
-
-type entry struct {
-	target error
-	code   Code
+// Coded reports whether an error in err's chain carries a code.
+func Coded(err error) bool {
+	var c coder
+	return errors.As(err, &c)
 }
 
-// Register maps a sentinel error (matched with errors.Is) to code. Packages
-// register their sentinels in init; registering twice keeps the first code.
-func Register(target error, code Code) {
-	mu.Lock()
-	defer mu.Unlock()
-	table = append(table, entry{target, code})
-}
-
-// Of returns the code of err: the first error in its chain that carries a code
-// of its own or matches a registered sentinel decides; context errors map to
-// Timeout and Canceled; anything else is Internal. Of(nil) is "".
+// Of returns the code of err: the first error in its chain that carries a
+// code decides; context errors map to Timeout and Canceled; anything else is
+// Internal. Of(nil) is "".
 func Of(err error) Code {
 	if err == nil {
 		return ""
@@ -156,13 +143,6 @@ func Of(err error) Code {
 	var c coder
 	if errors.As(err, &c) {
 		return Code(c.ErrorCode())
-	}
-	mu.RLock()
-	defer mu.RUnlock()
-	for _, e := range table {
-		if errors.Is(err, e.target) {
-			return e.code
-		}
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):

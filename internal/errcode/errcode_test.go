@@ -8,9 +8,12 @@ import (
 	"testing"
 )
 
-var errSentinel = errors.New("sentinel")
+// sentinel carries its code through its own method, as the leaves' errors
+// do.
+type sentinel struct{}
 
-func init() { Register(errSentinel, InvalidID) }
+func (sentinel) Error() string     { return "sentinel" }
+func (sentinel) ErrorCode() string { return string(InvalidID) }
 
 func TestOf(t *testing.T) {
 	t.Parallel()
@@ -22,7 +25,7 @@ func TestOf(t *testing.T) {
 		{"nil", nil, ""},
 		{"coded", New(LimitExceeded, "too big"), LimitExceeded},
 		{"wrapped coded", fmt.Errorf("put: %w", New(StorageFull, "disk full")), StorageFull},
-		{"registered sentinel", fmt.Errorf("parse: %w", errSentinel), InvalidID},
+		{"own code method", fmt.Errorf("parse: %w", sentinel{}), InvalidID},
 		{"deadline", fmt.Errorf("call: %w", context.DeadlineExceeded), Timeout},
 		{"canceled", context.Canceled, Canceled},
 		{"plain", errors.New("boom"), Internal},

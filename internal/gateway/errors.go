@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	"github.com/roost-dev/roost/internal/errcode"
@@ -48,13 +47,12 @@ func WriteError(w http.ResponseWriter, err error) {
 
 // message is the text a client sees for err, whose code is code.
 func message(code errcode.Code, err error) string {
-	var c interface{ ErrorCode() string }
 	switch {
 	case code == errcode.Internal:
 		return "internal error"
-	case code == errcode.Timeout && !errors.As(err, &c):
+	case code == errcode.Timeout && !errcode.Coded(err):
 		return "the deadline passed before the request finished"
-	case code == errcode.Canceled && !errors.As(err, &c):
+	case code == errcode.Canceled && !errcode.Coded(err):
 		return "the request was canceled"
 	}
 	return err.Error()

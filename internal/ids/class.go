@@ -1,12 +1,10 @@
 package ids
 
-import (
-	"errors"
-	"fmt"
-)
+import "fmt"
 
-// ErrInvalidClass is wrapped by every error that [ValidClass] returns.
-var ErrInvalidClass = errors.New("invalid class name")
+// ErrInvalidClass is wrapped by every error that [ValidClass] returns. Its
+// code is invalid_class.
+var ErrInvalidClass error = &codedError{msg: "invalid class name", code: "invalid_class"}
 
 // MaxClassLen is the longest class name that [ValidClass] accepts.
 const MaxClassLen = 63

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash"
 	"sync"
@@ -16,8 +15,8 @@ import (
 const Size = 32
 
 // ErrInvalid is wrapped by every error that [Parse] and [ID.UnmarshalText]
-// return.
-var ErrInvalid = errors.New("invalid object id")
+// return. Its code is invalid_id.
+var ErrInvalid error = &codedError{msg: "invalid object id", code: "invalid_id"}
 
 // nameKey keys the HMAC in [FromName]. Changing it changes every derived ID,
 // which orphans every stored object: never change it without a migration.

@@ -11,9 +11,6 @@ import (
 	"github.com/roost-dev/roost/internal/store"
 )
 
-// ErrInstanceGone is returned by an Activation whose instance was discarded.
-var ErrInstanceGone = &errcode.Error{Code: errcode.ObjectReset, Message: "the object instance was reset or evicted; its state and storage handle are gone"}
-
 // Activation is one life of an object in memory: what its constructor and
 // handlers are given.
 type Activation struct {
@@ -31,7 +28,7 @@ func (a *Activation) ID() ids.ID { return a.obj.id }
 // DB returns the object's database.
 func (a *Activation) DB() (*store.DB, error) {
 	if a.dead.Load() {
-		return nil, ErrInstanceGone
+		return nil, store.ErrClosed
 	}
 	return a.db, nil
 }
@@ -43,7 +40,7 @@ func (a *Activation) DB() (*store.DB, error) {
 // from its constructor, which runs before any event.
 func (a *Activation) BlockConcurrencyWhile(ctx context.Context, fn func(ctx context.Context) error) error {
 	if a.dead.Load() {
-		return ErrInstanceGone
+		return store.ErrClosed
 	}
 	// The deadline comes from the runtime's clock, so tests can advance it.
 	ctx, cancel := context.WithCancelCause(ctx)

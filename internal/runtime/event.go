@@ -49,6 +49,10 @@ type Event struct {
 	// Reset discards the instance after the event: its in-memory state no
 	// longer matches storage (import, removal).
 	Reset bool
+	// WaitForRoom makes a caller that finds the object's mailbox full wait
+	// for room (bounded by its context) instead of failing with
+	// ErrOverloaded: WebSocket messages push back on their socket.
+	WaitForRoom bool
 	// Probe, if set, runs first, in the object's turn, with the database but
 	// before the instance is constructed: false ends the event there, with
 	// no error, so an object with nothing to do is not constructed (a timer
@@ -87,12 +91,24 @@ type event struct {
 	done chan error // buffered: the reply never blocks
 	// state: 0 queued, 1 running, 2 abandoned by its caller before it ran.
 	state atomic.Int32
+	busy  func(delta int) // the runtime's Config.Busy
 }
 
-func (e *event) reply(err error) { e.done <- err }
+// reply answers the event's caller; the event leaves the mailbox.
+func (e *event) reply(err error) {
+	e.done <- err
+	e.busy(-1)
+}
 
-// start reports whether the event may run; an abandoned one may not.
-func (e *event) start() bool { return e.state.CompareAndSwap(0, 1) }
+// start reports whether the event may run; an abandoned one may not, and
+// leaves the mailbox unanswered.
+func (e *event) start() bool {
+	if e.state.CompareAndSwap(0, 1) {
+		return true
+	}
+	e.busy(-1)
+	return false
+}
 
 func (e *event) abandon() { e.state.CompareAndSwap(0, 2) }
 
@@ -130,7 +146,7 @@ func (r *Runtime) Deliver(ctx context.Context, e *Event) (err error) {
 		attribute.String("roost.class", e.Class), attribute.String("roost.id", e.ID.String()),
 		attribute.String("roost.kind", e.Kind)))
 	defer func() { endSpan(span, err) }()
-	ev := &event{Event: e, ctx: ctx, done: make(chan error, 1)}
+	ev := &event{Event: e, ctx: ctx, done: make(chan error, 1), busy: r.cfg.Busy}
 	o, err := r.enqueue(c, ev)
 	if err != nil {
 		return err

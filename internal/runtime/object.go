@@ -39,6 +39,9 @@ type object struct {
 	waitingSince time.Time
 	leaving      bool // takes no more events; a new instance waits for it to close
 	leaveReason  string
+	// room, if not nil, is closed when the object next takes events from its
+	// queue: callers waiting for room in a full queue wait for it.
+	room chan struct{}
 
 	// Owned by the goroutine:
 	idleTimer clock.Timer
@@ -107,6 +110,10 @@ func (o *object) next() ([]*event, bool) {
 		if n := o.batchLenLocked(); n > 0 {
 			batch := o.queue[:n:n]
 			o.queue = o.queue[n:]
+			if o.room != nil {
+				close(o.room)
+				o.room = nil
+			}
 			o.busy, o.idle = true, false
 			o.waitingSince = time.Time{}
 			r.mu.Unlock()

@@ -24,7 +24,7 @@ var (
 	// ErrShuttingDown: the runtime is closing and accepts no new events.
 	ErrShuttingDown = &errcode.Error{Code: errcode.ShuttingDown, Message: "server is shutting down"}
 	// ErrUnknownClass: no class of that name is registered.
-	ErrUnknownClass = errors.New("unknown class")
+	ErrUnknownClass = &errcode.Error{Code: errcode.UnknownClass, Message: "unknown class"}
 	// ErrOverloaded: the object's mailbox is full.
 	ErrOverloaded = &errcode.Error{Code: errcode.Overloaded, Message: "object overloaded: too many pending events; retry later"}
 )
@@ -55,6 +55,10 @@ type Config struct {
 	Hooks Hooks
 	// Tracer makes spans around events and commits. Defaults to a no-op.
 	Tracer trace.Tracer
+	// Busy hears of events entering (+1) and leaving (-1) the mailboxes:
+	// queued or running, an event counts until its caller got its answer
+	// (or, abandoned, until it was dropped). Optional.
+	Busy func(delta int)
 }
 
 func (c *Config) fill() error {
@@ -87,6 +91,9 @@ func (c *Config) fill() error {
 	}
 	if c.Tracer == nil {
 		c.Tracer = noop.NewTracerProvider().Tracer("")
+	}
+	if c.Busy == nil {
+		c.Busy = func(int) {}
 	}
 	if c.MaxActive < 1 || c.MaxPending < 1 || c.MaxBatch < 1 || c.BlockTimeout < 0 {
 		return fmt.Errorf("runtime: config: MaxActive, MaxPending, MaxBatch must be ≥ 1 (got %d, %d, %d)", c.MaxActive, c.MaxPending, c.MaxBatch)
@@ -172,23 +179,49 @@ func (r *Runtime) Class(name string) (*Class, bool) {
 func (r *Runtime) enqueue(c *Class, ev *event) (*object, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closing {
-		return nil, ErrShuttingDown
+	for {
+		if r.closing {
+			return nil, ErrShuttingDown
+		}
+		k := objKey{c.Name, ev.ID}
+		o := r.objects[k]
+		if o == nil || o.leaving {
+			o = r.activateLocked(c, ev.ID, o)
+		}
+		if ev.Name != "" && o.name.Load() == nil {
+			o.name.Store(&ev.Name)
+		}
+		if len(o.queue) < r.cfg.MaxPending {
+			o.queue = append(o.queue, ev)
+			r.lru.MoveToFront(o.elem)
+			r.cfg.Busy(1)
+			return o, nil
+		}
+		if !ev.WaitForRoom {
+			return nil, ErrOverloaded
+		}
+		if err := r.waitRoomLocked(o, ev.ctx); err != nil {
+			return nil, err
+		}
 	}
-	k := objKey{c.Name, ev.ID}
-	o := r.objects[k]
-	if o == nil || o.leaving {
-		o = r.activateLocked(c, ev.ID, o)
+}
+
+// waitRoomLocked waits, without r.mu, until o takes events from its full
+// queue or ctx ends.
+func (r *Runtime) waitRoomLocked(o *object, ctx context.Context) error {
+	if o.room == nil {
+		o.room = make(chan struct{})
 	}
-	if ev.Name != "" && o.name.Load() == nil {
-		o.name.Store(&ev.Name)
+	room := o.room
+	o.signal()
+	r.mu.Unlock()
+	defer r.mu.Lock()
+	select {
+	case <-room:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	if len(o.queue) >= r.cfg.MaxPending {
-		return nil, ErrOverloaded
-	}
-	o.queue = append(o.queue, ev)
-	r.lru.MoveToFront(o.elem)
-	return o, nil
 }
 
 // activateLocked creates the object and starts its goroutine. prev is an

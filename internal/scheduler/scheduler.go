@@ -33,6 +33,8 @@ type Config struct {
 	Fire func(ctx context.Context, k Key)
 	// Workers bounds the Fire calls running at once. Defaults to 32.
 	Workers int
+	// Busy hears of Fire calls starting (+1) and ending (-1). Optional.
+	Busy func(delta int)
 }
 
 // Scheduler is the wake queue. Its methods are safe for concurrent use.
@@ -66,6 +68,9 @@ func New(cfg Config) *Scheduler {
 	}
 	if cfg.Workers < 1 {
 		cfg.Workers = 32
+	}
+	if cfg.Busy == nil {
+		cfg.Busy = func(int) {}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Scheduler{cfg: cfg, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1),
@@ -164,6 +169,14 @@ func (s *Scheduler) Len() int {
 	return len(s.queue)
 }
 
+// Due reports whether an entry is due and waits for a worker: its Fire has
+// not started yet. After Close nothing is.
+func (s *Scheduler) Due() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.closed && len(s.queue) > 0 && !s.queue[0].at.After(s.cfg.Clock.Now())
+}
+
 // Close stops firing, cancels the context of running Fire calls and waits
 // for them to return.
 func (s *Scheduler) Close() {
@@ -247,6 +260,7 @@ func (s *Scheduler) fireDue() (time.Time, bool) {
 		heap.Pop(&s.queue)
 		delete(s.entries, e.key)
 		s.running[e.key] = time.Time{}
+		s.cfg.Busy(1)
 		s.wg.Add(1)
 		go s.fire(e.key)
 	}
@@ -262,6 +276,7 @@ func (s *Scheduler) fire(k Key) {
 	s.setLocked(k, at)
 	s.mu.Unlock()
 	s.signal()
+	s.cfg.Busy(-1)
 }
 
 // wakeQueue is a min-heap of entries by time.

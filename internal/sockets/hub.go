@@ -130,10 +130,11 @@ type Hub struct {
 	slowClosed atomic.Uint64 // sockets closed for falling behind
 	throttled  atomic.Uint64 // messages whose reading waited for receivers
 
-	mu      sync.Mutex
-	objects map[Key]*object
-	total   int
-	closing bool
+	mu       sync.Mutex
+	objects  map[Key]*object
+	total    int
+	draining bool // Drain ran: no new socket
+	closing  bool
 	// active counts the sockets' readers and writers; drained is closed when
 	// it drops to zero while closing.
 	active  int
@@ -141,6 +142,7 @@ type Hub struct {
 
 	stop          chan struct{} // closed by Close: the watchdog ends
 	watchdogEnded chan struct{}
+	started       atomic.Bool // Start ran
 }
 
 // object is what the hub holds for one object.
@@ -184,8 +186,20 @@ func New(cfg Config) *Hub {
 			return cfg.CheckOrigin == nil || cfg.CheckOrigin(r)
 		},
 	}
-	go h.watchdog()
 	return h
+}
+
+// Start starts the watchdog of stuck writes. Close stops it.
+func (h *Hub) Start() {
+	h.started.Store(true)
+	go h.watchdog()
+}
+
+// waitWatchdog waits for the watchdog to end, if it was started.
+func (h *Hub) waitWatchdog() {
+	if h.started.Load() {
+		<-h.watchdogEnded
+	}
 }
 
 // Accept reserves a socket for the object, with tags, before the upgrade:
@@ -195,7 +209,7 @@ func (h *Hub) Accept(k Key, tags []string) (*Socket, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch {
-	case h.closing:
+	case h.closing || h.draining:
 		return nil, ErrClosing
 	case h.total >= h.cfg.MaxTotal:
 		return nil, fmt.Errorf("%w: the server holds %d, its limit", ErrTooManySockets, h.total)
@@ -349,6 +363,22 @@ func (h *Hub) Stats() Stats {
 // Count returns the number of sockets the hub holds.
 func (h *Hub) Count() int { return h.Stats().Open }
 
+// Drain starts the hub's stop: it closes every socket with 1001 (going
+// away) and accepts no new one. The sockets' close events still reach their
+// objects; Close waits for them.
+func (h *Hub) Drain() {
+	h.mu.Lock()
+	h.draining = true
+	var all []*Socket
+	for _, o := range h.objects {
+		all = append(all, o.socks...)
+	}
+	h.mu.Unlock()
+	for _, s := range all {
+		s.Close(CloseGoingAway, "server shutting down")
+	}
+}
+
 // Close closes every socket with 1001 (going away) and waits until their
 // goroutines ended, or ctx ends.
 func (h *Hub) Close(ctx context.Context) error {
@@ -373,7 +403,7 @@ func (h *Hub) Close(ctx context.Context) error {
 	}
 	select {
 	case <-done:
-		<-h.watchdogEnded
+		h.waitWatchdog()
 		return nil
 	case <-ctx.Done():
 		for _, s := range all {
@@ -384,7 +414,7 @@ func (h *Hub) Close(ctx context.Context) error {
 			s.mu.Unlock()
 		}
 		<-done
-		<-h.watchdogEnded
+		h.waitWatchdog()
 		return ctx.Err()
 	}
 }

@@ -13,6 +13,7 @@ func key(name string) Key { return Key{Class: "c", ID: ids.FromName("c", name)} 
 // newHub returns a hub closed when the test ends.
 func newHub(t *testing.T, cfg Config) *Hub {
 	h := New(cfg)
+	h.Start()
 	t.Cleanup(func() { h.Close(context.Background()) })
 	return h
 }

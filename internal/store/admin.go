@@ -22,9 +22,7 @@ import (
 
 // ErrNoStorage is returned by an admin operation that needs the object's
 // database when the object has none: it never wrote, or DeleteAll removed it.
-var ErrNoStorage = errors.New("object has no storage (it has never written, or DeleteAll removed its data)")
-
-func init() { errcode.Register(ErrNoStorage, errcode.NotFound) }
+var ErrNoStorage = &errcode.Error{Code: errcode.NotFound, Message: "object has no storage (it has never written, or DeleteAll removed its data)"}
 
 // errBatchOpen is the runtime's mistake: it must commit pending events first.
 var errBatchOpen = errors.New("a batch transaction is open: commit pending events before an admin operation")
@@ -126,8 +124,7 @@ func (db *DB) adminReady() error {
 // adminErr adds the operation and object to err, and translates SQLite's
 // errors unless err already carries a code.
 func (db *DB) adminErr(op string, err error) error {
-	var coded interface{ ErrorCode() string }
-	if err == nil || !errors.As(err, &coded) {
+	if err == nil || !errcode.Coded(err) {
 		return db.wrap(op, err)
 	}
 	return fmt.Errorf("%s %s/%s: %w", op, db.class, db.id.String()[:12], err)

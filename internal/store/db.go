@@ -12,12 +12,15 @@ import (
 	sqlite3 "github.com/mattn/go-sqlite3"
 	"golang.org/x/sys/unix"
 
+	"github.com/roost-dev/roost/internal/errcode"
 	"github.com/roost-dev/roost/internal/ids"
 )
 
-// ErrClosed is returned by a DB that was closed, for example because its
-// object was evicted or reset.
-var ErrClosed = errors.New("object storage is closed")
+// ErrClosed is returned by a DB that was closed, and by an activation whose
+// instance was discarded: the object's storage was used after its instance
+// was reset or evicted (for example from a goroutine that outlived its
+// event). Its code is object_reset.
+var ErrClosed = &errcode.Error{Code: errcode.ObjectReset, Message: "object storage is closed: the instance was reset or evicted; its state and storage handle are gone"}
 
 // DB is one object's database. Its methods are safe for concurrent use; the
 // runtime still delivers one event at a time, and a class that opts in to

@@ -1,4 +1,4 @@
-package roost
+package node
 
 import (
 	"context"
@@ -13,22 +13,22 @@ import (
 // reconcile brings the catalog up to date with the objects on disk: after
 // a crash it may lack objects created since its last flush (their timers
 // included) and hold objects whose files were removed.
-func (a *App) reconcile(ctx context.Context) error {
+func (n *Node) reconcile(ctx context.Context) error {
 	start := time.Now()
 	level, why := slog.LevelInfo, "after an unclean shutdown"
-	if a.catalog.New() {
+	if n.catalog.New() {
 		level, why = slog.LevelDebug, "new catalog"
 	}
-	a.log.Log(ctx, level, "catalog: checking the objects on disk", "why", why)
+	n.log.Log(ctx, level, "catalog: checking the objects on disk", "why", why)
 	onDisk := map[catalog.Key]catalog.DiskInfo{}
-	err := a.store.Walk(func(f store.ObjectFile) error {
+	err := n.store.Walk(func(f store.ObjectFile) error {
 		onDisk[catalog.Key{Class: f.Class, ID: f.ID}] = catalog.DiskInfo{Size: f.Size, Modified: f.Modified}
 		return ctx.Err()
 	})
 	if err != nil {
 		return err
 	}
-	missing, err := a.catalog.Reconcile(ctx, onDisk)
+	missing, err := n.catalog.Reconcile(ctx, onDisk)
 	if err != nil {
 		return err
 	}
@@ -36,29 +36,29 @@ func (a *App) reconcile(ctx context.Context) error {
 		level = slog.LevelInfo
 	}
 	for i, k := range missing {
-		if err := a.indexObject(ctx, k, onDisk[k]); err != nil {
+		if err := n.indexObject(ctx, k, onDisk[k]); err != nil {
 			return err
 		}
 		if (i+1)%10000 == 0 {
-			a.log.Info("catalog: indexing objects", "done", i+1, "of", len(missing))
+			n.log.Info("catalog: indexing objects", "done", i+1, "of", len(missing))
 		}
 	}
-	if err := a.catalog.Flush(ctx); err != nil {
+	if err := n.catalog.Flush(ctx); err != nil {
 		return err
 	}
-	a.log.Log(ctx, level, "catalog: up to date", "objects", len(onDisk), "indexed", len(missing), "took", time.Since(start).Round(time.Millisecond))
+	n.log.Log(ctx, level, "catalog: up to date", "objects", len(onDisk), "indexed", len(missing), "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
 // indexObject reads an object's timers and size into the catalog. It runs
 // before the runtime starts, so it may open the object directly.
-func (a *App) indexObject(ctx context.Context, k catalog.Key, f catalog.DiskInfo) error {
-	db, err := a.store.Open(k.Class, k.ID)
+func (n *Node) indexObject(ctx context.Context, k catalog.Key, f catalog.DiskInfo) error {
+	db, err := n.store.Open(k.Class, k.ID)
 	if err != nil {
 		return fmt.Errorf("index %s/%s: %w", k.Class, k.ID, err)
 	}
 	defer db.Close()
-	next, n, err := db.NextTimer(ctx)
+	next, count, err := db.NextTimer(ctx)
 	if err != nil {
 		return fmt.Errorf("index %s/%s: %w", k.Class, k.ID, err)
 	}
@@ -66,7 +66,7 @@ func (a *App) indexObject(ctx context.Context, k catalog.Key, f catalog.DiskInfo
 	if err != nil {
 		size = f.Size
 	}
-	a.catalog.Update(catalog.Update{Key: k, Created: f.Modified, LastActive: f.Modified, Size: size, SetSize: true,
-		Wake: &catalog.Wake{At: next, Timers: n}})
+	n.catalog.Update(catalog.Update{Key: k, Created: f.Modified, LastActive: f.Modified, Size: size, SetSize: true,
+		Wake: &catalog.Wake{At: next, Timers: count}})
 	return nil
 }

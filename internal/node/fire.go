@@ -1,4 +1,4 @@
-package roost
+package node
 
 import (
 	"context"
@@ -6,9 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/roost-dev/roost/internal/catalog"
 	"github.com/roost-dev/roost/internal/errcode"
-	"github.com/roost-dev/roost/internal/ids"
 	"github.com/roost-dev/roost/internal/runtime"
 	"github.com/roost-dev/roost/internal/scheduler"
 	"github.com/roost-dev/roost/internal/store"
@@ -17,28 +15,12 @@ import (
 // RetryPolicy is how failed alarm and timer runs are retried: after
 // Initial, then twice as long each time up to MaxDelay, at most MaxRetries
 // times; then the fire is dropped (and logged, and counted in
-// roost_timer_failures_total).
+// roost_timer_failures_total). Its fields have the meaning and the layout
+// of roost.RetryPolicy, which documents and fills their defaults.
 type RetryPolicy struct {
-	// Initial is the delay before the first retry. Default 2s.
-	Initial time.Duration
-	// MaxDelay caps the delay between retries. Default 1h.
-	MaxDelay time.Duration
-	// MaxRetries is the number of retries after the first run. Default 6;
-	// negative means none.
+	Initial    time.Duration
+	MaxDelay   time.Duration
 	MaxRetries int
-}
-
-func (p *RetryPolicy) fill() {
-	if p.Initial <= 0 {
-		p.Initial = 2 * time.Second
-	}
-	if p.MaxDelay <= 0 {
-		p.MaxDelay = time.Hour
-	}
-	if p.MaxRetries == 0 {
-		p.MaxRetries = 6
-	}
-	p.MaxRetries = max(p.MaxRetries, 0)
 }
 
 // delay is the wait before retry number n (1-based).
@@ -54,73 +36,6 @@ func (p RetryPolicy) delay(n int) time.Duration {
 // handler's (overload, shutdown, storage): it does not count as a retry.
 const transientRetry = time.Second
 
-// wakes is the node-level index of when objects must be woken for their
-// timers: the durable copy in the catalog, the in-memory queue in the
-// scheduler. It implements store.TimerIndex.
-type wakes struct {
-	cat   *catalog.Catalog
-	sched *scheduler.Scheduler
-
-	mu sync.Mutex
-	// indexed is, per object, a time at or before its earliest timer that
-	// the catalog holds durably (or will, for times only ever raised).
-	indexed map[catalog.Key]time.Time
-}
-
-// Prepare makes an earlier wake durable before the commit that needs it.
-// The wake of an object whose storage the commit creates is only queued:
-// after a crash, the startup check finds the object missing from the
-// catalog and reads its timers (see [catalog.Catalog.SetWakeOfNew]).
-func (w *wakes) Prepare(class string, id ids.ID, next time.Time, created bool) error {
-	if next.IsZero() {
-		return nil
-	}
-	k := catalog.Key{Class: class, ID: id}
-	w.mu.Lock()
-	at, ok := w.indexed[k]
-	w.mu.Unlock()
-	if ok && !at.After(next) {
-		return nil
-	}
-	set := w.cat.SetWake
-	if created {
-		set = w.cat.SetWakeOfNew
-	}
-	if err := set(context.Background(), k, next); err != nil {
-		return err
-	}
-	w.mu.Lock()
-	w.indexed[k] = next
-	w.mu.Unlock()
-	return nil
-}
-
-// Committed records an object's timers after a commit changed them.
-func (w *wakes) Committed(class string, id ids.ID, next time.Time, count int) {
-	k := catalog.Key{Class: class, ID: id}
-	w.mu.Lock()
-	if next.IsZero() {
-		delete(w.indexed, k)
-	} else {
-		w.indexed[k] = next
-	}
-	w.mu.Unlock()
-	w.cat.Update(catalog.Update{Key: k, Wake: &catalog.Wake{At: next, Timers: count}})
-	w.sched.Set(scheduler.Key{Class: class, ID: id}, next)
-}
-
-// load fills the index from the catalog at startup.
-func (w *wakes) load(ctx context.Context) (int, error) {
-	n := 0
-	err := w.cat.Wakes(ctx, func(k catalog.Key, at time.Time) error {
-		w.indexed[k] = at
-		w.sched.Set(scheduler.Key{Class: k.Class, ID: k.ID}, at)
-		n++
-		return nil
-	})
-	return n, err
-}
-
 // maxFiresPerCommit bounds the timers of one object fired together.
 const maxFiresPerCommit = 64
 
@@ -130,21 +45,21 @@ const maxFiresPerCommit = 64
 // timers are due at once, their events are queued together, so the runtime
 // commits them as one batch (one fsync). A failed run is recorded by an
 // event of its own, which schedules the retry.
-func (a *App) fire(ctx context.Context, k scheduler.Key) {
+func (n *Node) fire(ctx context.Context, k scheduler.Key) {
 	r := &fireRound{failed: map[string]bool{}}
-	first := a.fireOne(ctx, k, r)
+	first := n.fireOne(ctx, k, r)
 	results := []fireResult{first}
 	if more := min(first.due-1, maxFiresPerCommit-1); first.fired && first.err == nil && more > 0 {
 		rest := make([]fireResult, more)
 		var wg sync.WaitGroup
 		for i := range rest {
-			wg.Go(func() { rest[i] = a.fireOne(ctx, k, r) })
+			wg.Go(func() { rest[i] = n.fireOne(ctx, k, r) })
 		}
 		wg.Wait()
 		results = append(results, rest...)
 	}
 	for _, res := range results {
-		a.settleFire(ctx, k, res)
+		n.settleFire(ctx, k, res)
 	}
 }
 
@@ -168,10 +83,10 @@ type fireResult struct {
 
 // fireOne runs the earliest due timer of the object that has not failed in
 // this round, as one event.
-func (a *App) fireOne(ctx context.Context, k scheduler.Key, r *fireRound) (res fireResult) {
-	res.err = a.rt.Deliver(ctx, &runtime.Event{Class: k.Class, ID: k.ID, Kind: runtime.KindTimer,
+func (n *Node) fireOne(ctx context.Context, k scheduler.Key, r *fireRound) (res fireResult) {
+	res.err = n.rt.Deliver(ctx, &runtime.Event{Class: k.Class, ID: k.ID, Kind: runtime.KindTimer,
 		Probe: func(ctx context.Context, db *store.DB) (bool, error) {
-			res.ran = a.cfg.Clock.Now()
+			res.ran = n.cfg.Clock.Now()
 			r.mu.Lock()
 			// The round's first probe reads how many are due; the others
 			// only need the first that has not failed.
@@ -199,15 +114,15 @@ func (a *App) fireOne(ctx context.Context, k scheduler.Key, r *fireRound) (res f
 			// Nothing is due: the wake was early (an index entry older than
 			// the object's last change). Put the right one in place, without
 			// constructing the object.
-			next, n, err := db.NextTimer(ctx)
+			next, count, err := db.NextTimer(ctx)
 			if err == nil {
-				a.wakes.Committed(k.Class, k.ID, next, n)
+				n.wakes.Committed(k.Class, k.ID, next, count)
 			}
 			return false, err
 		},
 		Fn: func(ctx context.Context, inst any, db *store.DB) error {
 			res.fired = true
-			err := a.runTimer(ctx, inst, db, res.timer, res.ran)
+			err := n.runTimer(ctx, inst, db, res.timer, res.ran)
 			if err != nil {
 				r.mu.Lock()
 				r.failed[res.timer.Name] = true
@@ -225,7 +140,7 @@ func (a *App) fireOne(ctx context.Context, k scheduler.Key, r *fireRound) (res f
 
 // settleFire counts a timer event's outcome and, if its handler failed,
 // records the failure (the retry, or the end of the fire).
-func (a *App) settleFire(ctx context.Context, k scheduler.Key, res fireResult) {
+func (n *Node) settleFire(ctx context.Context, k scheduler.Key, res fireResult) {
 	if ctx.Err() != nil || !res.fired && res.err == nil {
 		return // shutting down (woken again after the restart), or nothing was due
 	}
@@ -233,109 +148,112 @@ func (a *App) settleFire(ctx context.Context, k scheduler.Key, res fireResult) {
 	err := res.err
 	switch {
 	case err == nil:
-		a.metrics.TimerRun(k.Class, kind, "ok")
+		n.metrics.TimerRun(k.Class, kind, "ok")
 		return
 	case errors.Is(err, runtime.ErrUnknownClass):
-		a.park(k)
+		n.park(k)
 		return
 	case transient(err), !res.fired && res.timer.Kind == "":
 		// Not the handler's failure (or no due timer to count it against):
 		// wake again soon, without counting an attempt.
 		delay := transientRetry
 		if !transient(err) {
-			delay = a.cfg.TimerRetry.Initial
+			delay = n.cfg.TimerRetry.Initial
 		}
-		a.log.Warn("timer delivery failed; retrying", "class", k.Class, "id", k.ID.String(), "err", err)
-		a.sched.SetEarlier(k, a.cfg.Clock.Now().Add(delay))
+		n.log.Warn("timer delivery failed; retrying", "class", k.Class, "id", k.ID.String(), "err", err)
+		n.sched.SetEarlier(k, n.cfg.Clock.Now().Add(delay))
 		return
 	}
 	// The handler failed, or the instance could not be made for it (its
 	// constructor failed): a failed run of the due timer.
-	a.metrics.TimerRun(k.Class, kind, "error")
-	a.timerFailed(ctx, k, res.timer, res.ran, err)
+	n.metrics.TimerRun(k.Class, kind, "error")
+	n.timerFailed(ctx, k, res.timer, res.ran, err)
 }
 
 // park keeps the wake of an object whose class is not registered (yet:
 // timers due at startup may fire before the app's Register calls) until its
 // class is registered.
-func (a *App) park(k scheduler.Key) {
-	a.parkMu.Lock()
-	defer a.parkMu.Unlock()
-	if _, ok := a.rt.Class(k.Class); ok {
-		a.sched.Set(k, a.cfg.Clock.Now()) // registered meanwhile
+func (n *Node) park(k scheduler.Key) {
+	n.parkMu.Lock()
+	defer n.parkMu.Unlock()
+	if _, ok := n.rt.Class(k.Class); ok {
+		n.sched.Set(k, n.cfg.Clock.Now()) // registered meanwhile
 		return
 	}
-	if len(a.parked[k.Class]) == 0 {
-		a.log.Warn("timers of an unregistered class wait until it is registered", "class", k.Class)
+	if len(n.parked[k.Class]) == 0 {
+		n.log.Warn("timers of an unregistered class wait until it is registered", "class", k.Class)
 	}
-	a.parked[k.Class] = append(a.parked[k.Class], k)
+	n.parked[k.Class] = append(n.parked[k.Class], k)
 }
 
 // unpark wakes the objects of a class that was just registered.
-func (a *App) unpark(class string) {
-	a.parkMu.Lock()
-	keys := a.parked[class]
-	delete(a.parked, class)
-	a.parkMu.Unlock()
-	now := a.cfg.Clock.Now()
+func (n *Node) unpark(class string) {
+	n.parkMu.Lock()
+	keys := n.parked[class]
+	delete(n.parked, class)
+	n.parkMu.Unlock()
+	now := n.cfg.Clock.Now()
 	for _, k := range keys {
-		a.sched.SetEarlier(k, now)
+		n.sched.SetEarlier(k, now)
 	}
 }
 
 // runTimer takes the due timer off (or, for cron, moves it to its next
 // slot) and runs the handler, in one event: both commit or neither does.
-func (a *App) runTimer(ctx context.Context, inst any, db *store.DB, t store.Timer, now time.Time) error {
+func (n *Node) runTimer(ctx context.Context, inst any, db *store.DB, t store.Timer, now time.Time) error {
 	missed := 0
 	if t.Kind == TimerCron {
-		next, n, err := cronNext(t.Spec, t.Scheduled, now)
+		next, skipped, err := cronNext(t.Spec, t.Scheduled, now)
 		if err != nil {
 			return err
 		}
-		missed = n
+		missed = skipped
 		if err := db.SetTimer(ctx, store.Timer{Name: t.Name, Kind: t.Kind, Due: next, Scheduled: next, Spec: t.Spec, Payload: t.Payload}); err != nil {
 			return err
 		}
 	} else if _, err := db.DeleteTimer(ctx, t.Name); err != nil {
 		return err
 	}
-	if t.Name == "" {
-		h, ok := inst.(AlarmHandler)
-		if !ok {
-			return errcode.New(errcode.NotImplemented, "the object has an alarm but no Alarm method")
-		}
-		return handlerError(h.Alarm(ctx, AlarmInfo{RetryCount: t.Attempt, IsRetry: t.Attempt > 0, Scheduled: t.Scheduled}))
-	}
-	h, ok := inst.(TimerHandler)
-	if !ok {
-		return errcode.New(errcode.NotImplemented, "the object has a timer but no Timer method")
-	}
-	return handlerError(h.Timer(ctx, TimerFire{Name: t.Name, Kind: t.Kind, FireID: fireID(t.Name, t.Scheduled),
+	return HandlerError(n.handlers.Fire(ctx, inst, Fire{Name: t.Name, Kind: timerKind(t), FireID: fireID(t.Name, t.Scheduled),
 		Scheduled: t.Scheduled, Payload: t.Payload, Attempt: t.Attempt, Missed: missed}))
+}
+
+// Fire is one fire of the alarm (Name "", Kind "alarm") or of a named timer
+// or cron schedule, as the handlers get it.
+type Fire struct {
+	Name, Kind string
+	// FireID is the same on every retry and re-delivery of this fire.
+	FireID    string
+	Scheduled time.Time
+	Payload   []byte
+	// Attempt counts the failed runs of this fire before this one.
+	Attempt int
+	// Missed counts the later cron slots this catch-up fire stands for.
+	Missed int
 }
 
 // timerFailed records a failed run of the fire due, which started at ran:
 // the next retry, counted from ran, or, once the retries are spent, its
 // removal (cron: its next slot).
-func (a *App) timerFailed(ctx context.Context, k scheduler.Key, due store.Timer, ran time.Time, cause error) {
+func (n *Node) timerFailed(ctx context.Context, k scheduler.Key, due store.Timer, ran time.Time, cause error) {
 	kind := timerKind(due)
-	err := a.rt.Deliver(ctx, &runtime.Event{Class: k.Class, ID: k.ID, Kind: runtime.KindTimer, Storage: true,
+	err := n.rt.Deliver(ctx, &runtime.Event{Class: k.Class, ID: k.ID, Kind: runtime.KindTimer, Storage: true,
 		Fn: func(ctx context.Context, _ any, db *store.DB) error {
 			t, ok, err := db.Timer(ctx, due.Name)
 			if err != nil || !ok || t.Kind != due.Kind || !t.Scheduled.Equal(due.Scheduled) {
 				return err // changed meanwhile: the new setting stands
 			}
-			now := a.cfg.Clock.Now()
-			log := a.log.With("class", k.Class, "id", k.ID.String(), "timer", fireID(t.Name, t.Scheduled), "attempt", t.Attempt+1)
-			if t.Attempt < a.cfg.TimerRetry.MaxRetries {
+			now := n.cfg.Clock.Now()
+			log := n.log.With("class", k.Class, "id", k.ID.String(), "timer", fireID(t.Name, t.Scheduled), "attempt", t.Attempt+1)
+			if t.Attempt < n.cfg.TimerRetry.MaxRetries {
 				t.Attempt++
-				t.Due = ran.Add(a.cfg.TimerRetry.delay(t.Attempt))
+				t.Due = ran.Add(n.cfg.TimerRetry.delay(t.Attempt))
 				log.Warn("timer handler failed; will retry", "at", t.Due, "err", cause)
-				a.metrics.TimerRetry(k.Class, kind)
+				n.metrics.TimerRetry(k.Class, kind)
 				return db.SetTimer(ctx, t)
 			}
 			log.Error("timer handler failed; retries spent, fire dropped", "err", cause)
-			a.metrics.TimerGaveUp(k.Class, kind)
+			n.metrics.TimerGaveUp(k.Class, kind)
 			if t.Kind != TimerCron {
 				_, err := db.DeleteTimer(ctx, t.Name)
 				return err
@@ -347,33 +265,10 @@ func (a *App) timerFailed(ctx context.Context, k scheduler.Key, due store.Timer,
 			return db.SetTimer(ctx, store.Timer{Name: t.Name, Kind: t.Kind, Due: next, Scheduled: next, Spec: t.Spec, Payload: t.Payload})
 		}})
 	if err != nil && ctx.Err() == nil {
-		a.log.Warn("record timer failure", "class", k.Class, "id", k.ID.String(), "err", err)
-		a.sched.SetEarlier(k, a.cfg.Clock.Now().Add(transientRetry))
+		n.log.Warn("record timer failure", "class", k.Class, "id", k.ID.String(), "err", err)
+		n.sched.SetEarlier(k, n.cfg.Clock.Now().Add(transientRetry))
 	}
 }
-
-// cronNext returns the first slot of spec after now, and how many slots
-// after scheduled were skipped before it (the missed ones that one
-// catch-up fire stands for).
-func cronNext(spec string, scheduled, now time.Time) (time.Time, int, error) {
-	sched, err := cronParser.Parse(spec)
-	if err != nil {
-		return time.Time{}, 0, errcode.New(errcode.BadRequest, "stored cron schedule %q: %v", spec, err)
-	}
-	missed := 0
-	s := sched.Next(scheduled)
-	for ; !s.IsZero() && !s.After(now) && missed < maxMissedCount; s = sched.Next(s) {
-		missed++
-	}
-	next := sched.Next(now)
-	if next.IsZero() {
-		return time.Time{}, 0, errcode.New(errcode.BadRequest, "cron schedule %q never fires again", spec)
-	}
-	return next, missed, nil
-}
-
-// maxMissedCount bounds the counting of missed cron slots.
-const maxMissedCount = 1_000_000
 
 func timerKind(t store.Timer) string {
 	if t.Name == "" {

@@ -1,4 +1,4 @@
-package roost
+package node
 
 import (
 	"time"
@@ -11,27 +11,27 @@ import (
 )
 
 // appHooks keeps the catalog and the metrics up to date with the runtime.
-type appHooks struct{ a *App }
+type hooks struct{ n *Node }
 
-func (h appHooks) Activated(o runtime.ObjectRef) { h.a.metrics.Activated(o.Class) }
+func (h hooks) Activated(o runtime.ObjectRef) { h.n.metrics.Activated(o.Class) }
 
-func (h appHooks) Left(o runtime.ObjectRef, reason string) { h.a.metrics.Evicted(o.Class, reason) }
+func (h hooks) Left(o runtime.ObjectRef, reason string) { h.n.metrics.Evicted(o.Class, reason) }
 
 // AfterBatch records the object's activity, and its size after writes, in
 // the catalog; an object whose files a commit removed (DeleteAll) leaves it.
-func (h appHooks) AfterBatch(o runtime.ObjectRef, db *store.DB, wrote bool, d time.Duration, err error) {
-	a := h.a
+func (h hooks) AfterBatch(o runtime.ObjectRef, db *store.DB, wrote bool, d time.Duration, err error) {
+	n := h.n
 	if wrote {
-		a.metrics.Commit(d, err)
+		n.metrics.Commit(d, err)
 	}
 	k := catalog.Key{Class: o.Class, ID: o.ID}
 	if !db.Exists() {
 		if wrote && err == nil {
-			a.catalog.Remove(k)
+			n.catalog.Remove(k)
 		}
 		return
 	}
-	now := a.cfg.Clock.Now()
+	now := n.cfg.Clock.Now()
 	u := catalog.Update{Key: k, Name: o.Name, LastActive: now}
 	if db.TakeCreated() {
 		u.Created = now
@@ -41,46 +41,46 @@ func (h appHooks) AfterBatch(o runtime.ObjectRef, db *store.DB, wrote bool, d ti
 			u.Size, u.SetSize = size, true
 		}
 	}
-	a.catalog.Update(u)
+	n.catalog.Update(u)
 }
 
-func (h appHooks) EventDone(class, kind string, err error) {
+func (h hooks) EventDone(class, kind string, err error) {
 	status := "ok"
 	if err != nil {
 		status = string(errcode.Of(err))
 		if errcode.Of(err) == errcode.Overloaded {
-			h.a.metrics.Overloaded(class)
+			h.n.metrics.Overloaded(class)
 		}
 	}
-	h.a.metrics.Event(class, kind, status)
+	h.n.metrics.Event(class, kind, status)
 }
 
 // metricSources are the gauges read at scrape time.
-func (a *App) metricSources() metrics.Sources {
+func (n *Node) metricSources() metrics.Sources {
 	return metrics.Sources{
-		Active: a.rt.Active,
+		Active: n.rt.Active,
 		Hibernated: func() int {
-			n, err := a.catalog.Count(a.rt.Context())
+			perClass, err := n.catalog.Count(n.rt.Context())
 			if err != nil {
 				return 0
 			}
 			total := 0
-			for _, c := range n {
+			for _, c := range perClass {
 				total += c
 			}
-			return max(total-a.rt.Active(), 0)
+			return max(total-n.rt.Active(), 0)
 		},
 		QueueDepth: func() map[string]int {
-			per, _ := a.rt.QueueDepths()
+			per, _ := n.rt.QueueDepths()
 			return per
 		},
 		MaxQueueDepth: func() int {
-			_, deepest := a.rt.QueueDepths()
+			_, deepest := n.rt.QueueDepths()
 			return deepest
 		},
-		OpenDatabases: a.rt.OpenDatabases,
-		PendingTimers: a.sched.Len,
-		WebSockets:    a.hub.Count,
-		SlowClosed:    func() int { return int(a.hub.Stats().SlowClosed) },
+		OpenDatabases: n.rt.OpenDatabases,
+		PendingTimers: n.sched.Len,
+		WebSockets:    n.hub.Count,
+		SlowClosed:    func() int { return int(n.hub.Stats().SlowClosed) },
 	}
 }
