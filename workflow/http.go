@@ -138,9 +138,10 @@ func (e *Engine) answerStatus(w http.ResponseWriter, r *http.Request, inst *Inst
 		ctx, cancel := context.WithTimeout(r.Context(), wait)
 		defer cancel()
 		st, err = inst.Wait(ctx)
-		if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil {
-			// The wait ended first: answer the status as it is (read again
-			// if the wait ended while reading it).
+		if errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil || errors.Is(err, roost.ErrShuttingDown) {
+			// The wait ended first, or the server is stopping: answer the
+			// status as it is (read again if the wait ended while reading
+			// it).
 			st, err = inst.Status(r.Context())
 		}
 	} else {

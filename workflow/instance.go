@@ -207,7 +207,9 @@ func (i *Instance) Status(ctx context.Context) (*Status, error) {
 }
 
 // Wait returns the instance's status once it finished, or when ctx ends
-// (with ctx's error and the status then).
+// (with ctx's error and the status then), or when the app drains for its
+// shutdown (with roost.ErrShuttingDown and the status then: a waiting
+// client is answered before the server stops; see roost.App.Drain).
 func (i *Instance) Wait(ctx context.Context) (*Status, error) {
 	e := i.def.e
 	for {
@@ -225,6 +227,12 @@ func (i *Instance) Wait(ctx context.Context) (*Status, error) {
 		case <-ctx.Done():
 			e.dropWaiter(i.def.name, i.id, c)
 			return st, ctx.Err()
+		case <-e.app.Draining():
+			e.dropWaiter(i.def.name, i.id, c)
+			if now, err := i.Status(ctx); err == nil {
+				st = now
+			}
+			return st, roost.ErrShuttingDown
 		}
 	}
 }

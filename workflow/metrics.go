@@ -28,7 +28,10 @@ func newMetrics(e *Engine) (*metrics, error) {
 	queued := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roost_workflow_runs_queued",
 		Help: "Workflow instances waiting for a run slot (Options.MaxRunning)."},
 		func() float64 { _, queued := e.runCounts(); return float64(queued) })
-	if err := e.app.RegisterMetrics(m.created, m.finished, m.attempts, runs, queued); err != nil {
+	waits := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roost_workflow_waits",
+		Help: "Callers waiting for an instance's end now (Instance.Wait, GET …?wait=)."},
+		func() float64 { return float64(e.waitCount()) })
+	if err := e.app.RegisterMetrics(m.created, m.finished, m.attempts, runs, queued, waits); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -39,4 +42,15 @@ func (e *Engine) runCounts() (running, queued int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return len(e.live), len(e.queue)
+}
+
+// waitCount returns the number of callers waiting for an instance's end.
+func (e *Engine) waitCount() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, ws := range e.waiters {
+		n += len(ws)
+	}
+	return n
 }

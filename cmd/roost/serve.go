@@ -17,10 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/roost-dev/roost"
-	"github.com/roost-dev/roost/examples/chat"
-	"github.com/roost-dev/roost/examples/counter"
-	"github.com/roost-dev/roost/examples/orders"
-	"github.com/roost-dev/roost/examples/room"
+	"github.com/roost-dev/roost/examples/demo"
 	"github.com/roost-dev/roost/workflow"
 )
 
@@ -36,17 +33,18 @@ type serveOptions struct {
 	wsOrigins                                   []string
 	maxBody                                     int64
 	adminToken                                  string
+	demo                                        bool
 }
 
 func newServeCmd() *cobra.Command {
 	var o serveOptions
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the Roost server with its demo classes",
+		Short: "Run the Roost server (with its demo classes unless --demo=false)",
 		Long: `Run the Roost server. Objects are reached at /{class}/{name}/... (the name is
 hashed into the object's ID) and /{class}/id/{64 hex chars}/...
 
-Built-in classes:
+Demo classes (--demo, on by default; --demo=false serves none):
   counter   POST /counter/{name}/increment → {"value":N}; GET /counter/{name}
   room      GET /room/{name} with a WebSocket upgrade: every message goes to
             every socket of the room (hibernatable)
@@ -54,7 +52,7 @@ Built-in classes:
             demo's rooms (JSON messages, history, presence), rate-limited per
             client address by the class ratelimit; its page is at GET /
 
-Built-in workflows (HTTP API under /workflows/, "roost workflows"):
+Demo workflows (HTTP API under /workflows/, "roost workflows"):
   order      charge (fails twice, then succeeds), sleep --order-sleep, wait
              for a "delivered" event (24 h), then a "rate your meal" step
   threestep  params: a number; three steps each add 1
@@ -62,8 +60,10 @@ Built-in workflows (HTTP API under /workflows/, "roost workflows"):
 Also served: GET /metrics (Prometheus) and the admin API under /_roost/ (used by
 "roost objects"; loopback callers only unless --admin-token is set).
 
-Each object's data is one SQLite file under --data. SIGINT or SIGTERM stops
-the server gracefully: in-flight events finish and commit.`,
+Each object's data is one SQLite file under --data, which one server at a
+time may use: a second one on it fails at once. SIGINT or SIGTERM stops the
+server gracefully: WebSockets are closed (1001) and waiting requests are
+answered at once, then in-flight events finish and commit.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := envFallback(cmd.Flags()); err != nil {
@@ -88,7 +88,8 @@ the server gracefully: in-flight events finish and commit.`,
 	f.IntVar(&o.wsMax, "ws-max", 100000, "most WebSockets in the server")
 	f.StringSliceVar(&o.wsOrigins, "ws-origins", nil, `browser origins allowed to open WebSockets besides the server's own ("*": any)`)
 	f.StringVar(&o.adminToken, "admin-token", "", "bearer token of the admin API at /_roost/ (roost objects); without one it serves only loopback callers")
-	f.DurationVar(&o.orderSleep, "order-sleep", time.Hour, "how long the built-in order workflow sleeps between the charge and the delivery")
+	f.BoolVar(&o.demo, "demo", true, "serve the demo classes, workflows and chat page (--demo=false: none)")
+	f.DurationVar(&o.orderSleep, "order-sleep", time.Hour, "how long the demo's order workflow sleeps between the charge and the delivery")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight events")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
@@ -139,6 +140,13 @@ func serve(ctx context.Context, o serveOptions) error {
 			log.Warn("flush trace spans", "err", err)
 		}
 	}()
+	// The port first: a second server on a busy port fails before it
+	// touches any data directory.
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
 	app, err := roost.Open(ctx, roost.Config{
 		Dir: o.data, Durability: o.durability, IdleTimeout: o.idleTimeout,
 		MaxActiveObjects: o.maxActive, MaxPendingEvents: o.maxPending, MaxBodyBytes: o.maxBody, Logger: log, TracerProvider: tp,
@@ -149,44 +157,50 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	counter.Register(app, "counter")
-	room.Register(app, "room")
-	chat.Register(app)
 	workflows := workflow.New(app)
-	orders.Define(workflows, orders.Config{Sleep: o.orderSleep})
+	if o.demo {
+		demo.Register(app, workflows, demo.Config{OrderSleep: o.orderSleep})
+	}
 	app.Handle(workflow.Prefix, workflows.Handler())
 	app.Handle("/_roost/", app.AdminHandler(o.adminToken))
 	app.Handle("GET /metrics", app.MetricsHandler())
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		workflows.Close(context.Background())
-		app.Close(context.Background())
-		return fmt.Errorf("listen: %w", err)
-	}
 	srv := &http.Server{Handler: app.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "data", o.data, "durability", o.durability)
+	log.Info("listening", "addr", ln.Addr().String(), "data", o.data, "durability", o.durability, "demo", o.demo)
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
 		log.Info("shutting down", "timeout", o.shutdownTimeout)
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
-	defer cancel()
-	if serr := srv.Shutdown(sctx); serr != nil {
-		log.Warn("http shutdown", "err", serr)
-	}
-	if cerr := workflows.Close(sctx); cerr != nil {
-		log.Warn("close workflows", "err", cerr)
-	}
-	if cerr := app.Close(sctx); cerr != nil {
-		log.Error("close", "err", cerr)
-		err = errors.Join(err, cerr)
+	if serr := shutdown(app, workflows, srv, o.shutdownTimeout, log); serr != nil {
+		err = errors.Join(err, serr)
 	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	log.Info("stopped")
 	return err
+}
+
+// shutdown stops the server within timeout: first it tells the clients
+// that wait (sockets closed with 1001, long polls answered), so that the
+// HTTP server's graceful stop does not wait for them; then in-flight
+// requests finish, the workflow runs stop at their next step, and the
+// app's events drain and commit.
+func shutdown(app *roost.App, workflows *workflow.Engine, srv *http.Server, timeout time.Duration, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	app.Drain()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	if err := workflows.Close(ctx); err != nil {
+		log.Warn("close workflows", "err", err)
+	}
+	if err := app.Close(ctx); err != nil {
+		log.Error("close", "err", err)
+		return err
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -221,34 +222,45 @@ func TestIsolation_OpenRefusesInvalidClass(t *testing.T) {
 	}
 }
 
-func TestIsolation_SecondStoreCannotOpenHeldObject(t *testing.T) {
+// A second store on a data directory that a store holds (a second server
+// process, or a second app in this one) fails at once and changes nothing;
+// the first one is unaffected.
+func TestIsolation_SecondStoreOnTheSameDirectoryFailsAndTouchesNothing(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	first := newStore(t, Config{Dir: dir})
+	first, err := Open(Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
 	id := objID("held")
 	db := openDB(t, first, id)
 	put(t, db, "a", "1")
+	before := snapshot(t, dir)
 
-	// A second server process on the same data directory.
-	second := newStore(t, Config{Dir: dir})
-	other, err := second.Open(testClass, id)
+	second, err := Open(Config{Dir: dir})
 	if err == nil {
-		other.Close()
-		t.Fatal("second store opened an object the first holds")
+		second.Close()
+		t.Fatal("a second store opened a data directory the first holds")
 	}
-	wantCode(t, err, errcode.StorageFailed)
-	if !strings.Contains(err.Error(), "locked") {
-		t.Fatalf("error = %q, want it to say the object is locked", err)
+	if !errors.Is(err, ErrDirInUse) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Fatalf("second Open = %v, want ErrDirInUse naming pid %d", err, os.Getpid())
 	}
-	// The holder is unaffected.
-	put(t, db, "b", "2")
+	wantCode(t, err, errcode.Conflict)
+	if d := diffSnapshots(before, snapshot(t, dir)); d != "" {
+		t.Fatalf("the failed Open changed files:\n%s", d)
+	}
+	put(t, db, "b", "2") // the holder is unaffected
 	wantValue(t, db, "a", "1")
 
-	// Once the first lets go, the second can open it.
+	// Once the first closes, the directory opens again, with its data.
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	other = openDB(t, second, id)
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again := newStore(t, Config{Dir: dir})
+	other := openDB(t, again, id)
 	wantValue(t, other, "b", "2")
 	wantIntegrity(t, other)
 }

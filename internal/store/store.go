@@ -106,6 +106,8 @@ type Store struct {
 	spares *spares
 	// dirs holds the object directories known to exist.
 	dirs sync.Map
+	// lock is the data directory's lock (see lockDir), released by Close.
+	lock *os.File
 }
 
 // vfsSeq numbers the VFS registrations: SQLite finds a VFS by name, and each
@@ -123,6 +125,20 @@ func Open(cfg Config) (*Store, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: create data directory: %w", err)
 	}
+	lock, err := lockDir(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	s, err := open(cfg, lock)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// open opens the data directory whose lock the caller took.
+func open(cfg Config, lock *os.File) (*Store, error) {
 	abs, err := filepath.Abs(cfg.Dir)
 	if err == nil {
 		abs, err = filepath.EvalSymlinks(abs)
@@ -138,7 +154,7 @@ func Open(cfg Config) (*Store, error) {
 		root.Close()
 		return nil, fmt.Errorf("store: create objects directory: %w", err)
 	}
-	s := &Store{cfg: cfg, root: root, abs: abs}
+	s := &Store{cfg: cfg, root: root, abs: abs, lock: lock}
 	name := "roost-" + strconv.FormatInt(vfsSeq.Add(1), 10)
 	if s.vfs, err = newShimVFS(name, abs, cfg.Faults, cfg.Synchronous == SyncFull); err != nil {
 		root.Close()
@@ -164,7 +180,7 @@ func (s *Store) Close() error {
 		err = s.spares.close()
 	}
 	s.vfs.close()
-	return errors.Join(err, s.root.Close())
+	return errors.Join(err, s.root.Close(), s.lock.Close())
 }
 
 // Config returns the store's configuration with defaults filled in.
