@@ -36,4 +36,3 @@ func TestDemo_ServesItsClassesPagesAndWorkflows(t *testing.T) {
 		t.Fatalf("room without upgrade: %d, want 426", status)
 	}
 }
-
