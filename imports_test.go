@@ -15,7 +15,8 @@ const module = "github.com/roost-dev/roost"
 // importRule bans some imports from the packages under one directory. Each
 // rule enforces an arrow of STYLE.md §1.
 type importRule struct {
-	under      string // package path relative to module; it and the packages below it
+	under      string // package path relative to module ("" for the root); it and the packages below it
+	only       bool   // the package under itself, not the packages below it
 	transitive bool   // check every dependency, not only direct imports
 	why        string
 	banned     func(path string, std map[string]bool) bool
@@ -29,6 +30,24 @@ var importRules = []importRule{
 	{under: "internal/store", why: "the store knows nothing of HTTP", banned: httpPackage},
 	{under: "internal/store", transitive: true, why: "the cluster reaches the store through its interfaces", banned: natsPackage},
 	{under: "internal/runtime", transitive: true, why: "the cluster reaches the runtime through its interfaces", banned: natsPackage},
+	{under: "", only: true, why: "the root package is the vocabulary: it reaches the engine through internal/node only", banned: engineBesidesNode},
+	{under: "workflow", why: "workflows are built on the public object API", banned: engineBesidesLeaves},
+	{under: "cmd/roost", why: "the binary is the product: it imports the examples only through the demo wiring", banned: exampleBesidesDemo},
+}
+
+// leaves are the internal packages every layer may import.
+var leaves = map[string]bool{module + "/internal/ids": true, module + "/internal/errcode": true, module + "/internal/clock": true}
+
+func engineBesidesNode(path string, _ map[string]bool) bool {
+	return engineBesidesLeaves(path, nil) && path != module+"/internal/node"
+}
+
+func engineBesidesLeaves(path string, _ map[string]bool) bool {
+	return strings.HasPrefix(path, module+"/internal/") && !leaves[path]
+}
+
+func exampleBesidesDemo(path string, _ map[string]bool) bool {
+	return strings.HasPrefix(path, module+"/examples/") && path != module+"/examples/demo"
 }
 
 func notStandard(path string, std map[string]bool) bool { return !std[path] }
@@ -67,8 +86,8 @@ func TestImportRules(t *testing.T) {
 
 func checkRule(t *testing.T, p listedPackage, r importRule, std map[string]bool) {
 	t.Helper()
-	dir := module + "/" + r.under
-	if p.ImportPath != dir && !strings.HasPrefix(p.ImportPath, dir+"/") {
+	dir := strings.TrimSuffix(module+"/"+r.under, "/")
+	if p.ImportPath != dir && (r.only || !strings.HasPrefix(p.ImportPath, dir+"/")) {
 		return
 	}
 	verb, deps := "imports", p.Imports

@@ -26,9 +26,6 @@ import (
 // hanging it.
 const WaitTimeout = 30 * time.Second
 
-// settle is how long Advance lets the work it woke run, in real time.
-const settle = 10 * time.Millisecond
-
 // poll is how often the waits of the harness check their condition.
 const poll = time.Millisecond
 
@@ -230,34 +227,45 @@ func (e *Env) Workflows() *workflow.Engine {
 	return e.engine
 }
 
-// Advance moves the clock forward by d, then pauses a few milliseconds of
-// real time to let the work it woke run.
+// Advance moves the clock forward by d, then waits until the app is idle:
+// every timer due by the new time has fired ([Clock.Advance]), and the work
+// those fires woke (an alarm's handler, a workflow's run, and what they
+// set off in turn: an alarm set for now, a workflow's next step) has
+// finished and committed. The woken work sees Now somewhere between its
+// due time and the new time, usually the new time: as after a machine
+// slept for d.
 //
-// What it guarantees: when it returns, every timer due by the new time has
-// fired, in deadline order ([Clock.Advance]). The work they woke (an alarm's
-// handler, a workflow's run) runs on its own goroutines and sees Now
-// somewhere between its due time and the new time, usually the new time: as
-// after a machine slept for d. A timer that the woken work arms after
-// Advance returned fires at a later Advance, even one due before the new
-// time: to fire a chain of wakes (an alarm that sets the next), advance in
-// steps or use [Env.AdvanceUntil].
+// A timer that the woken work arms for later than the new time fires at a
+// later Advance, even one due before the new time that was armed after its
+// moment passed: to fire a chain of wakes that each wait (an alarm that
+// sets the next), advance in steps or use [Env.AdvanceUntil].
 //
-// What it does not guarantee: that the woken handlers have finished, or even
-// started, when it returns; the pause makes it likely, not certain. Observe
-// their effects with WaitUntil, AdvanceUntil or a call that waits (an RPC,
-// an HTTP request, a workflow's Instance.Wait), not right after Advance.
+// Advance fails the test if the app does not become idle within
+// [WaitTimeout] (a handler that never returns, say).
 func (e *Env) Advance(d time.Duration) {
+	e.t.Helper()
 	e.clock.Advance(d)
-	time.Sleep(settle)
+	e.waitIdle()
+}
+
+// waitIdle waits until the app open now is idle (see [roost.App.WaitIdle]).
+func (e *Env) waitIdle() {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), WaitTimeout)
+	defer cancel()
+	if err := e.app.WaitIdle(ctx); err != nil {
+		e.t.Fatalf("roosttest: the app did not become idle: %v", err)
+	}
 }
 
 // AdvanceUntil moves the clock forward by step at a time until cond holds,
-// by limit at most, giving the woken work a moment to run after each step,
-// and returns how far it moved the clock. cond is checked before the first
-// step. After limit, it waits for cond in real time like WaitUntil. It fails
-// the test if cond never holds, or if [WaitTimeout] of real time passes.
-// For waits whose wakes depend on when earlier work ran: a retry after a
-// retry, a timeout counted from a run's start, an alarm that sets the next.
+// by limit at most, waiting after each step until the app is idle (as
+// Advance does), and returns how far it moved the clock. cond is checked
+// before the first step. After limit, it waits for cond in real time like
+// WaitUntil. It fails the test if cond never holds, or if [WaitTimeout] of
+// real time passes. For waits whose wakes depend on when earlier work ran:
+// a retry after a retry, a timeout counted from a run's start, an alarm
+// that sets the next.
 func (e *Env) AdvanceUntil(cond func() bool, step, limit time.Duration) time.Duration {
 	e.t.Helper()
 	if step <= 0 {
@@ -266,7 +274,8 @@ func (e *Env) AdvanceUntil(cond func() bool, step, limit time.Duration) time.Dur
 	deadline := time.Now().Add(WaitTimeout)
 	var moved time.Duration
 	for moved < limit && time.Now().Before(deadline) {
-		if e.pollFor(cond, settle) {
+		e.waitIdle()
+		if cond() {
 			return moved
 		}
 		e.clock.Advance(min(step, limit-moved))

@@ -258,6 +258,7 @@ func (e *Engine) startLocked(d *definition, id string, fresh *meta) {
 		log: e.log.With("workflow", d.name, "instance", id), meta: fresh}
 	e.live[k] = r
 	e.wg.Add(1)
+	r.busy = e.app.Busy() // counted before the event that started it ends
 	go r.drive()
 }
 
@@ -301,6 +302,7 @@ func (e *Engine) runEnded(r *run) {
 		}
 		close(w.c)
 	}
+	r.busy()
 	e.wg.Done()
 }
 

@@ -328,9 +328,11 @@ func (e *Engine) markClean(ctx context.Context) error {
 func (e *Engine) resume(d *definition) {
 	e.wg.Add(1)
 	e.resuming.Add(1)
+	busy := e.app.Busy()
 	go func() {
 		defer e.wg.Done()
 		defer e.resuming.Done()
+		defer busy()
 		clean := false
 		err := roost.Do(e.ctx, e.index.ns.GetByName(d.name), func(ctx context.Context, o *indexObject) error {
 			_, ok, err := o.st.Storage().Get(ctx, cleanKey)

@@ -42,6 +42,8 @@ type run struct {
 	log  *slog.Logger
 	ctx  context.Context
 	stop context.CancelFunc
+	// busy ends the run's count in the app's work in flight (roost.App.Busy).
+	busy func()
 
 	// stopped is set when the run must end at its next primitive: the
 	// instance was paused, terminated or restarted, or the engine closes.
