@@ -55,5 +55,60 @@
 //
 // [App.Handler] routes /{class}/{name}/... ([Namespace.IDFromName]) and
 // /{class}/id/{hexid}/... to the object's ServeHTTP (or Fetch) with the rest
-// of the path. Errors are JSON: {"error":{"code":"…","message":"…"}}.
+// of the path. Errors are JSON: {"error":{"code":"…","message":"…"}}, with
+// the stable codes of [ErrorCode]. [App.Handle] mounts pages and APIs beside
+// the objects.
+//
+// # RPC
+//
+// A [Method] is declared once with its request and response types and
+// registered with its class ([ClassOptions.Methods]); [Method.Call] calls it
+// on a [Stub], as one event of the object, with JSON on the wire so that the
+// call means the same when it crosses machines. Errors keep their code and
+// message across the call. [Do] runs a function on the live object, for Go
+// code that runs beside it (tests, the workflow engine).
+//
+// # Alarms and timers
+//
+// [Storage.SetAlarm] sets the object's one alarm, as in Cloudflare Durable
+// Objects; [Storage.Schedule] and [Storage.Cron] set any number of named
+// one-shot timers and cron schedules. They commit with the event that sets
+// them, wake the object at their time (also out of memory, also after a
+// restart or a crash), and are delivered at least once to [AlarmHandler] and
+// [TimerHandler], with retries and backoff ([Config.TimerRetry]) and a fire
+// ID that stays the same across retries.
+//
+// # WebSockets
+//
+// [State.AcceptWebSocket] accepts an upgrade in the object's HTTP handler.
+// The runtime holds the connection: the object may leave memory while its
+// sockets stay open (hibernation), and each message is an event
+// ([WebSocketHandler]) that brings it back. Sockets carry tags and an
+// attachment that survive hibernation; [State.Broadcast] sends to all of
+// them after the event's writes are durable. Each socket has a bounded send
+// queue; a slow client is closed (1008) rather than stalling its room.
+//
+// # Workflows
+//
+// Package workflow, built on this one, runs durable workflows: functions
+// whose steps, sleeps and waits for events are recorded, so they survive
+// crashes and restarts.
+//
+// # Lifecycle
+//
+// [Open] locks the data directory (one app at a time may have it open) and,
+// after a crash, brings the node's inventory up to date with the objects on
+// disk. [App.Drain] starts a graceful stop: sockets are closed with 1001 and
+// long polls answer at once, while events still run; [App.Close] drains,
+// then lets in-flight events finish and commit. [App.Admin] and
+// [App.AdminHandler] are the operator's view of the objects (list, inspect,
+// SQL, export, import, remove); [App.MetricsHandler] serves Prometheus
+// metrics.
+//
+// # Testing
+//
+// Package roosttest runs an app in a test: a temporary data directory, a
+// virtual clock that fires alarms, sleeps and retries without waiting
+// (advancing it waits until the app is idle, [App.WaitIdle]), restarts, and
+// HTTP and WebSocket clients.
 package roost

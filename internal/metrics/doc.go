@@ -1,10 +1,13 @@
 // Package metrics holds Roost's Prometheus metrics.
 //
-// It sits beside the engine rather than under it: the runtime, store and
-// gateway are handed a [*Metrics] and call its recording methods (Activated,
-// Event, Commit, ...), and cmd/roost mounts [Metrics.Handler] on GET /metrics.
-// A nil *Metrics records nothing, so a component built without metrics calls
-// the same methods and needs no checks.
+// It sits beside the engine rather than under it: the node (internal/node)
+// owns the [*Metrics] and calls its recording methods (Activated, Event,
+// Commit, TimerRun, RPC, ...) from the runtime's hooks, its timer fires and
+// its calls; the root package serves [Metrics.Handler] as
+// roost.App.MetricsHandler, which cmd/roost mounts on GET /metrics, and
+// components built on the app (the workflow engine) add their collectors to
+// [Metrics.Registry]. A nil *Metrics records nothing, so code built without
+// metrics calls the same methods and needs no checks.
 //
 // The metrics live on their own [prometheus.Registry] together with the Go
 // runtime and process collectors, never on the global default registry, so
@@ -14,7 +17,7 @@
 // Gauges that describe the current state (objects in memory, queue depths,
 // open database files, pending timers) are not kept up to date on the hot
 // path: they are read at scrape time from the functions in [Sources], which
-// the app sets once after construction.
+// the node sets once after construction.
 //
 // Label values are bounded by design: class names are the registered classes,
 // methods are the methods those classes declare, statuses are "ok" or a

@@ -23,6 +23,8 @@
 // goroutines (owned by the object) and each storage write outside a
 // transaction commits on its own.
 //
-// The package imports nothing from HTTP or NATS; the gateway and the root
-// package drive it through [Runtime.Do].
+// The package imports nothing from HTTP or NATS. The node (internal/node)
+// drives it through [Runtime.Deliver] and hears of it through the [Hooks]
+// and the Busy count that [Config] declares; the root package never sees
+// it.
 package runtime

@@ -16,10 +16,10 @@ import (
 
 // Event kinds: metric labels and span attributes.
 const (
-	KindCall  = "call"
-	KindHTTP  = "http"
-	KindRPC   = "rpc"
-	KindAlarm = "alarm"
+	KindCall = "call"
+	KindHTTP = "http"
+	KindRPC  = "rpc"
+	// KindTimer is a fire of the alarm, a named timer or a cron schedule.
 	KindTimer = "timer"
 	KindAdmin = "admin"
 	// KindWebSocket is a message, close or error of an accepted socket.
