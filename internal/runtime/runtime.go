@@ -139,6 +139,9 @@ type Runtime struct {
 	closing  bool
 	// changed is closed and replaced whenever an object activates or leaves.
 	changed chan struct{}
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 type objKey struct {
@@ -329,26 +332,27 @@ func (r *Runtime) WaitActive(ctx context.Context, ok func(n int) bool) error {
 // Close stops accepting events, lets every object finish its queued events
 // and commit, and closes their databases. If ctx ends first, the handlers'
 // contexts are canceled and Close still waits for the goroutines to end. It is
-// safe to call more than once.
+// safe to call more than once: later calls return the first one's error.
 func (r *Runtime) Close(ctx context.Context) error {
-	r.mu.Lock()
-	r.closing = true
-	for _, o := range r.objects {
-		o.signal()
-	}
-	r.mu.Unlock()
-	done := make(chan struct{})
-	go func() { r.wg.Wait(); close(done) }()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = fmt.Errorf("runtime: close: events still running: %w", ctx.Err())
+	r.closeOnce.Do(func() {
+		r.mu.Lock()
+		r.closing = true
+		for _, o := range r.objects {
+			o.signal()
+		}
+		r.mu.Unlock()
+		done := make(chan struct{})
+		go func() { r.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			r.closeErr = fmt.Errorf("runtime: close: events still running: %w", ctx.Err())
+			r.cancel()
+			<-done
+		}
 		r.cancel()
-		<-done
-	}
-	r.cancel()
-	return err
+	})
+	return r.closeErr
 }
 
 // callChain lists the objects whose events are running in a call chain,

@@ -132,3 +132,25 @@ func TestSpares_None(t *testing.T) {
 		t.Fatalf("a spare directory exists: %v", err)
 	}
 }
+
+// Close stops the spares' filler and releases the directory once; a second
+// Close returns the first one's result.
+func TestStore_CloseTwice(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := Open(Config{Dir: dir, Spares: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitSpares(t, s, 2)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close = %v", err)
+	}
+	again := newStore(t, Config{Dir: dir}) // the lock was released
+	if err := again.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -108,6 +108,9 @@ type Store struct {
 	dirs sync.Map
 	// lock is the data directory's lock (see lockDir), released by Close.
 	lock *os.File
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // vfsSeq numbers the VFS registrations: SQLite finds a VFS by name, and each
@@ -131,7 +134,7 @@ func Open(cfg Config) (*Store, error) {
 	}
 	s, err := open(cfg, lock)
 	if err != nil {
-		lock.Close()
+		lock.Close() // a second time if the store closed it: harmless
 		return nil, err
 	}
 	return s, nil
@@ -157,7 +160,7 @@ func open(cfg Config, lock *os.File) (*Store, error) {
 	s := &Store{cfg: cfg, root: root, abs: abs, lock: lock}
 	name := "roost-" + strconv.FormatInt(vfsSeq.Add(1), 10)
 	if s.vfs, err = newShimVFS(name, abs, cfg.Faults, cfg.Synchronous == SyncFull); err != nil {
-		root.Close()
+		s.Close()
 		return nil, err
 	}
 	if s.template, err = s.makeTemplate(); err != nil {
@@ -173,14 +176,21 @@ func open(cfg Config, lock *os.File) (*Store, error) {
 	return s, nil
 }
 
-// Close releases the data directory. Every DB must be closed first.
+// Close stops the spares' filler, releases the data directory and its
+// lock. Every DB must be closed first. It is safe to call more than once:
+// later calls return the first one's error.
 func (s *Store) Close() error {
-	var err error
-	if s.spares != nil {
-		err = s.spares.close()
-	}
-	s.vfs.close()
-	return errors.Join(err, s.root.Close(), s.lock.Close())
+	s.closeOnce.Do(func() {
+		var err error
+		if s.spares != nil {
+			err = s.spares.close()
+		}
+		if s.vfs != nil {
+			s.vfs.close()
+		}
+		s.closeErr = errors.Join(err, s.root.Close(), s.lock.Close())
+	})
+	return s.closeErr
 }
 
 // Config returns the store's configuration with defaults filled in.
