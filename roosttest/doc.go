@@ -67,6 +67,15 @@
 // made at the first call after each open, serves its HTTP API at
 // [workflow.Prefix] and is closed before the app.
 //
+// # Outside go test
+//
+// [New] takes a [TB], the part of testing.TB the harness uses: the t of a
+// test, a benchmark or a fuzz target. [Run] makes one for code that runs
+// outside go test, a runnable example or a small program: it runs a
+// function as a test (Fatal ends it, cleanups run, temporary directories
+// are removed) and reports whether it passed. Its messages go to standard
+// error, so an example's // Output holds only what the example prints.
+//
 // # Logs
 //
 // The app logs nowhere, unless [WithLogs] is given or the environment

@@ -11,7 +11,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -60,7 +59,7 @@ func WithLogs(level slog.Level) Option { return func(o *options) { o.level = &le
 // with t.Fatal); App, Clock, Now, Dir and URL may be called from any
 // goroutine, but not while Restart runs.
 type Env struct {
-	t     testing.TB
+	t     TB
 	dir   string
 	clock *Clock
 	setup func(app *roost.App, env *Env)
@@ -81,7 +80,9 @@ type Env struct {
 // clock, calls setup with it, and closes it when the test ends. setup
 // registers the app's classes and defines its workflows; it runs again
 // after each [Env.Restart]. New fails the test if the app does not open.
-func New(t testing.TB, setup func(app *roost.App, env *Env), opts ...Option) *Env {
+// t is the test's *testing.T, *testing.B or *testing.F, or the [TB] that
+// [Run] passes outside go test.
+func New(t TB, setup func(app *roost.App, env *Env), opts ...Option) *Env {
 	t.Helper()
 	e := &Env{t: t, dir: t.TempDir(), setup: setup, opts: options{start: Epoch}}
 	for _, o := range opts {
@@ -123,7 +124,7 @@ func (e *Env) App() *roost.App { return e.app }
 
 // T returns the test the env was made for, for helpers that take only the
 // env.
-func (e *Env) T() testing.TB { return e.t }
+func (e *Env) T() TB { return e.t }
 
 // Clock returns the app's virtual clock. It stays the same across restarts.
 func (e *Env) Clock() *Clock { return e.clock }
@@ -397,7 +398,7 @@ func (e *Env) DialWS(path string) *websocket.Conn {
 // record written after the test ended would panic.
 type testWriter struct {
 	mu      sync.Mutex
-	t       testing.TB
+	t       TB
 	stopped bool
 }
 

@@ -2,7 +2,7 @@ package roosttest_test
 
 import (
 	"context"
-	"testing"
+	"fmt"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -15,61 +15,78 @@ import (
 )
 
 // A test of a class: drive it over HTTP, restart the app, and check that
-// storage kept what memory lost. (The examples of this package are tests:
-// they take the *testing.T of a TestXxx function.)
+// storage kept what memory lost. The examples of this package run their
+// test with Run and print what it sees; in a test file, the function given
+// to Run is the body of a func TestXxx(t *testing.T).
 func Example() {
-	testCounter := func(t *testing.T) {
+	passed := roosttest.Run(func(t roosttest.TB) { // in a test file: func TestCounter(t *testing.T)
 		env := roosttest.New(t, func(app *roost.App, env *roosttest.Env) {
 			counter.Register(app, "counter") // what main registers
 		})
 		env.HTTP("POST", "/counter/a/increment", "")
 		env.Restart() // in-memory state gone, storage kept
-		if status, body := env.HTTP("POST", "/counter/a/increment", ""); status != 200 || body != "{\"value\":2}\n" {
-			t.Fatalf("after a restart: %d %s", status, body)
-		}
-	}
-	_ = testCounter
+		status, body := env.HTTP("POST", "/counter/a/increment", "")
+		fmt.Print(status, " ", body)
+	})
+	fmt.Println("passed:", passed)
+	// Output:
+	// 200 {"value":2}
+	// passed: true
 }
 
 // Virtual time: an alarm set for an hour from now fires when the test
-// advances the clock by an hour, at once.
+// advances the clock by an hour, at once. (Timer is a class of this
+// package's tests: its alarm records when it fired, and the RPC method
+// Fired returns those times.)
 func ExampleEnv_Advance() {
-	testAlarm := func(t *testing.T) {
+	passed := roosttest.Run(func(t roosttest.TB) {
 		var timers *roost.Namespace
 		env := roosttest.New(t, func(app *roost.App, env *roosttest.Env) {
 			timers = roost.RegisterWithOptions(app, "timer", NewTimer,
 				&roost.ClassOptions{Methods: []roost.MethodHandler{Fired}})
 		})
-		env.HTTP("POST", "/timer/a/alarm?in=1h", "") // sets the alarm
+		_, body := env.HTTP("POST", "/timer/a/alarm?in=1h", "") // sets the alarm
+		fmt.Println(body)
 		env.Advance(time.Hour)
 		// The alarm's handler runs on its own: wait for its effect.
+		var fired []string
 		env.WaitUntil(func() bool {
-			fired, err := Fired.Call(t.Context(), timers.GetByName("a"), struct{}{})
+			var err error
+			fired, err = Fired.Call(t.Context(), timers.GetByName("a"), struct{}{})
 			return err == nil && len(fired) == 1
 		})
-	}
-	_ = testAlarm
+		fmt.Println("fired at", fired[0])
+	})
+	fmt.Println("passed:", passed)
+	// Output:
+	// set
+	// fired at 2026-01-01T01:00:00Z
+	// passed: true
 }
 
 // RPC needs no server: call a method with a stub of the class's namespace.
 func Example_rpc() {
-	testRPC := func(t *testing.T) {
+	passed := roosttest.Run(func(t roosttest.TB) {
 		var timers *roost.Namespace
 		roosttest.New(t, func(app *roost.App, env *roosttest.Env) {
 			timers = roost.RegisterWithOptions(app, "timer", NewTimer,
 				&roost.ClassOptions{Methods: []roost.MethodHandler{Fired}})
 		})
 		fired, err := Fired.Call(t.Context(), timers.GetByName("a"), struct{}{})
-		if err != nil || len(fired) != 0 {
-			t.Fatalf("fired %v, %v", fired, err)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	_ = testRPC
+		fmt.Printf("fired %d times\n", len(fired))
+	})
+	fmt.Println("passed:", passed)
+	// Output:
+	// fired 0 times
+	// passed: true
 }
 
 // WebSockets: dial the app's server; the connections close with the test.
 func ExampleEnv_DialWS() {
-	testRoom := func(t *testing.T) {
+	passed := roosttest.Run(func(t roosttest.TB) {
 		env := roosttest.New(t, func(app *roost.App, env *roosttest.Env) {
 			room.Register(app, "room")
 		})
@@ -78,17 +95,22 @@ func ExampleEnv_DialWS() {
 			t.Fatal(err)
 		}
 		b.SetReadDeadline(time.Now().Add(roosttest.WaitTimeout))
-		if _, msg, err := b.ReadMessage(); err != nil || string(msg) != "hi" {
-			t.Fatalf("got %q, %v", msg, err)
+		_, msg, err := b.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	_ = testRoom
+		fmt.Printf("b got %q\n", msg)
+	})
+	fmt.Println("passed:", passed)
+	// Output:
+	// b got "hi"
+	// passed: true
 }
 
 // A workflow that sleeps for a day, across a restart, in no time. Setup
 // defines the workflow again after the restart, as main would.
 func ExampleEnv_Workflows() {
-	testReminder := func(t *testing.T) {
+	passed := roosttest.Run(func(t roosttest.TB) {
 		var remind *workflow.Workflow[string, string]
 		env := roosttest.New(t, func(app *roost.App, env *roosttest.Env) {
 			remind = workflow.Define(env.Workflows(), "remind", func(ctx workflow.Context, who string) (string, error) {
@@ -106,14 +128,21 @@ func ExampleEnv_Workflows() {
 			st, err := inst.Status(t.Context())
 			return err == nil && st.Status == workflow.StatusSleeping
 		})
+		fmt.Println("before the restart:", workflow.StatusSleeping)
 		env.Restart()
 		env.Advance(24 * time.Hour)
 		ctx, cancel := context.WithTimeout(t.Context(), roosttest.WaitTimeout)
 		defer cancel()
 		st, err := remind.Get("r1").Wait(ctx) // remind is the new app's
-		if out, _ := remind.Output(st); err != nil || out != "hello ada" {
-			t.Fatalf("%q, %v", out, err)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	_ = testReminder
+		out, err := remind.Output(st)
+		fmt.Println(out, err)
+	})
+	fmt.Println("passed:", passed)
+	// Output:
+	// before the restart: sleeping
+	// hello ada <nil>
+	// passed: true
 }

@@ -3,8 +3,13 @@ package roosttest_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -349,5 +354,156 @@ func TestClockWithoutAnApp(t *testing.T) {
 	c.Set(roosttest.Epoch.Add(time.Hour))
 	if at := <-tm.C(); !at.Equal(roosttest.Epoch.Add(time.Minute + time.Second)) {
 		t.Fatalf("timer at %s", at)
+	}
+}
+
+// The harness takes the t of a test, a benchmark or a fuzz target.
+var (
+	_ roosttest.TB = (*testing.T)(nil)
+	_ roosttest.TB = (*testing.B)(nil)
+	_ roosttest.TB = (*testing.F)(nil)
+)
+
+// captured is what Run did under runCaptured.
+type captured struct {
+	passed         bool
+	stdout, stderr string
+	panic          any // what Run panicked with
+}
+
+// runCaptured calls Run with fn while standard output and standard error go
+// to files. It swaps os.Stdout and os.Stderr, so its tests do not run in
+// parallel.
+func runCaptured(t *testing.T, fn func(tb roosttest.TB)) (c captured) {
+	t.Helper()
+	dir := t.TempDir()
+	files := make([]*os.File, 2)
+	for i, name := range []string{"stdout", "stderr"} {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		files[i] = f
+	}
+	read := func(f *os.File) string {
+		b, err := os.ReadFile(f.Name())
+		if err != nil {
+			t.Error(err)
+		}
+		return string(b)
+	}
+	oldOut, oldErr := os.Stdout, os.Stderr
+	defer func() {
+		os.Stdout, os.Stderr = oldOut, oldErr
+		c.panic = recover()
+		c.stdout, c.stderr = read(files[0]), read(files[1])
+	}()
+	os.Stdout, os.Stderr = files[0], files[1]
+	c.passed = roosttest.Run(fn)
+	return c
+}
+
+func TestRun_PassesAndLogsToStderrOnly(t *testing.T) {
+	c := runCaptured(t, func(tb roosttest.TB) {
+		tb.Helper()
+		tb.Log("hello", 1)
+		tb.Logf("n=%d\n", 2)
+		fmt.Fprintln(tb.Output(), "raw")
+	})
+	want := "roosttest_test.runCaptured: hello 1\nroosttest_test.runCaptured: n=2\nraw\n"
+	if !c.passed || c.stdout != "" || c.stderr != want {
+		t.Fatalf("passed %v, stdout %q, stderr %q; want true, nothing, %q", c.passed, c.stdout, c.stderr, want)
+	}
+}
+
+func TestRun_FatalEndsTheGoroutineAndEveryCleanupRunsLastFirst(t *testing.T) {
+	var order []string
+	c := runCaptured(t, func(tb roosttest.TB) {
+		for _, name := range []string{"first", "second", "third"} {
+			tb.Cleanup(func() {
+				if tb.Context().Err() == nil {
+					order = append(order, "(context not canceled)")
+				}
+				order = append(order, name)
+				if name == "second" {
+					tb.Fatal("a cleanup fails")
+					order = append(order, "(after the cleanup's Fatal)")
+				}
+			})
+		}
+		tb.Fatalf("stop at %d", 1)
+		order = append(order, "(after Fatal)")
+	})
+	if got := strings.Join(order, " "); c.passed || got != "third second first" {
+		t.Fatalf("passed %v, ran %q; want false, %q", c.passed, got, "third second first")
+	}
+	if !strings.Contains(c.stderr, ": stop at 1\n") || !strings.Contains(c.stderr, ": a cleanup fails\n") {
+		t.Fatalf("stderr %q", c.stderr)
+	}
+}
+
+func TestRun_ErrorMarksTheFailureAndGoesOn(t *testing.T) {
+	wentOn := false
+	c := runCaptured(t, func(tb roosttest.TB) {
+		if tb.Failed() {
+			t.Error("failed before any error")
+		}
+		tb.Errorf("bad %s", "thing")
+		tb.Error("worse")
+		wentOn = tb.Failed()
+	})
+	if c.passed || !wentOn || !strings.Contains(c.stderr, ": bad thing\n") || !strings.Contains(c.stderr, ": worse\n") {
+		t.Fatalf("passed %v, went on failed %v, stderr %q", c.passed, wentOn, c.stderr)
+	}
+}
+
+func TestRun_GoexitFails(t *testing.T) {
+	c := runCaptured(t, func(roosttest.TB) { runtime.Goexit() })
+	if c.passed || !strings.Contains(c.stderr, "runtime.Goexit") {
+		t.Fatalf("passed %v, stderr %q", c.passed, c.stderr)
+	}
+}
+
+func TestRun_PanicRunsTheCleanupsThenPanics(t *testing.T) {
+	cleaned := false
+	c := runCaptured(t, func(tb roosttest.TB) {
+		tb.Cleanup(func() { cleaned = true })
+		panic("boom")
+	})
+	if c.panic != "boom" || !cleaned || !strings.Contains(c.stderr, ": panic: boom\n") {
+		t.Fatalf("Run panicked with %v, cleaned %v, stderr %q", c.panic, cleaned, c.stderr)
+	}
+}
+
+func TestRun_NameIsTheCaller(t *testing.T) {
+	var name string
+	roosttest.Run(func(tb roosttest.TB) { name = tb.Name() })
+	if name != "roosttest_test.TestRun_NameIsTheCaller" {
+		t.Fatalf("Name %q", name)
+	}
+}
+
+func TestRun_RemovesTempDirsAndClosesAnEnv(t *testing.T) {
+	var dirs []string
+	passed := roosttest.Run(func(tb roosttest.TB) {
+		a, b := tb.TempDir(), tb.TempDir()
+		if a == b {
+			tb.Fatalf("TempDir returned %s twice", a)
+		}
+		if err := os.WriteFile(filepath.Join(a, "f"), []byte("x"), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+		env := roosttest.New(tb, func(app *roost.App, env *roosttest.Env) { room.Register(app, "room") })
+		env.DialWS("/room/r") // closed with the env
+		dirs = append(dirs, a, b, env.Dir())
+	})
+	if !passed || len(dirs) != 3 {
+		t.Fatalf("passed %v, dirs %v", passed, dirs)
+	}
+	for _, d := range dirs {
+		if _, err := os.Stat(d); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s after Run: %v, want it removed", d, err)
+		}
 	}
 }

@@ -1,13 +1,10 @@
 package chat
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -18,50 +15,29 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/roost-dev/roost"
-	"github.com/roost-dev/roost/internal/clock"
+	"github.com/roost-dev/roost/roosttest"
 )
-
-const waitTimeout = 30 * time.Second
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// serve opens an app on a temporary directory with the chat registered, its
-// rate limiters and message times on the virtual clock it returns, and
-// serves its gateway; everything is closed on cleanup.
-func serve(t testing.TB) (*httptest.Server, *clock.Virtual) {
+// serve opens an app with the chat registered, as main registers it; its
+// rate limiters and message times follow the env's virtual clock.
+func serve(t testing.TB) *roosttest.Env {
 	t.Helper()
-	vc := clock.NewVirtual(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
-	app, err := roost.Open(context.Background(), roost.Config{Dir: t.TempDir(), Clock: vc, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	Register(app)
-	srv := httptest.NewServer(app.Handler())
-	t.Cleanup(func() {
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-		defer cancel()
-		if err := app.Close(ctx); err != nil {
-			t.Error(err)
-		}
-	})
-	return srv, vc
+	return roosttest.New(t, func(app *roost.App, env *roosttest.Env) { Register(app) })
 }
 
-func roomURL(srv *httptest.Server, room, name string) string {
-	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/chatroom/" + url.PathEscape(room) + "?name=" + url.QueryEscape(name)
+// roomPath is the path of room's WebSocket for name.
+func roomPath(room, name string) string {
+	return "/chatroom/" + url.PathEscape(room) + "?name=" + url.QueryEscape(name)
 }
 
 // join opens a socket to room as name and reads its history.
-func join(t testing.TB, srv *httptest.Server, room, name string) (*websocket.Conn, []message) {
+func join(t testing.TB, env *roosttest.Env, room, name string) (*websocket.Conn, []message) {
 	t.Helper()
-	c, resp, err := websocket.DefaultDialer.Dial(roomURL(srv, room, name), nil)
-	if err != nil {
-		t.Fatalf("join %s as %s: %v (%v)", room, name, err, resp)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := env.DialWS(roomPath(room, name))
 	f := next(t, c, "history")
 	return c, f.Messages
 }
@@ -80,7 +56,7 @@ type frame struct {
 
 func read(t testing.TB, c *websocket.Conn) frame {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(waitTimeout))
+	c.SetReadDeadline(time.Now().Add(roosttest.WaitTimeout))
 	_, b, err := c.ReadMessage()
 	if err != nil {
 		t.Fatalf("read: %v", err)
@@ -138,8 +114,8 @@ func say(t *testing.T, c *websocket.Conn, text string) {
 
 func TestChat_HistoryOnJoinIsTheLast100OldestFirst(t *testing.T) {
 	t.Parallel()
-	srv, vc := serve(t)
-	ada, history := join(t, srv, "history", "ada")
+	env := serve(t)
+	ada, history := join(t, env, "history", "ada")
 	if len(history) != 0 {
 		t.Fatalf("a new room's history: %v", history)
 	}
@@ -148,9 +124,9 @@ func TestChat_HistoryOnJoinIsTheLast100OldestFirst(t *testing.T) {
 		if f := next(t, ada, "message"); f.Text != fmt.Sprintf("m%d", i) || f.Name != "ada" {
 			t.Fatalf("message %d came back as %+v", i, f)
 		}
-		vc.Advance(time.Second) // the rate limiter's bucket gets a token back
+		env.Advance(time.Second) // the rate limiter's bucket gets a token back
 	}
-	_, history = join(t, srv, "history", "bob")
+	_, history = join(t, env, "history", "bob")
 	if len(history) != 100 {
 		t.Fatalf("history of %d messages, want 100", len(history))
 	}
@@ -163,7 +139,7 @@ func TestChat_HistoryOnJoinIsTheLast100OldestFirst(t *testing.T) {
 			t.Fatalf("history[%d].at: %v", i, err)
 		}
 		// Message i went out after 20+i advances of the app's clock.
-		if want := time.Date(2025, 1, 1, 0, 0, 20+i, 0, time.UTC); !at.Equal(want) {
+		if want := roosttest.Epoch.Add(time.Duration(20+i) * time.Second); !at.Equal(want) {
 			t.Fatalf("history[%d].at = %s, want %s on the app's clock", i, at, want)
 		}
 	}
@@ -174,10 +150,10 @@ func TestChat_HistoryOnJoinIsTheLast100OldestFirst(t *testing.T) {
 
 func TestChat_TwoClientsSeeEachOthersMessagesAndPresence(t *testing.T) {
 	t.Parallel()
-	srv, _ := serve(t)
-	ada, _ := join(t, srv, "two words?", "ada")
+	env := serve(t)
+	ada, _ := join(t, env, "two words?", "ada")
 	waitPresence(t, ada, "ada")
-	bob, _ := join(t, srv, "two words?", "  bob ")
+	bob, _ := join(t, env, "two words?", "  bob ")
 	waitPresence(t, bob, "ada", "bob")
 	waitPresence(t, ada, "ada", "bob")
 
@@ -195,13 +171,13 @@ func TestChat_TwoClientsSeeEachOthersMessagesAndPresence(t *testing.T) {
 	}
 
 	// A second socket of a name lists it once; leaving updates everyone.
-	ada2, _ := join(t, srv, "two words?", "ada")
+	ada2, _ := join(t, env, "two words?", "ada")
 	waitPresence(t, ada2, "ada", "bob")
 	leave(t, ada2)
 	leave(t, bob)
 	waitPresence(t, ada, "ada")
 
-	other, history := join(t, srv, "elsewhere", "eve")
+	other, history := join(t, env, "elsewhere", "eve")
 	waitPresence(t, other, "eve")
 	if len(history) != 0 {
 		t.Fatalf("another room has history %v", history)
@@ -215,7 +191,7 @@ func leave(t *testing.T, c *websocket.Conn) {
 		t.Fatal(err)
 	}
 	for {
-		c.SetReadDeadline(time.Now().Add(waitTimeout))
+		c.SetReadDeadline(time.Now().Add(roosttest.WaitTimeout))
 		if _, _, err := c.ReadMessage(); err != nil {
 			if !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
 				t.Fatalf("leave: %v, want the server's close 1000", err)
@@ -227,9 +203,9 @@ func leave(t *testing.T, c *websocket.Conn) {
 
 func TestChat_RateLimitsARapidSender(t *testing.T) {
 	t.Parallel()
-	srv, _ := serve(t)
-	ada, _ := join(t, srv, "rapid", "ada")
-	bob, _ := join(t, srv, "rapid", "bob")
+	env := serve(t)
+	ada, _ := join(t, env, "rapid", "ada")
+	bob, _ := join(t, env, "rapid", "bob")
 	const sent = 15
 	for i := range sent {
 		say(t, ada, fmt.Sprintf("spam %d", i))
@@ -261,9 +237,10 @@ func TestChat_RateLimitsARapidSender(t *testing.T) {
 
 func TestChat_RefusesBadNames(t *testing.T) {
 	t.Parallel()
-	srv, _ := serve(t)
+	env := serve(t)
+	wsURL := "ws" + strings.TrimPrefix(env.URL(), "http") // Env.DialWS would fail the test
 	for _, name := range []string{"", "   ", strings.Repeat("x", 33)} {
-		c, resp, err := websocket.DefaultDialer.Dial(roomURL(srv, "names", name), nil)
+		c, resp, err := websocket.DefaultDialer.DialContext(t.Context(), wsURL+roomPath("names", name), nil)
 		if err == nil {
 			c.Close()
 			t.Fatalf("name %q: the upgrade was accepted", name)
@@ -274,15 +251,15 @@ func TestChat_RefusesBadNames(t *testing.T) {
 			t.Fatalf("name %q: %d %s, want 400 bad_request", name, resp.StatusCode, body)
 		}
 	}
-	if c, _ := join(t, srv, "names", strings.Repeat("é", 32)); c == nil {
+	if c, _ := join(t, env, "names", strings.Repeat("é", 32)); c == nil {
 		t.Fatal("no socket")
 	}
 }
 
 func TestChat_AnswersBadMessagesWithAnError(t *testing.T) {
 	t.Parallel()
-	srv, _ := serve(t)
-	ada, _ := join(t, srv, "bad", "ada")
+	env := serve(t)
+	ada, _ := join(t, env, "bad", "ada")
 	for _, raw := range []string{
 		`{"type":"message"`,
 		`{"type":"shout","text":"hi"}`,
@@ -304,7 +281,7 @@ func TestChat_AnswersBadMessagesWithAnError(t *testing.T) {
 
 func TestChat_ServesThePage(t *testing.T) {
 	t.Parallel()
-	srv, _ := serve(t)
+	env := serve(t)
 	for _, tc := range []struct {
 		path, contentType, contains string
 	}{
@@ -312,7 +289,7 @@ func TestChat_ServesThePage(t *testing.T) {
 		{"/static/chat.js", "javascript", "WebSocket"},
 		{"/static/chat.css", "text/css", "#messages"},
 	} {
-		resp, err := http.Get(srv.URL + tc.path)
+		resp, err := env.Client().Get(env.URL() + tc.path) // Env.HTTP without the header
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -323,13 +300,8 @@ func TestChat_ServesThePage(t *testing.T) {
 			t.Fatalf("GET %s: %d %s, want 200 %s holding %s", tc.path, resp.StatusCode, resp.Header.Get("Content-Type"), tc.contentType, tc.contains)
 		}
 	}
-	resp, err := http.Get(srv.URL + "/static/nothing.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("GET /static/nothing.js: %d, want 404", resp.StatusCode)
+	if status, body := env.HTTP("GET", "/static/nothing.js", ""); status != http.StatusNotFound {
+		t.Fatalf("GET /static/nothing.js: %d %s, want 404", status, body)
 	}
 }
 
@@ -383,5 +355,18 @@ func TestTake_TenAtOnceThenOneASecond(t *testing.T) {
 		if _, ok = take(b, now); ok {
 			t.Fatalf("second %d: a second message in the same second allowed", i+1)
 		}
+	}
+}
+
+func TestChat_HistorySurvivesARestart(t *testing.T) {
+	t.Parallel()
+	env := serve(t)
+	ada, _ := join(t, env, "kept", "ada")
+	say(t, ada, "before the restart")
+	next(t, ada, "message")
+	env.Restart() // the room's instance and sockets are gone; its table stays
+	_, history := join(t, env, "kept", "bob")
+	if len(history) != 1 || history[0].Text != "before the restart" || history[0].Name != "ada" {
+		t.Fatalf("history after a restart: %+v", history)
 	}
 }

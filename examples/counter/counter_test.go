@@ -1,45 +1,29 @@
 package counter_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/roost-dev/roost"
 	"github.com/roost-dev/roost/examples/counter"
+	"github.com/roost-dev/roost/roosttest"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// serve opens an app with the counter class on a temporary directory and
-// serves its gateway; both are closed on cleanup.
-func serve(t testing.TB) *httptest.Server {
+// serve opens an app with the counter class, as main registers it.
+func serve(t testing.TB) *roosttest.Env {
 	t.Helper()
-	app, err := roost.Open(context.Background(), roost.Config{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := app.Close(ctx); err != nil {
-			t.Errorf("close app: %v", err)
-		}
+	return roosttest.New(t, func(app *roost.App, env *roosttest.Env) {
+		counter.Register(app, "counter")
 	})
-	counter.Register(app, "counter")
-	srv := httptest.NewServer(app.Handler())
-	t.Cleanup(srv.Close)
-	return srv
 }
 
 type response struct {
@@ -48,13 +32,15 @@ type response struct {
 	body   string
 }
 
-func do(t testing.TB, srv *httptest.Server, method, path string) response {
+// do makes a request to the env's server. It is Env.HTTP with the
+// response's header, which these tests check.
+func do(t testing.TB, env *roosttest.Env, method, path string) response {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), method, srv.URL+path, nil)
+	req, err := http.NewRequestWithContext(t.Context(), method, env.URL()+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := srv.Client().Do(req)
+	resp, err := env.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +54,7 @@ func do(t testing.TB, srv *httptest.Server, method, path string) response {
 
 func TestCounter_IncrementsAndReads(t *testing.T) {
 	t.Parallel()
-	srv := serve(t)
+	env := serve(t)
 	steps := []struct {
 		method, path string
 		want         string
@@ -81,7 +67,7 @@ func TestCounter_IncrementsAndReads(t *testing.T) {
 		{http.MethodGet, "/counter/b/", `{"value":1}`},
 	}
 	for _, s := range steps {
-		res := do(t, srv, s.method, s.path)
+		res := do(t, env, s.method, s.path)
 		if res.status != http.StatusOK || strings.TrimSpace(res.body) != s.want {
 			t.Fatalf("%s %s = %d %s, want 200 %s", s.method, s.path, res.status, res.body, s.want)
 		}
@@ -93,7 +79,7 @@ func TestCounter_IncrementsAndReads(t *testing.T) {
 
 func TestCounter_RejectsWrongMethodAndPath(t *testing.T) {
 	t.Parallel()
-	srv := serve(t)
+	env := serve(t)
 	tests := []struct {
 		name, method, path string
 		status             int
@@ -105,7 +91,7 @@ func TestCounter_RejectsWrongMethodAndPath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := do(t, srv, tt.method, tt.path)
+			res := do(t, env, tt.method, tt.path)
 			var e struct {
 				Error struct{ Code, Message string }
 			}
@@ -121,7 +107,18 @@ func TestCounter_RejectsWrongMethodAndPath(t *testing.T) {
 		})
 	}
 	// Nothing was counted.
-	if res := do(t, srv, http.MethodGet, "/counter/a"); strings.TrimSpace(res.body) != `{"value":0}` {
+	if res := do(t, env, http.MethodGet, "/counter/a"); strings.TrimSpace(res.body) != `{"value":0}` {
 		t.Errorf("counter after rejected requests: %s, want 0", res.body)
+	}
+}
+
+func TestCounter_KeepsItsValueAcrossARestart(t *testing.T) {
+	t.Parallel()
+	env := serve(t)
+	do(t, env, http.MethodPost, "/counter/a/increment")
+	do(t, env, http.MethodPost, "/counter/a/increment")
+	env.Restart() // the instance is gone from memory; its SQL table stays
+	if res := do(t, env, http.MethodPost, "/counter/a/increment"); strings.TrimSpace(res.body) != `{"value":3}` {
+		t.Fatalf("increment after a restart: %d %s, want {\"value\":3}", res.status, res.body)
 	}
 }

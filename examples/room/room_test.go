@@ -3,56 +3,33 @@ package room_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
 
 	"github.com/roost-dev/roost"
 	"github.com/roost-dev/roost/examples/room"
-	"github.com/roost-dev/roost/internal/clock"
+	"github.com/roost-dev/roost/roosttest"
 )
 
-const waitTimeout = 30 * time.Second
-
-func openRooms(t *testing.T, cfg roost.Config) (*roost.App, *clock.Virtual, *httptest.Server) {
-	t.Helper()
-	vc := clock.NewVirtual(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
-	cfg.Dir, cfg.Clock, cfg.Logger = t.TempDir(), vc, slog.New(slog.DiscardHandler)
-	app, err := roost.Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	room.Register(app, "room")
-	srv := httptest.NewServer(app.Handler())
-	t.Cleanup(func() {
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-		defer cancel()
-		if err := app.Close(ctx); err != nil {
-			t.Error(err)
-		}
-	})
-	return app, vc, srv
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
 }
 
-func dial(t *testing.T, srv *httptest.Server, path string) *websocket.Conn {
+// openRooms opens an app with the room class, as main registers it.
+func openRooms(t *testing.T, opts ...roosttest.Option) *roosttest.Env {
 	t.Helper()
-	c, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+path, nil)
-	if err != nil {
-		t.Fatalf("dial %s: %v (%v)", path, err, resp)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return roosttest.New(t, func(app *roost.App, env *roosttest.Env) {
+		room.Register(app, "room")
+	}, opts...)
 }
 
 func read(t *testing.T, c *websocket.Conn) string {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(waitTimeout))
+	c.SetReadDeadline(time.Now().Add(roosttest.WaitTimeout))
 	_, b, err := c.ReadMessage()
 	if err != nil {
 		t.Fatalf("read: %v", err)
@@ -61,13 +38,14 @@ func read(t *testing.T, c *websocket.Conn) string {
 }
 
 func TestRoomBroadcastsToEverySocket(t *testing.T) {
-	_, _, srv := openRooms(t, roost.Config{})
+	t.Parallel()
+	env := openRooms(t)
 	const n = 20
 	conns := make([]*websocket.Conn, n)
 	for i := range conns {
-		conns[i] = dial(t, srv, "/room/lobby")
+		conns[i] = env.DialWS("/room/lobby")
 	}
-	other := dial(t, srv, "/room/elsewhere")
+	other := env.DialWS("/room/elsewhere")
 	for i := range 3 {
 		msg := fmt.Sprintf("hello %d", i)
 		if err := conns[i].WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
@@ -86,14 +64,16 @@ func TestRoomBroadcastsToEverySocket(t *testing.T) {
 }
 
 func TestRoomHibernatesWithOpenSockets(t *testing.T) {
-	app, vc, srv := openRooms(t, roost.Config{IdleTimeout: time.Minute})
-	a, b := dial(t, srv, "/room/h"), dial(t, srv, "/room/h")
+	t.Parallel()
+	env := openRooms(t, roosttest.WithConfig(func(cfg *roost.Config) { cfg.IdleTimeout = time.Minute }))
+	app := env.App()
+	a, b := env.DialWS("/room/h"), env.DialWS("/room/h")
 	if err := a.WriteMessage(websocket.TextMessage, []byte("before")); err != nil {
 		t.Fatal(err)
 	}
 	read(t, a)
 	read(t, b)
-	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+	ctx, cancel := context.WithTimeout(t.Context(), roosttest.WaitTimeout)
 	defer cancel()
 	// The clients may read the broadcast before the room's event ends and
 	// arms its idle timer: advance again if the clock moved before that.
@@ -101,10 +81,10 @@ func TestRoomHibernatesWithOpenSockets(t *testing.T) {
 		if round == 3 {
 			t.Fatal("the room did not leave memory after 3 idle timeouts")
 		}
-		if err := vc.WaitForTimers(ctx, 1); err != nil {
+		if err := env.Clock().WaitForTimers(ctx, 1); err != nil {
 			t.Fatal(err)
 		}
-		vc.Advance(time.Minute)
+		env.Advance(time.Minute)
 		left, stop := context.WithTimeout(ctx, time.Second)
 		app.WaitActiveObjects(left, func(n int) bool { return n == 0 })
 		stop()
@@ -122,25 +102,26 @@ func TestRoomHibernatesWithOpenSockets(t *testing.T) {
 }
 
 func TestRoomRefusesPlainRequests(t *testing.T) {
-	_, _, srv := openRooms(t, roost.Config{})
-	resp, err := http.Get(srv.URL + "/room/x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUpgradeRequired {
-		t.Fatalf("GET without upgrade: %d, want 426", resp.StatusCode)
+	t.Parallel()
+	env := openRooms(t)
+	if status, body := env.HTTP("GET", "/room/x", ""); status != http.StatusUpgradeRequired {
+		t.Fatalf("GET without upgrade: %d %s, want 426", status, body)
 	}
 }
 
 func TestRoomClosesSocketsOnShutdown(t *testing.T) {
-	app, _, srv := openRooms(t, roost.Config{})
-	c := dial(t, srv, "/room/bye")
-	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+	t.Parallel()
+	env := openRooms(t)
+	app := env.App()
+	c := env.DialWS("/room/bye")
+	ctx, cancel := context.WithTimeout(t.Context(), roosttest.WaitTimeout)
 	defer cancel()
 	done := make(chan error, 1)
+	// The program's shutdown; the env's own Close at the end then does
+	// nothing. (Env.Restart would close the app on this goroutine, which
+	// must read the socket for the close handshake to end.)
 	go func() { done <- app.Close(ctx) }()
-	c.SetReadDeadline(time.Now().Add(waitTimeout))
+	c.SetReadDeadline(time.Now().Add(roosttest.WaitTimeout))
 	_, _, err := c.ReadMessage()
 	if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
 		t.Fatalf("read during shutdown: %v, want close 1001", err)
@@ -152,11 +133,12 @@ func TestRoomClosesSocketsOnShutdown(t *testing.T) {
 }
 
 func TestRoomBroadcastTo500ClientsLosesNothingAndKeepsOrder(t *testing.T) {
-	_, _, srv := openRooms(t, roost.Config{})
+	t.Parallel()
+	env := openRooms(t)
 	const clients, senders, each = 500, 4, 10
 	conns := make([]*websocket.Conn, clients)
 	for i := range conns {
-		conns[i] = dial(t, srv, "/room/crowd")
+		conns[i] = env.DialWS("/room/crowd")
 	}
 	// Every client reads everything concurrently, as it arrives.
 	type result struct {
@@ -168,7 +150,7 @@ func TestRoomBroadcastTo500ClientsLosesNothingAndKeepsOrder(t *testing.T) {
 		go func() {
 			r := result{got: map[int][]int{}}
 			for range senders * each {
-				c.SetReadDeadline(time.Now().Add(waitTimeout))
+				c.SetReadDeadline(time.Now().Add(roosttest.WaitTimeout))
 				_, b, err := c.ReadMessage()
 				if err != nil {
 					r.err = err
