@@ -39,7 +39,7 @@ func (c *Clock) Now() time.Time { return c.v.Now() }
 //
 // Firing a timer only hands the wake to its owner: an app's alarms, a
 // workflow's sleep then run on their own goroutines, after Advance may have
-// returned. [Env.Advance] also gives them a moment to run.
+// returned. [Env.Advance] also waits until they have run.
 //
 // DON'T call Advance or Set from a timer's callback: it deadlocks.
 func (c *Clock) Advance(d time.Duration) { c.v.Advance(d) }

@@ -35,8 +35,8 @@
 // # Time
 //
 // The app's clock is virtual: it starts at [Epoch] (or [WithStart]) and moves
-// only when the test moves it. [Env.Advance] moves it and lets the woken
-// work run; [Env.AdvanceUntil] moves it step by step until a condition holds,
+// only when the test moves it. [Env.Advance] moves it and waits until the
+// woken work has run (the app is idle: see roost.App.WaitIdle); [Env.AdvanceUntil] moves it step by step until a condition holds,
 // for chains of wakes (a retry after a retry, an alarm that sets the next);
 // [Env.WaitUntil] waits, in real time and bounded, for work that needs no
 // clock. Every wait of the harness is bounded: a bug fails the test instead
