@@ -299,18 +299,21 @@ func (e *Env) WaitUntil(cond func() bool) {
 	}
 }
 
-// pollFor checks cond every poll until it holds (true) or d passed.
+// pollFor checks cond every poll until it holds (true) or d passed. The
+// condition is the test's: it has no signal to wait for.
 func (e *Env) pollFor(cond func() bool, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if cond() {
-			return true
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return cond()
 		}
-		if !time.Now().Before(deadline) {
-			return false
-		}
-		time.Sleep(poll)
 	}
+	return true
 }
 
 // server returns the HTTP server, started at the first call.

@@ -5,7 +5,7 @@
 // In Roost's architecture it sits beside the gateway: it imports the
 // standard library, the leaves ids and errcode, and the gateway (for its
 // route rules and its JSON errors). It reaches the objects through the
-// [Objects] interface it declares, which the root package implements by
+// [Objects] interface it declares, which the node (internal/node) implements by
 // delivering each operation as an event in the object's turn; it never
 // imports the root package.
 //

@@ -18,7 +18,7 @@ import (
 	"github.com/roost-dev/roost/internal/gateway"
 )
 
-// Objects is what the admin API operates on (the root package implements
+// Objects is what the admin API operates on (internal/node implements
 // it). Every method that names an object runs in the object's turn, after
 // its earlier events committed. An unregistered class fails with code
 // unknown_class; an object without storage, where storage is needed, with

@@ -12,12 +12,13 @@
 // Two kinds of writes go through one writer goroutine:
 //
 //   - [Catalog.Update] and [Catalog.Remove] are lazy. They merge into an
-//     in-memory map under a mutex and never wait for I/O, so the runtime can
+//     in-memory map under a mutex and never wait for I/O, so the node can
 //     call Update after every commit of every object. The writer writes them
 //     within [Config.FlushInterval], on [Catalog.Flush] and on
 //     [Catalog.Close]. A crash loses at most that interval of lazy changes;
 //     [Catalog.Reconcile] repairs the inventory at startup.
-//   - [Catalog.SetWake] is durable. The runtime calls it before it commits an
+//   - [Catalog.SetWake] is durable. The node's wake index calls it (from the
+//     store's commit, through store.TimerIndex) before an object commits an
 //     alarm or timer earlier than the catalog knows of, so that no crash can
 //     leave a timer that nothing will wake. The writer wakes at once and
 //     drains everything pending, from every caller, into one transaction: one

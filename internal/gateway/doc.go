@@ -4,8 +4,8 @@
 //
 // In Roost's architecture it sits beside the runtime, not above it: it
 // imports only the standard library and the leaves ids and errcode, and
-// reaches objects through the [Objects] interface it declares, which the root
-// package implements. Other HTTP surfaces (a home page, /workflows/,
+// reaches objects through the [Objects] interface it declares, which the node
+// (internal/node) implements. Other HTTP surfaces (a home page, /workflows/,
 // /metrics) are mounted with [Gateway.Handle], so the gateway never imports
 // the packages that serve them.
 //

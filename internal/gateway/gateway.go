@@ -21,7 +21,7 @@ const DefaultMaxBodyBytes = 4 << 20
 // to the object's ID in hex. A value sent by the client is replaced.
 const ObjectIDHeader = "X-Roost-Object-Id"
 
-// Objects is what the gateway routes to (the root package implements it).
+// Objects is what the gateway routes to (internal/node implements it).
 type Objects interface {
 	// HasClass reports whether a class of that name is registered.
 	HasClass(class string) bool
