@@ -228,7 +228,9 @@ func (e *Env) Workflows() *workflow.Engine {
 	return e.engine
 }
 
-// Advance moves the clock forward by d, then waits until the app is idle:
+// Advance waits until the app is idle (what the test set off before, such
+// as a workflow that has yet to reach its sleep, runs at the old time),
+// moves the clock forward by d, then waits until the app is idle again:
 // every timer due by the new time has fired ([Clock.Advance]), and the work
 // those fires woke (an alarm's handler, a workflow's run, and what they
 // set off in turn: an alarm set for now, a workflow's next step) has
@@ -245,6 +247,7 @@ func (e *Env) Workflows() *workflow.Engine {
 // [WaitTimeout] (a handler that never returns, say).
 func (e *Env) Advance(d time.Duration) {
 	e.t.Helper()
+	e.waitIdle()
 	e.clock.Advance(d)
 	e.waitIdle()
 }
