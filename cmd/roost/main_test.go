@@ -45,15 +45,6 @@ func TestEnvFallback_BadValueNamesTheVariable(t *testing.T) {
 	}
 }
 
-func TestServe_RejectsBadLogFlags(t *testing.T) {
-	if _, err := newLogger("loud", "text"); err == nil {
-		t.Error("newLogger accepted level loud")
-	}
-	if _, err := newLogger("info", "xml"); err == nil {
-		t.Error("newLogger accepted format xml")
-	}
-}
-
 func TestBench_ReportsRequestsAgainstARealApp(t *testing.T) {
 	ctx := context.Background()
 	srv := newCounterServer(t)
