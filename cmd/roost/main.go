@@ -26,10 +26,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(stderr, "roost:", err)
+		fmt.Fprintln(stderr, errorLine(err))
 		return 1
 	}
 	return 0
+}
+
+// errorLine is how err is printed: after one "roost: ". The errors of the
+// roost package have begun with "roost: " too, so any at the start of err
+// is dropped rather than repeated ("roost: roost: open: …").
+func errorLine(err error) string {
+	msg := err.Error()
+	for strings.HasPrefix(msg, "roost: ") {
+		msg = strings.TrimPrefix(msg, "roost: ")
+	}
+	return "roost: " + msg
 }
 
 func newRootCmd() *cobra.Command {

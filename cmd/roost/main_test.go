@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -42,6 +45,39 @@ func TestEnvFallback_BadValueNamesTheVariable(t *testing.T) {
 	err := envFallback(cmd.Flags())
 	if err == nil || !strings.Contains(err.Error(), "ROOST_IDLE_TIMEOUT") {
 		t.Fatalf("envFallback = %v, want an error naming ROOST_IDLE_TIMEOUT", err)
+	}
+}
+
+// Not parallel: it sets the process's environment.
+func TestRun_PrintsAnErrorWithOneRoostPrefix(t *testing.T) {
+	// GOMAXPROCS set: serve leaves the test process's Ps alone.
+	t.Setenv("GOMAXPROCS", strconv.Itoa(runtime.GOMAXPROCS(0)))
+	// roost.Open's errors have begun with "roost: ", which main printed
+	// once more.
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"serve", "--data", t.TempDir(), "--durability", "sometimes"}, &stdout, &stderr)
+	got := stderr.String()
+	if code != 1 || !strings.HasPrefix(got, "roost: ") || strings.Count(got, "roost: ") != 1 || !strings.Contains(got, "sometimes") {
+		t.Fatalf("roost serve --durability sometimes: exit status %d, stderr %q; want 1 and one error line with one \"roost: \"", code, got)
+	}
+}
+
+func TestErrorLine_StripsTheRoostPrefixesOfTheError(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ name, err, want string }{
+		{"plain", "listen: address in use", "roost: listen: address in use"},
+		{"prefixed", "roost: open: disk full", "roost: open: disk full"},
+		{"prefixed twice", "roost: roost: open: disk full", "roost: open: disk full"},
+		{"inside", "config: roost: x", "roost: config: roost: x"},
+		{"no space", "roost:x", "roost: roost:x"},
+		{"only the prefix", "roost: ", "roost: "},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := errorLine(errors.New(tt.err)); got != tt.want {
+				t.Fatalf("errorLine(%q) = %q, want %q", tt.err, got, tt.want)
+			}
+		})
 	}
 }
 
