@@ -214,7 +214,32 @@ engine pragmas, no transaction control, no _roost_* tables.
 
 It is read-only: a statement that writes fails with code read_only, unless
 --write is given. A write commits before the command returns, and the
-object's instance is reset, so that its next event sees the new data.`,
+object's instance is reset, so that its next event sees the new data.
+
+Over HTTP, the command sends (with Authorization: Bearer <token> if the
+server has --admin-token):
+
+  POST /_roost/objects/{class}/{name}/sql   (or .../{class}/id/{id}/sql)
+  Content-Type: application/json
+
+  {"query": "SELECT * FROM t WHERE id = ?", "args": [1], "write": false, "max_rows": 100}
+
+query is required. args (optional) are bound to the ? parameters in order:
+strings, numbers (integers bind as INTEGER, others as REAL), booleans or
+null. write (default false) is --write. max_rows (default 0: 1000; at most
+10000) is --max-rows. The body is at most 16 MiB. The answer, 200:
+
+  {"columns": ["id", "v"], "rows": [[1, "a"]], "truncated": true, "rows_affected": 0}
+
+columns and rows are those of the last statement (empty arrays for one
+that returns no rows); a value is a number, a string, null, {"blob":
+"<base64>"} for a BLOB that is not valid UTF-8 (one that is is a string),
+or "Infinity" or "-Infinity" for an infinite REAL. truncated is there only
+when there were more rows than max_rows. rows_affected counts the rows
+the statements inserted, updated or deleted. Errors are
+{"error": {"code": "...", "message": "..."}} with codes such as read_only,
+sql_error, sql_not_authorized, not_found (an object that has no storage,
+on a read), unknown_class and bad_request.`,
 		Args: cobra.ExactArgs(3),
 		RunE: g.run(func(ctx context.Context, c *admin.Client, cmd *cobra.Command, args []string) error {
 			ref, err := o.ref(ctx, c, args[0], args[1])
