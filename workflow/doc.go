@@ -45,4 +45,14 @@
 // Call the primitives from the workflow function's goroutine only: a
 // primitive that suspends the function ends that goroutine (with
 // [runtime.Goexit], which deferred calls see but cannot stop).
+//
+// # Status
+//
+// [Instance.Status] (GET /workflows/{name}/instances/{id} over HTTP) shows
+// an instance's status and its history: one [StepInfo] per step, sleep and
+// wait, in the order the function asked for them. A step's state is done,
+// retrying (between attempts), sleeping or waiting while the instance runs;
+// once the instance finished (complete, errored or terminated), one that
+// its end cut short, such as the sleep of a terminated instance, is
+// canceled, never still sleeping, waiting or retrying.
 package workflow

@@ -47,8 +47,11 @@ type StepInfo struct {
 	Name string `json:"name"`
 	// Kind is "step", "sleep" or "event".
 	Kind string `json:"kind"`
-	// State is "done", "retrying" (a step between attempts), "sleeping" or
-	// "waiting".
+	// State is "done", "retrying" (a step between attempts), "sleeping",
+	// "waiting" or "canceled": a step, sleep or wait that the instance's end
+	// (it was terminated, or it completed or errored without it) cut short.
+	// Its Ended is then when the instance finished. An instance that finished
+	// has no step retrying, sleeping or waiting.
 	State    string          `json:"state"`
 	Attempts int             `json:"attempts,omitempty"`
 	Result   json.RawMessage `json:"result,omitempty"`
@@ -61,27 +64,45 @@ type StepInfo struct {
 	Until *time.Time `json:"until,omitempty"`
 }
 
+// stepCanceled is the [StepInfo.State] of a step, sleep or wait that did
+// not end before its instance did. The journal never holds it: a record
+// stays as its run left it, and statusOf shows it in the light of the
+// instance's end.
+const stepCanceled = "canceled"
+
 func statusOf(m *meta, recs []*record, now time.Time) *Status {
 	st := &Status{ID: m.ID, Workflow: m.Workflow, Status: m.Status, Params: m.Params, Output: m.Output, Error: m.Error,
 		Created: m.Created, Updated: m.Updated, Steps: make([]StepInfo, len(recs))}
 	if !m.Finished.IsZero() {
 		st.Finished = &m.Finished
+		now = m.Finished // nothing moves on after the end
 	}
 	for i, r := range recs {
-		s := StepInfo{Name: r.Name, Kind: r.Kind, State: r.State, Attempts: r.Attempts, Result: r.Result, Error: r.Error,
-			EventType: r.Type, Started: r.Started}
-		if !r.Ended.IsZero() {
-			s.Ended = &r.Ended
-		}
-		if !r.Until.IsZero() {
-			s.Until = &r.Until
-		}
-		if r.State == recSleeping && !now.Before(r.Until) {
-			s.State, s.Ended = recDone, s.Until // slept; its run records nothing more
-		}
-		st.Steps[i] = s
+		st.Steps[i] = stepOf(r, st.Finished, now)
 	}
 	return st
+}
+
+// stepOf shows the record r at now, of an instance that finished at
+// finished (nil while it has not).
+func stepOf(r *record, finished *time.Time, now time.Time) StepInfo {
+	s := StepInfo{Name: r.Name, Kind: r.Kind, State: r.State, Attempts: r.Attempts, Result: r.Result, Error: r.Error,
+		EventType: r.Type, Started: r.Started}
+	if !r.Ended.IsZero() {
+		s.Ended = &r.Ended
+	}
+	if !r.Until.IsZero() {
+		s.Until = &r.Until
+	}
+	switch {
+	case r.State == recSleeping && !now.Before(r.Until):
+		s.State, s.Ended = recDone, s.Until // slept; its run records nothing more
+	case r.State != recDone && finished != nil:
+		// Terminated (or ended otherwise) in the middle of it: it will
+		// never be over, so it must not look as if it were still going on.
+		s.State, s.Ended = stepCanceled, finished
+	}
+	return s
 }
 
 // Create creates an instance with params and starts it. id may be empty

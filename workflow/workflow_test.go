@@ -452,6 +452,62 @@ func TestPauseResumeTerminate(t *testing.T) {
 	}
 }
 
+// A finished instance shows no step as still sleeping, waiting or
+// retrying: the one its end cut short is canceled, ended when the instance
+// ended, also once the time it was waiting for has passed.
+func TestTerminateCancelsTheSleepWaitOrRetryInProgress(t *testing.T) {
+	for _, tt := range []struct{ mode, status, state string }{
+		{"sleep", workflow.StatusSleeping, "sleeping"},
+		{"wait", workflow.StatusWaiting, "waiting"},
+		{"retry", workflow.StatusRunning, "retrying"},
+	} {
+		t.Run(tt.mode, func(t *testing.T) {
+			var wf *workflow.Workflow[string, int]
+			v := newEnv(t, func(e *workflow.Engine) {
+				wf = workflow.Define(e, "cut", func(ctx workflow.Context, mode string) (int, error) {
+					switch mode {
+					case "sleep":
+						return 0, workflow.Sleep(ctx, "nap", time.Hour)
+					case "wait":
+						return workflow.WaitForEvent[int](ctx, "go", "go", time.Hour)
+					}
+					return workflow.Step(ctx, "flaky", func(workflow.StepContext) (int, error) {
+						return 0, errors.New("fails")
+					}, workflow.Retry{Delay: time.Hour})
+				})
+			})
+			inst := create(t, wf, "c1", tt.mode)
+			var st *workflow.Status
+			v.WaitUntil(func() bool {
+				st = status(v, inst, st)
+				return st.Status == tt.status && len(st.Steps) == 1 && st.Steps[0].State == tt.state
+			})
+			v.Advance(time.Minute)
+			if err := inst.Terminate(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			check := func(when string) {
+				t.Helper()
+				st := wait(v, inst, workflow.StatusTerminated)
+				s := st.Steps[0]
+				if s.State != "canceled" || s.Ended == nil || st.Finished == nil || !s.Ended.Equal(*st.Finished) {
+					t.Fatalf("%s: step %+v of an instance finished at %v, want it canceled then", when, s, st.Finished)
+				}
+				_, out := call(t, v, "GET", "/workflows/cut/instances/c1", "")
+				if got := out["steps"].([]any)[0].(map[string]any)["state"]; got != "canceled" {
+					t.Fatalf("%s: the HTTP API shows the step %v, want canceled", when, got)
+				}
+			}
+			check("at once")
+			advance(v, 2*time.Hour, 30*time.Minute) // past the sleep's, wait's or retry's time
+			check("2 h later")
+			v.Restart() // read from storage, not from the engine's memory
+			inst = wf.Get("c1")
+			check("after a restart")
+		})
+	}
+}
+
 func TestNondeterministicReplayFails(t *testing.T) {
 	var stepName atomic.Value
 	stepName.Store("a")

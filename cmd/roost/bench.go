@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"slices"
@@ -37,13 +38,17 @@ second and a summary: requests/s and latency percentiles.
   roost bench --objects 10000 --prefix cold-   # 10,000 distinct counters, round-robin
   roost bench --clients 1                      # the latency of one durable write
 
-Every request is bounded by --timeout; the run stops by itself.`,
+It first checks that the server answers (one GET of --server, bounded by
+--timeout) and fails at once if it does not. Every request is bounded by
+--timeout; the run stops by itself. A request fails on a transport error or
+an answer other than 2xx: the summary counts them by error, and the command
+then exits with an error (status 1) saying how many failed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := envFallback(cmd.Flags()); err != nil {
 				return err
 			}
-			return bench(cmd.Context(), o)
+			return bench(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
@@ -66,17 +71,23 @@ type benchResult struct {
 	errs map[string]int
 }
 
-func bench(ctx context.Context, o benchOptions) error {
+// bench runs the load of o, printing progress on stderr and the summary on
+// stdout. It fails before the run if the server does not answer, and after
+// it if any request failed.
+func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error {
 	if o.clients < 1 || o.objects < 1 || o.duration <= 0 {
 		return errors.New("--clients and --objects must be ≥ 1 and --duration > 0")
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, o.duration)
-	defer cancel()
 	tr := &http.Transport{MaxIdleConnsPerHost: o.clients, MaxConnsPerHost: o.clients}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: o.timeout}
+	if err := checkServer(ctx, client, o.server); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.duration)
+	defer cancel()
 	var next, done atomic.Int64
 	results := make([]benchResult, o.clients)
 	var wg sync.WaitGroup
@@ -86,12 +97,43 @@ func bench(ctx context.Context, o benchOptions) error {
 	}
 	finished := make(chan struct{})
 	var pg sync.WaitGroup
-	pg.Go(func() { progress(ctx, finished, &done, start) })
+	pg.Go(func() { progress(ctx, stderr, finished, &done, start) })
 	wg.Wait()
 	elapsed := time.Since(start)
 	close(finished)
 	pg.Wait()
-	report(os.Stdout, o, results, elapsed)
+	ok, failed := report(stdout, o, results, elapsed)
+	if failed > 0 {
+		return fmt.Errorf("%d of %d requests failed (transport errors or answers other than 2xx: see the summary)", failed, ok+failed)
+	}
+	return nil
+}
+
+// checkServer makes one request to the server, so that a run against a
+// server that is not there fails at once instead of counting a transport
+// error per request. Any HTTP answer will do: what is checked is that
+// something answers.
+func checkServer(ctx context.Context, client *http.Client, server string) error {
+	u, err := url.Parse(server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--server %q: want a URL such as http://127.0.0.1:8080", server)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(server, "/")+"/", nil)
+	if err != nil {
+		return fmt.Errorf("--server %q: %w", server, err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = ue.Err
+		}
+		return fmt.Errorf("cannot reach the server at %s: %w; start it with `roost serve`, or point --server at it", server, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // so that its connection is reused
 	return nil
 }
 
@@ -129,7 +171,7 @@ func benchRequest(ctx context.Context, client *http.Client, method, url string) 
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
 	return nil
@@ -137,7 +179,7 @@ func benchRequest(ctx context.Context, client *http.Client, method, url string) 
 
 // progress prints a line every second until the run ends or the clients
 // finished.
-func progress(ctx context.Context, finished <-chan struct{}, done *atomic.Int64, start time.Time) {
+func progress(ctx context.Context, w io.Writer, finished <-chan struct{}, done *atomic.Int64, start time.Time) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	last := int64(0)
@@ -149,13 +191,15 @@ func progress(ctx context.Context, finished <-chan struct{}, done *atomic.Int64,
 			return
 		case <-t.C:
 			n := done.Load()
-			fmt.Fprintf(os.Stderr, "[%3.0fs] %d requests, %d/s\n", time.Since(start).Seconds(), n, n-last)
+			fmt.Fprintf(w, "[%3.0fs] %d requests, %d/s\n", time.Since(start).Seconds(), n, n-last)
 			last = n
 		}
 	}
 }
 
-func report(w io.Writer, o benchOptions, results []benchResult, elapsed time.Duration) {
+// report prints the summary of a run and returns how many requests
+// succeeded and failed.
+func report(w io.Writer, o benchOptions, results []benchResult, elapsed time.Duration) (ok, failed int) {
 	var lat []time.Duration
 	errs := map[string]int{}
 	for _, r := range results {
@@ -177,6 +221,7 @@ func report(w io.Writer, o benchOptions, results []benchResult, elapsed time.Dur
 	for k, v := range errs {
 		fmt.Fprintf(w, "error %q × %d\n", k, v)
 	}
+	return len(lat), sum(errs)
 }
 
 func sum(m map[string]int) int {

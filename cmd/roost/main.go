@@ -4,7 +4,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -13,10 +15,32 @@ import (
 )
 
 func main() {
-	if err := newRootCmd().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "roost:", err)
-		os.Exit(1)
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run runs the command line args (without the program's name) and returns
+// the process's exit status: 0, or 1 after printing the error on stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(stderr, errorLine(err))
+		return 1
 	}
+	return 0
+}
+
+// errorLine is how err is printed: after one "roost: ". The errors of the
+// roost package have begun with "roost: " too, so any at the start of err
+// is dropped rather than repeated ("roost: roost: open: …").
+func errorLine(err error) string {
+	msg := err.Error()
+	for strings.HasPrefix(msg, "roost: ") {
+		msg = strings.TrimPrefix(msg, "roost: ")
+	}
+	return "roost: " + msg
 }
 
 func newRootCmd() *cobra.Command {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/roost-dev/roost/internal/admin"
 	"github.com/roost-dev/roost/internal/errcode"
-	"github.com/roost-dev/roost/internal/ids"
 )
 
 // objectsGlobals are the flags of every `roost objects` command.
@@ -31,8 +30,9 @@ func newObjectsCmd() *cobra.Command {
 		Short: "List, inspect, query, export, import and remove the objects of a running server",
 		Long: `Operate on the objects of a running 'roost serve' through its admin API
 (/_roost/ on the server's address). An object is named by its class and its
-name, or its ID: an argument of 64 lowercase hex characters is an ID unless
---name says otherwise.
+name, or its ID: an argument of 64 lowercase hex characters is an ID, and
+one of 12 to 63 is the start of an ID (as 'ls' prints them) that must match
+exactly one object of the class; --name reads either as a name.
 
   roost objects ls counter --sort size          # the largest counters first
   roost objects inspect counter room-42         # KV pairs, SQL tables, timers
@@ -97,30 +97,6 @@ func describe(err error) error {
 	return errors.New(string(ce.Code) + ": " + ce.Message)
 }
 
-// refFlags choose how an object argument is read.
-type refFlags struct{ name, id bool }
-
-func (rf *refFlags) add(cmd *cobra.Command) {
-	cmd.Flags().BoolVar(&rf.name, "name", false, "the argument is a name, even if it looks like an ID")
-	cmd.Flags().BoolVar(&rf.id, "id", false, "the argument is an ID (64 lowercase hex characters)")
-	cmd.MarkFlagsMutuallyExclusive("name", "id")
-}
-
-// ref reads the object named by class and arg.
-func (rf *refFlags) ref(class, arg string) (admin.Ref, error) {
-	if rf.name {
-		return admin.Ref{Class: class, Name: arg}, nil
-	}
-	id, err := ids.Parse(arg)
-	switch {
-	case err == nil:
-		return admin.Ref{Class: class, ID: id}, nil
-	case rf.id:
-		return admin.Ref{}, errcode.Wrap(errcode.InvalidID, err)
-	}
-	return admin.Ref{Class: class, Name: arg}, nil
-}
-
 func newLsCmd(g *objectsGlobals) *cobra.Command {
 	var (
 		o                 admin.ListOptions
@@ -131,7 +107,9 @@ func newLsCmd(g *objectsGlobals) *cobra.Command {
 		Short: "List the server's objects, a page at a time",
 		Long: `List the server's objects (of one class, if given) from its inventory:
 class, ID, name (if it was addressed by one), size, creation, last activity,
-and pending alarms and timers. --sort orders by key (class, then ID), size
+and pending alarms and timers. IDs are cut to their first 12 characters,
+which the other commands take as long as no other object's ID starts with
+them (--wide shows them whole). --sort orders by key (class, then ID), size
 (largest first), active (most recent first) or created (newest first).
 A page holds --limit objects; the command prints the --cursor of the next
 page on stderr, or follows every page with --all.`,
@@ -191,7 +169,7 @@ It reads committed data, in the object's turn, without constructing the
 object.`,
 		Args: cobra.ExactArgs(2),
 		RunE: g.run(func(ctx context.Context, c *admin.Client, cmd *cobra.Command, args []string) error {
-			ref, err := o.ref(args[0], args[1])
+			ref, err := o.ref(ctx, c, args[0], args[1])
 			if err != nil {
 				return err
 			}
@@ -236,10 +214,35 @@ engine pragmas, no transaction control, no _roost_* tables.
 
 It is read-only: a statement that writes fails with code read_only, unless
 --write is given. A write commits before the command returns, and the
-object's instance is reset, so that its next event sees the new data.`,
+object's instance is reset, so that its next event sees the new data.
+
+Over HTTP, the command sends (with Authorization: Bearer <token> if the
+server has --admin-token):
+
+  POST /_roost/objects/{class}/{name}/sql   (or .../{class}/id/{id}/sql)
+  Content-Type: application/json
+
+  {"query": "SELECT * FROM t WHERE id = ?", "args": [1], "write": false, "max_rows": 100}
+
+query is required. args (optional) are bound to the ? parameters in order:
+strings, numbers (integers bind as INTEGER, others as REAL), booleans or
+null. write (default false) is --write. max_rows (default 0: 1000; at most
+10000) is --max-rows. The body is at most 16 MiB. The answer, 200:
+
+  {"columns": ["id", "v"], "rows": [[1, "a"]], "truncated": true, "rows_affected": 0}
+
+columns and rows are those of the last statement (empty arrays for one
+that returns no rows); a value is a number, a string, null, {"blob":
+"<base64>"} for a BLOB that is not valid UTF-8 (one that is is a string),
+or "Infinity" or "-Infinity" for an infinite REAL. truncated is there only
+when there were more rows than max_rows. rows_affected counts the rows
+the statements inserted, updated or deleted. Errors are
+{"error": {"code": "...", "message": "..."}} with codes such as read_only,
+sql_error, sql_not_authorized, not_found (an object that has no storage,
+on a read), unknown_class and bad_request.`,
 		Args: cobra.ExactArgs(3),
 		RunE: g.run(func(ctx context.Context, c *admin.Client, cmd *cobra.Command, args []string) error {
-			ref, err := o.ref(args[0], args[1])
+			ref, err := o.ref(ctx, c, args[0], args[1])
 			if err != nil {
 				return err
 			}
@@ -286,7 +289,7 @@ opens (Roost's internal tables _roost_kv and _roost_timers included). The
 file appears whole or not at all; an existing file is kept unless --force.`,
 		Args: cobra.ExactArgs(2),
 		RunE: g.run(func(ctx context.Context, c *admin.Client, cmd *cobra.Command, args []string) error {
-			ref, err := rf.ref(args[0], args[1])
+			ref, err := rf.ref(ctx, c, args[0], args[1])
 			if err != nil {
 				return err
 			}
@@ -351,7 +354,7 @@ what the object's own SQL could have made (no virtual tables, nothing on
 Roost's _roost_* tables); Roost's tables it lacks are created empty.`,
 		Args: cobra.ExactArgs(3),
 		RunE: g.run(func(ctx context.Context, c *admin.Client, cmd *cobra.Command, args []string) error {
-			ref, err := rf.ref(args[0], args[1])
+			ref, err := rf.ref(ctx, c, args[0], args[1])
 			if err != nil {
 				return err
 			}
@@ -387,7 +390,7 @@ Asks for confirmation on a terminal; --yes skips the question (and is
 required when stdin is not a terminal).`,
 		Args: cobra.ExactArgs(2),
 		RunE: g.run(func(ctx context.Context, c *admin.Client, cmd *cobra.Command, args []string) error {
-			ref, err := rf.ref(args[0], args[1])
+			ref, err := rf.ref(ctx, c, args[0], args[1])
 			if err != nil {
 				return err
 			}

@@ -22,7 +22,7 @@ func printObjects(w io.Writer, objs []admin.Object, wide bool) {
 	for _, o := range objs {
 		id := o.ID.String()
 		if !wide {
-			id = id[:12]
+			id = id[:minIDPrefix] // what the other commands take
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", o.Class, id, cell(o.Name, 40), size(o.Size),
 			when(o.Created), when(o.LastActive), o.Timers, when(o.NextWake))

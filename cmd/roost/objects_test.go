@@ -254,3 +254,77 @@ func TestObjects_ServerAndTokenFromEnvironment(t *testing.T) {
 	}
 	wantCLIError(t, "reach the Roost server at http://127.0.0.1:1", "objects", "ls")
 }
+
+// lsID returns the ID column of the row of the object named name in the
+// output of ls.
+func lsID(t testing.TB, out, name string) string {
+	t.Helper()
+	for line := range strings.Lines(out) {
+		if f := strings.Fields(line); len(f) > 2 && f[2] == name {
+			return f[1]
+		}
+	}
+	t.Fatalf("ls output has no row for %s:\n%s", name, out)
+	return ""
+}
+
+func TestObjects_TheIDsLsPrintsWorkInTheOtherCommands(t *testing.T) {
+	t.Parallel()
+	srv := newAdminServer(t, "")
+	increment(t, srv, "c1", 3)
+	increment(t, srv, "c2", 1)
+	increment(t, srv, "c3", 1)
+	s := "--server=" + srv.URL
+	short := lsID(t, mustCLI(t, "objects", "ls", s), "c1")
+	whole := lsID(t, mustCLI(t, "objects", "ls", "--wide", s), "c1")
+	if len(short) != 12 || !strings.HasPrefix(whole, short) {
+		t.Fatalf("ls printed the ID %s, ls --wide %s", short, whole)
+	}
+
+	out := mustCLI(t, "objects", "inspect", "counter", short, s)
+	for _, want := range []string{"id           " + whole, "name         c1", "table  counter  1"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("inspect counter %s: output lacks %q:\n%s", short, want, out)
+		}
+	}
+	if out := mustCLI(t, "objects", "inspect", "counter", short, "--id", s); !strings.Contains(out, whole) {
+		t.Fatalf("inspect counter %s --id:\n%s", short, out)
+	}
+	if out := mustCLI(t, "objects", "sql", "counter", short, "SELECT value FROM counter", s); !strings.Contains(out, "value\n3\n") {
+		t.Fatalf("sql on counter %s:\n%s", short, out)
+	}
+	file := filepath.Join(t.TempDir(), "c1.sqlite")
+	mustCLI(t, "objects", "export", "counter", whole[:20], "-o", file, s)
+	mustCLI(t, "objects", "import", "counter", lsID(t, mustCLI(t, "objects", "ls", s), "c2"), file, "--force", s)
+	if v := counterValue(t, srv, "c2"); v != 3 {
+		t.Fatalf("c2 after importing c1's export by ID prefix = %d, want 3", v)
+	}
+	if out := mustCLI(t, "objects", "rm", "counter", short, "--yes", s); !strings.Contains(out, "removed counter/"+whole) {
+		t.Fatalf("rm counter %s: %s", short, out)
+	}
+	wantCLIError(t, "not_found: no counter object has an ID that starts with "+short, "objects", "inspect", "counter", short, s)
+}
+
+func TestObjects_AnIDPrefixMustNameOneObject(t *testing.T) {
+	t.Parallel()
+	srv := newAdminServer(t, "")
+	a := "aaaaaaaaaaaa1" + strings.Repeat("0", 51)
+	b := "aaaaaaaaaaaa2" + strings.Repeat("0", 51)
+	increment(t, srv, "id/"+a, 1)
+	increment(t, srv, "id/"+b, 2)
+	increment(t, srv, "abcdefabcdef", 3) // a name that looks like the start of an ID
+	s := "--server=" + srv.URL
+
+	wantCLIError(t, "bad_request: 2 counter objects have an ID that starts with aaaaaaaaaaaa: "+a+", "+b+"; give more of the ID",
+		"objects", "inspect", "counter", "aaaaaaaaaaaa", s)
+	if out := mustCLI(t, "objects", "sql", "counter", "aaaaaaaaaaaa2", "SELECT value FROM counter", s); !strings.Contains(out, "value\n2\n") {
+		t.Fatalf("sql on counter aaaaaaaaaaaa2:\n%s", out)
+	}
+	wantCLIError(t, "not_found: no counter object has an ID that starts with abcdefabcdef (an argument of 12 to 63 hex characters is read as the start of an ID; add --name if it is a name)",
+		"objects", "inspect", "counter", "abcdefabcdef", s)
+	if out := mustCLI(t, "objects", "sql", "counter", "abcdefabcdef", "--name", "SELECT value FROM counter", s); !strings.Contains(out, "value\n3\n") {
+		t.Fatalf("sql on counter --name abcdefabcdef:\n%s", out)
+	}
+	wantCLIError(t, "unknown_class: ", "objects", "inspect", "nope", "aaaaaaaaaaaa", s)
+	wantCLIError(t, "invalid_id: ", "objects", "inspect", "counter", "aaaaaaaaaaa", "--id", s) // 11 characters
+}

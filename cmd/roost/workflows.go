@@ -160,8 +160,10 @@ func newWfStatusCmd(g *workflowsGlobals) *cobra.Command {
 		Long: `Show an instance's status, its output (once complete) or error (once
 errored), and its history: every step, sleep and wait for an event with its
 state, attempts, start and duration (or, for a sleep, a wait or a retry not
-over yet, when it is due). With --wait, wait up to that long for the
-instance to finish first. --json prints the server's JSON.`,
+over yet, when it is due). A step's state is done, retrying, sleeping or
+waiting; in an instance that finished, one its end cut short (the sleep of
+a terminated order, say) is canceled. With --wait, wait up to that long for
+the instance to finish first. --json prints the server's JSON.`,
 		Args: cobra.ExactArgs(2),
 		RunE: g.run(func(ctx context.Context, c *wfClient, cmd *cobra.Command, args []string) error {
 			if wait < 0 {

@@ -173,6 +173,10 @@ func TestWorkflows_PauseResumeTerminateAndEvents(t *testing.T) {
 	if st := wfStatus(t, "order", "o-1", s); st.Status != workflow.StatusTerminated || st.Finished == nil {
 		t.Fatalf("status after terminate: %+v", st)
 	}
+	// The sleep it was in is over for good: not "sleeping" any more.
+	if out := mustCLI(t, "workflows", "status", "order", "o-1", s); !strings.Contains(out, "prepare  sleep  canceled") || strings.Contains(out, "sleeping") {
+		t.Fatalf("status after terminate:\n%s", out)
+	}
 	wantCLIError(t, "invalid_state: ", "workflows", "terminate", "order", "o-1", s)
 	wantCLIError(t, "invalid_state: ", "workflows", "event", "order", "o-1", "delivered", `{"by":"bob"}`, s)
 }
