@@ -77,8 +77,7 @@ func (e *ErrorInfo) err() error { return roost.NewError(e.Code, e.Message) }
 // error of the workflow's code that has none.
 func errorInfo(err error) *ErrorInfo {
 	code := string(errcode.HandlerError)
-	var c interface{ ErrorCode() string }
-	if errors.As(err, &c) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+	if errcode.Coded(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		code = roost.ErrorCode(err)
 	}
 	return &ErrorInfo{Code: code, Message: err.Error()}
