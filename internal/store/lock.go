@@ -40,9 +40,10 @@ func lockDir(dir string) (*os.File, error) {
 		}
 		return nil, fmt.Errorf("lock data directory: %w", err)
 	}
-	pid := strconv.Itoa(os.Getpid()) + "\n"
-	if err := f.Truncate(0); err == nil {
-		_, err = f.WriteAt([]byte(pid), 0)
+	// The pid only improves the message a second process prints, so a
+	// failure to write it does not fail the store.
+	if f.Truncate(0) == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	return f, nil
 }
