@@ -132,6 +132,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a.metrics.SetSources(a.metricSources())
 	a.sched.Start()
+	a.hub.Start()
 	a.log.Debug("app open", "dir", cfg.Dir, "pending_wakes", n)
 	return a, nil
 }

@@ -10,9 +10,10 @@ import (
 
 func key(name string) Key { return Key{Class: "c", ID: ids.FromName("c", name)} }
 
-// newHub returns a hub closed when the test ends.
+// newHub returns a started hub, closed when the test ends.
 func newHub(t *testing.T, cfg Config) *Hub {
 	h := New(cfg)
+	h.Start()
 	t.Cleanup(func() { h.Close(context.Background()) })
 	return h
 }
