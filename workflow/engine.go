@@ -21,8 +21,13 @@ type Engine struct {
 	index   *index
 	metrics *metrics
 
-	ctx    context.Context // ends at Close: runs stop
+	// ctx is the runs' context (and the startup checks'): canceled by
+	// Close once they stopped, or when Close gives up waiting for them.
+	ctx    context.Context
 	cancel context.CancelFunc
+
+	closeOnce sync.Once
+	closeErr  error // the first Close's result
 
 	maxRunning int
 
@@ -33,7 +38,8 @@ type Engine struct {
 	inQueue map[runKey]bool // the keys in queue
 	waiters map[runKey][]*waiter
 	closing bool
-	wg      sync.WaitGroup // runs and background work
+	retries map[runKey]roost.Timer // runs to start again after a failure (see retryLocked)
+	wg      sync.WaitGroup         // runs and background work
 	// resuming counts the startup checks of the definitions (see resume).
 	resuming sync.WaitGroup
 }
@@ -68,28 +74,47 @@ func NewWithOptions(app *roost.App, opts Options) *Engine {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{app: app, clock: app.Clock(), log: app.Logger(), ctx: ctx, cancel: cancel, maxRunning: opts.MaxRunning,
-		defs: map[string]*definition{}, live: map[runKey]*run{}, inQueue: map[runKey]bool{}, waiters: map[runKey][]*waiter{}}
+		defs: map[string]*definition{}, live: map[runKey]*run{}, inQueue: map[runKey]bool{}, waiters: map[runKey][]*waiter{},
+		retries: map[runKey]roost.Timer{}}
 	e.index = newIndex(e)
 	m, err := newMetrics(e)
 	if err != nil {
 		panic(fmt.Sprintf("workflow: one engine per app: %v", err))
 	}
 	e.metrics = m
+	e.index.start() // last: a panic above leaves no goroutine behind
 	return e
 }
 
-// Close stops the engine: runs end at their next primitive (a step that
-// runs finishes its attempt first), and the index is flushed. Instances
-// that were running resume when the app is opened again. Close it before
-// the app.
+// Close stops the engine, gracefully first: runs end at their next
+// primitive (a step that runs finishes its attempt), and Close waits for
+// them and for the startup checks, bounded by ctx. Then the index is
+// flushed and marked complete. If ctx ends first, the runs' contexts are
+// canceled (a running step sees its ctx end), the index is not marked
+// complete (the next start checks the instances, see resume), and Close
+// returns an error wrapping ctx's error. Either way, every goroutine the
+// engine started has ended when Close returns, so a step that ignores its
+// ctx holds Close up.
+//
+// Instances that were running resume when the app is opened again. Close
+// the engine before the app. It is safe to call more than once: later
+// calls return the first one's result.
 func (e *Engine) Close(ctx context.Context) error {
+	e.closeOnce.Do(func() { e.closeErr = e.close(ctx) })
+	return e.closeErr
+}
+
+func (e *Engine) close(ctx context.Context) error {
 	e.mu.Lock()
 	e.closing = true
 	for _, r := range e.live {
 		r.stopped.Store(true)
 	}
+	for k, t := range e.retries {
+		t.Stop()
+		delete(e.retries, k)
+	}
 	e.mu.Unlock()
-	e.cancel()
 	done := make(chan struct{})
 	go func() {
 		e.wg.Wait()
@@ -97,7 +122,14 @@ func (e *Engine) Close(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		// Canceled only now, not at once: a step that runs finishes its
+		// attempt, and its result commits, instead of failing on a
+		// canceled ctx and running again at the next start.
+		e.cancel()
 	case <-ctx.Done():
+		e.cancel()
+		<-done
+		e.index.abort()
 		return fmt.Errorf("workflow: close: %w", ctx.Err())
 	}
 	if err := e.index.close(ctx); err != nil {
@@ -285,8 +317,7 @@ func (e *Engine) runEnded(r *run) {
 	case r.again:
 		e.startLocked(r.def, r.id, nil)
 	case r.failed && !e.closing:
-		d, id := r.def, r.id
-		e.clock.AfterFunc(retryDelay, func() { e.start(d, id, nil) })
+		e.retryLocked(r.def, r.id)
 	}
 	for len(e.queue) > 0 && len(e.live) < e.maxRunning && !e.closing {
 		q := e.queue[0]
@@ -304,6 +335,25 @@ func (e *Engine) runEnded(r *run) {
 	}
 	r.busy()
 	e.wg.Done()
+}
+
+// retryLocked starts a run of the instance again after retryDelay; Close
+// stops the timer.
+func (e *Engine) retryLocked(d *definition, id string) {
+	k := runKey{d.name, id}
+	if t := e.retries[k]; t != nil {
+		t.Stop()
+	}
+	var t roost.Timer
+	t = e.clock.AfterFunc(retryDelay, func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.retries[k] == t {
+			delete(e.retries, k)
+		}
+		e.startLocked(d, id, nil)
+	})
+	e.retries[k] = t // under e.mu, which the timer's func takes first
 }
 
 // stopRun stops the instance's live run, if any, at its next primitive.

@@ -26,10 +26,15 @@ type index struct {
 	e  *Engine
 	ns *roost.Namespace
 
+	// ctx is the flusher's writes' context: canceled when the engine
+	// closes, at once if it gives up on a graceful close.
+	ctx    context.Context
+	cancel context.CancelFunc
+
 	mu      sync.Mutex
 	pending map[string]map[string]entry // by workflow, by instance ID
 	kick    chan struct{}               // a report is pending
-	stop    chan struct{}               // closed by close
+	stop    chan struct{}               // closed by close or abort
 	done    chan struct{}               // closed when the flusher ended
 }
 
@@ -55,8 +60,10 @@ CREATE INDEX IF NOT EXISTS instances_by_status ON instances (status, id);`
 
 type indexObject struct{ st *roost.State }
 
+// newIndex registers the index's class; start starts its flusher.
 func newIndex(e *Engine) *index {
-	ix := &index{e: e, pending: map[string]map[string]entry{},
+	ctx, cancel := context.WithCancel(context.Background())
+	ix := &index{e: e, ctx: ctx, cancel: cancel, pending: map[string]map[string]entry{},
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	ix.ns = roost.Register(e.app, indexClass, func(st *roost.State) (*indexObject, error) {
 		err := st.BlockConcurrencyWhile(st.Context(), func(ctx context.Context) error {
@@ -65,9 +72,11 @@ func newIndex(e *Engine) *index {
 		})
 		return &indexObject{st: st}, err
 	})
-	go ix.flusher()
 	return ix
 }
+
+// start starts the flusher; close or abort stops it and waits for it.
+func (ix *index) start() { go ix.flusher() }
 
 // report queues an instance's status for the index.
 func (e *Engine) report(d *definition, m *meta) {
@@ -107,8 +116,9 @@ func (ix *index) take(workflow string) []entry {
 // misses them.)
 const indexFlushGap = 50 * time.Millisecond
 
-// flusher writes the pending reports until close; while it writes a batch,
-// and for indexFlushGap after, the next one gathers.
+// flusher writes the pending reports until close, and those pending then;
+// while it writes a batch, and for indexFlushGap after, the next one
+// gathers.
 func (ix *index) flusher() {
 	defer close(ix.done)
 	gap := time.NewTimer(0)
@@ -117,15 +127,15 @@ func (ix *index) flusher() {
 		select {
 		case <-ix.kick:
 		case <-ix.stop:
-			ix.flush(context.Background())
+			ix.flush(ix.ctx)
 			return
 		}
-		ix.flush(context.Background())
+		ix.flush(ix.ctx)
 		gap.Reset(indexFlushGap)
 		select {
 		case <-gap.C:
 		case <-ix.stop:
-			ix.flush(context.Background())
+			ix.flush(ix.ctx)
 			return
 		}
 	}
@@ -153,6 +163,9 @@ func (ix *index) flush(ctx context.Context) {
 	names := slices.Collect(maps.Keys(ix.pending))
 	ix.mu.Unlock()
 	for _, name := range names {
+		if ctx.Err() != nil {
+			return // aborted: the next start checks the instances
+		}
 		var entries []entry
 		if err := roost.Do(ctx, ix.ns.GetByName(name), func(ctx context.Context, o *indexObject) (err error) {
 			entries, err = ix.writePending(ctx, o, name)
@@ -160,7 +173,9 @@ func (ix *index) flush(ctx context.Context) {
 		}); err != nil {
 			// Kept for the next flush; a crash before it is repaired by the
 			// startup check (see reconcile).
-			ix.e.log.Warn("workflow: cannot update the index; it is tried again", "workflow", name, "err", err)
+			if ctx.Err() == nil {
+				ix.e.log.Warn("workflow: cannot update the index; it is tried again", "workflow", name, "err", err)
+			}
 			ix.requeue(name, entries)
 		}
 	}
@@ -175,14 +190,29 @@ func (ix *index) writePending(ctx context.Context, o *indexObject, workflow stri
 	return entries, o.upsert(ctx, entries, ix.e.clock.Now())
 }
 
+// close stops the flusher after its last flush of the pending reports,
+// bounded by ctx: if ctx ends first, the flush is canceled, and close still
+// waits for the flusher. The engine calls close or abort once.
 func (ix *index) close(ctx context.Context) error {
+	defer ix.cancel()
 	close(ix.stop)
 	select {
 	case <-ix.done:
 		return nil
 	case <-ctx.Done():
+		ix.cancel()
+		<-ix.done
 		return fmt.Errorf("workflow: close the index: %w", ctx.Err())
 	}
+}
+
+// abort stops the flusher without its last flush, and waits for it: the
+// engine gave up on a graceful close, so the index stays incomplete, not
+// marked clean, and the next start checks the instances (see resume).
+func (ix *index) abort() {
+	ix.cancel()
+	close(ix.stop)
+	<-ix.done
 }
 
 func (o *indexObject) upsert(ctx context.Context, entries []entry, now time.Time) error {
@@ -326,6 +356,11 @@ func (e *Engine) markClean(ctx context.Context) error {
 // last write for their status, which corrects the index too (see
 // reconcile).
 func (e *Engine) resume(d *definition) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closing { // defined after Close: nothing runs any more
+		return
+	}
 	e.wg.Add(1)
 	e.resuming.Add(1)
 	busy := e.app.Busy()

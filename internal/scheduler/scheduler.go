@@ -1,10 +1,3 @@
-// Package scheduler wakes objects at their due times: an in-memory queue of
-// (object, time) pairs, ordered by time, that calls a fire function for each
-// pair whose time has come, a bounded number at a time.
-//
-// It keeps one entry per object: the earliest time the object must be woken.
-// Durable timers live in the objects' own storage and in the node catalog;
-// the scheduler is rebuilt from the catalog at startup.
 package scheduler
 
 import (
@@ -39,13 +32,13 @@ type Config struct {
 
 // Scheduler is the wake queue. Its methods are safe for concurrent use.
 type Scheduler struct {
-	cfg    Config
-	ctx    context.Context
-	cancel context.CancelFunc
-	kick   chan struct{} // 1-buffered: "look at the queue"
-	wg     sync.WaitGroup
+	cfg       Config
+	kick      chan struct{}  // 1-buffered: "look at the queue"
+	wg        sync.WaitGroup // the loop and the Fire calls
+	closeOnce sync.Once
 
-	mu      sync.Mutex // guards the fields below
+	mu      sync.Mutex         // guards the fields below
+	cancel  context.CancelFunc // ends the loop and the Fire calls' context; set by Start, nil before
 	queue   wakeQueue
 	entries map[Key]*entry
 	// running holds the keys whose Fire runs, with the time set for them
@@ -61,7 +54,8 @@ type entry struct {
 	index int // in queue
 }
 
-// New returns a scheduler; Start runs it.
+// New returns a scheduler, which starts no goroutine: Start runs it. Times
+// set before Start are kept, and fired once it runs.
 func New(cfg Config) *Scheduler {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real()
@@ -72,15 +66,21 @@ func New(cfg Config) *Scheduler {
 	if cfg.Busy == nil {
 		cfg.Busy = func(int) {}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Scheduler{cfg: cfg, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1),
+	return &Scheduler{cfg: cfg, kick: make(chan struct{}, 1),
 		entries: map[Key]*entry{}, running: map[Key]time.Time{}}
 }
 
-// Start runs the loop that fires due entries, until Close.
+// Start runs the loop that fires due entries, until Close. It does nothing
+// on a scheduler started or closed already.
 func (s *Scheduler) Start() {
-	s.wg.Add(1)
-	go s.loop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cancel != nil || s.closed {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background()) // not a caller's: the loop outlives Start
+	s.cancel = cancel
+	s.wg.Go(func() { s.loop(ctx) })
 }
 
 // Set makes at the time to wake k, replacing what was set. A zero at
@@ -178,13 +178,20 @@ func (s *Scheduler) Due() bool {
 }
 
 // Close stops firing, cancels the context of running Fire calls and waits
-// for them to return.
+// for them and the loop to return. It works on a scheduler never started,
+// and is safe to call more than once: later calls return once the first
+// did.
 func (s *Scheduler) Close() {
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
-	s.cancel()
-	s.wg.Wait()
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		cancel := s.cancel
+		s.mu.Unlock()
+		if cancel != nil {
+			cancel()
+		}
+		s.wg.Wait()
+	})
 }
 
 func (s *Scheduler) signal() {
@@ -196,8 +203,7 @@ func (s *Scheduler) signal() {
 
 // loop fires due entries and sleeps until the next one is due or the queue
 // changes.
-func (s *Scheduler) loop() {
-	defer s.wg.Done()
+func (s *Scheduler) loop(ctx context.Context) {
 	var timer clock.Timer
 	defer func() {
 		if timer != nil {
@@ -205,7 +211,7 @@ func (s *Scheduler) loop() {
 		}
 	}()
 	for {
-		next, ok := s.fireDue()
+		next, ok := s.fireDue(ctx)
 		var timerC <-chan time.Time
 		if ok {
 			if timer == nil {
@@ -217,7 +223,7 @@ func (s *Scheduler) loop() {
 			timerC = timer.C()
 		}
 		select {
-		case <-s.ctx.Done():
+		case <-ctx.Done():
 			return
 		case <-s.kick:
 		case <-timerC:
@@ -247,8 +253,9 @@ func (s *Scheduler) arm(timer clock.Timer, next time.Time) bool {
 }
 
 // fireDue starts Fire for every due entry, as far as workers are free, and
-// returns when the next one is due (false: wait for a kick).
-func (s *Scheduler) fireDue() (time.Time, bool) {
+// returns when the next one is due (false: wait for a kick). The Fire calls
+// get ctx.
+func (s *Scheduler) fireDue(ctx context.Context) (time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.cfg.Clock.Now()
@@ -261,15 +268,13 @@ func (s *Scheduler) fireDue() (time.Time, bool) {
 		delete(s.entries, e.key)
 		s.running[e.key] = time.Time{}
 		s.cfg.Busy(1)
-		s.wg.Add(1)
-		go s.fire(e.key)
+		s.wg.Go(func() { s.fire(ctx, e.key) })
 	}
 	return time.Time{}, false
 }
 
-func (s *Scheduler) fire(k Key) {
-	defer s.wg.Done()
-	s.cfg.Fire(s.ctx, k)
+func (s *Scheduler) fire(ctx context.Context, k Key) {
+	s.cfg.Fire(ctx, k)
 	s.mu.Lock()
 	at := s.running[k]
 	delete(s.running, k)

@@ -63,6 +63,7 @@ func FuzzClientBytes(f *testing.F) {
 		events = append(events, ev)
 		mu.Unlock()
 	}})
+	h.Start()
 	f.Cleanup(func() { h.Close(context.Background()) })
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, err := h.Accept(key("fuzz"), nil)

@@ -1,7 +1,3 @@
-// Package sockets holds the WebSockets that objects accepted. The hub owns
-// the connections, not the objects' instances: a socket stays open while
-// its object is out of memory (hibernation), and each message it receives
-// is handed to a delivery function that wakes the object.
 package sockets
 
 import (
@@ -130,7 +126,7 @@ type Hub struct {
 	slowClosed atomic.Uint64 // sockets closed for falling behind
 	throttled  atomic.Uint64 // messages whose reading waited for receivers
 
-	mu       sync.Mutex
+	mu       sync.Mutex // guards the fields below
 	objects  map[Key]*object
 	total    int
 	draining bool // Drain ran: no new socket
@@ -139,10 +135,11 @@ type Hub struct {
 	// it drops to zero while closing.
 	active  int
 	drained chan struct{}
+	cancel  context.CancelFunc // stops the watchdog; set by Start, nil before
 
-	stop          chan struct{} // closed by Close: the watchdog ends
-	watchdogEnded chan struct{}
-	started       atomic.Bool // Start ran
+	watchdog  sync.WaitGroup // the watchdog's goroutine, from Start
+	closeOnce sync.Once
+	closeErr  error // the first Close's result
 }
 
 // object is what the hub holds for one object.
@@ -175,10 +172,11 @@ func (h *Hub) quiet(k Key) bool {
 	return quiet
 }
 
-// New returns a hub. Close it to stop its goroutines.
+// New returns a hub; it starts no goroutine. Start starts its watchdog,
+// and Close closes its sockets and stops its goroutines.
 func New(cfg Config) *Hub {
 	cfg.fill()
-	h := &Hub{cfg: cfg, objects: map[Key]*object{}, stop: make(chan struct{}), watchdogEnded: make(chan struct{})}
+	h := &Hub{cfg: cfg, objects: map[Key]*object{}}
 	h.upgrader = websocket.Upgrader{
 		ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{},
 		HandshakeTimeout: 10 * time.Second,
@@ -189,17 +187,19 @@ func New(cfg Config) *Hub {
 	return h
 }
 
-// Start starts the watchdog of stuck writes. Close stops it.
+// Start starts the watchdog, which fails the writes to clients that stopped
+// reading for Config.WriteTimeout (see watch); without it, such a write
+// blocks until the client reads or Close gives up on it. The watchdog runs
+// until Close. Start does nothing on a hub started or closed already.
 func (h *Hub) Start() {
-	h.started.Store(true)
-	go h.watchdog()
-}
-
-// waitWatchdog waits for the watchdog to end, if it was started.
-func (h *Hub) waitWatchdog() {
-	if h.started.Load() {
-		<-h.watchdogEnded
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.cancel != nil || h.closing {
+		return
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	h.watchdog.Go(func() { h.watch(ctx) })
 }
 
 // Accept reserves a socket for the object, with tags, before the upgrade:
@@ -380,13 +380,20 @@ func (h *Hub) Drain() {
 }
 
 // Close closes every socket with 1001 (going away) and waits until their
-// goroutines ended, or ctx ends.
+// goroutines and the watchdog ended. If ctx ends first, it closes the
+// sockets' connections without their closing handshake, still waits for
+// every goroutine, and returns ctx's error. Close works on a hub never
+// started, and is safe to call more than once: later calls wait for the
+// first and return its result.
 func (h *Hub) Close(ctx context.Context) error {
+	h.closeOnce.Do(func() { h.closeErr = h.close(ctx) })
+	return h.closeErr
+}
+
+func (h *Hub) close(ctx context.Context) error {
 	h.mu.Lock()
-	if !h.closing {
-		close(h.stop)
-	}
 	h.closing = true
+	stopWatchdog := h.cancel
 	var all []*Socket
 	for _, o := range h.objects {
 		all = append(all, o.socks...)
@@ -398,12 +405,19 @@ func (h *Hub) Close(ctx context.Context) error {
 		h.drained = done
 	}
 	h.mu.Unlock()
+	// The watchdog stops last: meanwhile it still fails the writes to
+	// clients that stopped reading, which would hold Close up until ctx.
+	defer func() {
+		if stopWatchdog != nil {
+			stopWatchdog()
+		}
+		h.watchdog.Wait()
+	}()
 	for _, s := range all {
 		s.Close(CloseGoingAway, "server shutting down")
 	}
 	select {
 	case <-done:
-		h.waitWatchdog()
 		return nil
 	case <-ctx.Done():
 		for _, s := range all {
@@ -414,21 +428,20 @@ func (h *Hub) Close(ctx context.Context) error {
 			s.mu.Unlock()
 		}
 		<-done
-		h.waitWatchdog()
 		return ctx.Err()
 	}
 }
 
-// watchdog fails the writes that take longer than WriteTimeout: their
-// clients stopped reading. It runs until Close.
-func (h *Hub) watchdog() {
-	defer close(h.watchdogEnded)
+// watch is the watchdog: it fails the writes that take longer than
+// WriteTimeout, whose clients stopped reading. It runs from Start until
+// Close.
+func (h *Hub) watch(ctx context.Context) {
 	tick := time.NewTicker(h.cfg.WriteTimeout / 4)
 	defer tick.Stop()
 	var stuck []*Socket
 	for {
 		select {
-		case <-h.stop:
+		case <-ctx.Done():
 			return
 		case now := <-tick.C:
 			before := now.Add(-h.cfg.WriteTimeout).UnixNano()

@@ -10,7 +10,7 @@ import (
 
 func key(name string) Key { return Key{Class: "c", ID: ids.FromName("c", name)} }
 
-// newHub returns a hub closed when the test ends.
+// newHub returns a started hub, closed when the test ends.
 func newHub(t *testing.T, cfg Config) *Hub {
 	h := New(cfg)
 	h.Start()
