@@ -42,6 +42,9 @@ type Engine struct {
 	wg      sync.WaitGroup         // runs and background work
 	// resuming counts the startup checks of the definitions (see resume).
 	resuming sync.WaitGroup
+	// unchecked holds the workflows whose startup check has not succeeded:
+	// Close leaves their indexes unmarked, so the next start checks again.
+	unchecked map[string]bool
 }
 
 // queued is a run waiting for a slot.
@@ -75,7 +78,7 @@ func NewWithOptions(app *roost.App, opts Options) *Engine {
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{app: app, clock: app.Clock(), log: app.Logger(), ctx: ctx, cancel: cancel, maxRunning: opts.MaxRunning,
 		defs: map[string]*definition{}, live: map[runKey]*run{}, inQueue: map[runKey]bool{}, waiters: map[runKey][]*waiter{},
-		retries: map[runKey]roost.Timer{}}
+		retries: map[runKey]roost.Timer{}, unchecked: map[string]bool{}}
 	e.index = newIndex(e)
 	m, err := newMetrics(e)
 	if err != nil {

@@ -332,10 +332,17 @@ const writtenKey = "written"
 const reportLag = time.Minute
 
 // markClean records that every report of the engine's workflows reached
-// their indexes. Close calls it after the last flush.
+// their indexes. Close calls it after the last flush. It skips the
+// workflows whose startup check did not succeed: their indexes may still
+// miss reports from before, so the next start checks again.
 func (e *Engine) markClean(ctx context.Context) error {
 	e.mu.Lock()
-	names := slices.Collect(maps.Keys(e.defs))
+	var names []string
+	for name := range e.defs {
+		if !e.unchecked[name] {
+			names = append(names, name)
+		}
+	}
 	e.mu.Unlock()
 	for _, name := range names {
 		if err := roost.Do(ctx, e.index.ns.GetByName(name), func(ctx context.Context, o *indexObject) error {
@@ -363,6 +370,7 @@ func (e *Engine) resume(d *definition) {
 	}
 	e.wg.Add(1)
 	e.resuming.Add(1)
+	e.unchecked[d.name] = true
 	busy := e.app.Busy()
 	go func() {
 		defer e.wg.Done()
@@ -383,7 +391,12 @@ func (e *Engine) resume(d *definition) {
 		} else if err == nil {
 			_, err = e.reconcile(d)
 		}
-		if err != nil && !errors.Is(err, context.Canceled) {
+		switch {
+		case err == nil:
+			e.mu.Lock()
+			delete(e.unchecked, d.name)
+			e.mu.Unlock()
+		case !errors.Is(err, context.Canceled):
 			e.log.Warn("workflow: cannot resume instances at startup; their alarms will", "workflow", d.name, "err", err)
 		}
 	}()

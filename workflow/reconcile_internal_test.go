@@ -47,3 +47,36 @@ func TestUncleanStartChecksOnlyRecentInstances(t *testing.T) {
 		t.Fatalf("checked %d instances, want the 3 active since the index was written", checked)
 	}
 }
+
+// A workflow whose startup check did not succeed keeps its index unmarked
+// at Close, so the next start checks its instances again; the others are
+// marked clean.
+func TestCloseMarksCleanOnlyCheckedIndexes(t *testing.T) {
+	e := New(openApp(t, roost.Config{}))
+	noop := func(ctx Context, n int) (int, error) { return n, nil }
+	Define(e, "checked", noop)
+	Define(e, "failed", noop)
+	e.resuming.Wait()
+	e.mu.Lock()
+	e.unchecked["failed"] = true // as a check that failed leaves it
+	e.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := e.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{"checked": true, "failed": false} {
+		var clean bool
+		err := roost.Do(ctx, e.index.ns.GetByName(name), func(ctx context.Context, o *indexObject) error {
+			_, ok, err := o.st.Storage().Get(ctx, cleanKey)
+			clean = ok
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if clean != want {
+			t.Errorf("index of %q marked clean: %v, want %v", name, clean, want)
+		}
+	}
+}

@@ -172,15 +172,19 @@ func serve(ctx context.Context, o serveOptions) error {
 // that wait (sockets closed with 1001, long polls answered), so that the
 // HTTP server's graceful stop does not wait for them; then in-flight
 // requests finish, the workflow runs stop at their next step, and the
-// app's events drain and commit.
+// app's events drain and commit. Requests and workflow runs get three
+// quarters of timeout, so that runs slow to stop leave the app at least a
+// quarter of it to commit its events.
 func shutdown(app *roost.App, workflows *workflow.Engine, srv *http.Server, timeout time.Duration, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	first, cancelFirst := context.WithTimeout(ctx, timeout*3/4)
+	defer cancelFirst()
 	app.Drain()
-	if err := srv.Shutdown(ctx); err != nil {
+	if err := srv.Shutdown(first); err != nil {
 		log.Warn("http shutdown", "err", err)
 	}
-	if err := workflows.Close(ctx); err != nil {
+	if err := workflows.Close(first); err != nil {
 		log.Warn("close workflows", "err", err)
 	}
 	if err := app.Close(ctx); err != nil {
