@@ -37,11 +37,12 @@ func newCanary(t testing.TB) string {
 	return "canary-" + hex.EncodeToString(b)
 }
 
-// canaryDB returns a DB whose KV pairs and timer hold canary (in a key, a
-// value and a payload) beside a user table t, all committed.
-func canaryDB(t testing.TB, canary string) *DB {
+// canaryDB returns a new object's DB in s whose KV pairs and timer hold
+// canary (in a key, a value and a payload) beside a user table t, all
+// committed.
+func canaryDB(t testing.TB, s *Store, canary string) *DB {
 	t.Helper()
-	_, db := newTestDB(t, Config{})
+	db := openDB(t, s, objID(newCanary(t)))
 	event(t, db, true, func(ctx context.Context) {
 		err := db.PutMany(ctx, []Entry{{"a", []byte("1")}, {"secret", []byte(canary)}, {canary, []byte("v")}})
 		if err == nil {
@@ -121,14 +122,12 @@ func userTables(t testing.TB, db *DB) []byte {
 
 // wantSandboxHeld checks the invariant on db after user SQL ran: no user
 // table holds internal bytes, and Roost's API writes leave Roost's tables
-// exactly as they leave them on a DB that no user SQL touched.
-func wantSandboxHeld(t testing.TB, db *DB, canary string) {
+// exactly as they leave them on a DB that no user SQL touched (want).
+func wantSandboxHeld(t testing.TB, db *DB, canary, want string) {
 	t.Helper()
 	wantNoCanary(t, canary, "a user table", userTables(t, db))
 	apiWrites(t, db)
-	control := canaryDB(t, canary)
-	apiWrites(t, control)
-	if got, want := internalRows(t, db), internalRows(t, control); got != want {
+	if got := internalRows(t, db); got != want {
 		t.Fatalf("internal tables after user SQL and Roost's writes:\n%s\nwant, as with Roost's writes alone:\n%s", got, want)
 	}
 }
@@ -153,10 +152,15 @@ func FuzzSandboxSQL(f *testing.F) {
 		if fuzzSkip(query) {
 			t.Skip()
 		}
+		// One store per input; its commits need not reach the disk.
+		s := newStore(t, Config{Synchronous: SyncNormal})
 		canary := newCanary(t)
+		control := canaryDB(t, s, canary)
+		apiWrites(t, control)
+		want := internalRows(t, control)
 		// Admin SQL first, under a deadline; a statement that outlives it
 		// is not tried where nothing would interrupt it.
-		db := canaryDB(t, canary)
+		db := canaryDB(t, s, canary)
 		ctx, cancel := context.WithTimeout(t.Context(), fuzzStatementTime)
 		defer cancel()
 		res, err := db.AdminQuery(ctx, query, nil, true, 0)
@@ -168,12 +172,12 @@ func FuzzSandboxSQL(f *testing.F) {
 				wantNoCanary(t, canary, "an admin SQL row", valuesText(row))
 			}
 		}
-		wantSandboxHeld(t, db, canary)
+		wantSandboxHeld(t, db, canary, want)
 		if timedOut {
 			return
 		}
 		for _, inQuery := range []bool{false, true} {
-			db := canaryDB(t, canary)
+			db := canaryDB(t, s, canary)
 			event(t, db, true, func(ctx context.Context) {
 				out, err := runFuzzedUserSQL(ctx, db, query, inQuery)
 				if err != nil {
@@ -182,7 +186,7 @@ func FuzzSandboxSQL(f *testing.F) {
 				wantNoCanary(t, canary, "user SQL's output", out)
 			})
 			commit(t, db)
-			wantSandboxHeld(t, db, canary)
+			wantSandboxHeld(t, db, canary, want)
 		}
 	})
 }
@@ -230,7 +234,7 @@ func FuzzSandboxImport(f *testing.F) {
 			t.Skip()
 		}
 		src := fuzzedFile(t, ddl)
-		_, db := newTestDB(t, Config{})
+		_, db := newTestDB(t, Config{Synchronous: SyncNormal})
 		if err := db.Import(t.Context(), src, true); err != nil {
 			switch code := errcode.Of(err); code {
 			case errcode.BadRequest, errcode.LimitExceeded:
