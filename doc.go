@@ -48,8 +48,11 @@
 // Roost creates and removes files beneath the data directory through an
 // [os.Root], SQLite reaches them through Roost's VFS, which refuses any path
 // outside the data directory, and an SQLite authorizer refuses SQL that
-// attaches files, changes the engine's safety settings or controls
-// transactions (code sql_not_authorized).
+// attaches files, changes the engine's safety settings, controls
+// transactions or reaches Roost's internal tables, also through a trigger,
+// a foreign key, a view or a rename (code sql_not_authorized). Roost's own
+// writes run no user code: no trigger or cascade of the user's runs inside
+// them.
 //
 // # HTTP
 //

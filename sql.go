@@ -18,8 +18,11 @@ type Rows = node.Rows
 // Exec runs SQL that returns no rows on the object's database. Without args,
 // query may hold several statements. SQL may not attach other files, change
 // the engine's safety settings (journal mode, synchronous, …), control
-// transactions (use [Storage.Transaction]) or touch tables named _roost_*:
-// such statements fail with code sql_not_authorized.
+// transactions (use [Storage.Transaction]), run VACUUM, or reach Roost's
+// internal tables (named _roost_*) in any way: no statement, trigger,
+// foreign key or view may name them, and no table, index, trigger or view
+// may take such a name. Such statements fail with code sql_not_authorized;
+// a call whose schema change is refused is undone as a whole.
 func (s *Storage) Exec(ctx context.Context, query string, args ...any) (Result, error) {
 	db, err := s.db()
 	if err != nil {

@@ -417,10 +417,10 @@ func TestStorage_SQLRefusesEscapes(t *testing.T) {
 		{"synchronous", "PRAGMA synchronous=OFF", "sql_not_authorized", "sql_not_authorized", ""},
 		{"locking mode", "PRAGMA locking_mode=NORMAL", "sql_not_authorized", "sql_not_authorized", ""},
 		{"writable schema", "PRAGMA writable_schema=ON", "sql_not_authorized", "sql_not_authorized", ""},
-		// Inside an event VACUUM fails as SQLite refuses it in a
-		// transaction; outside one the authorizer refuses its ATTACH.
-		{"vacuum into outside", "VACUUM INTO '" + filepath.Join(outside, "copy.db") + "'", "", "sql_not_authorized", ""},
-		{"vacuum into data dir", "VACUUM INTO '" + filepath.Join(app.Dir, "copy.db") + "'", "", "sql_not_authorized", ""},
+		// Inside an event SQLite refuses VACUUM in the transaction; outside
+		// one the authorizer refuses its ATTACH. Both are not authorized.
+		{"vacuum into outside", "VACUUM INTO '" + filepath.Join(outside, "copy.db") + "'", "sql_not_authorized", "sql_not_authorized", ""},
+		{"vacuum into data dir", "VACUUM INTO '" + filepath.Join(app.Dir, "copy.db") + "'", "sql_not_authorized", "sql_not_authorized", ""},
 		// SQLite reports the refused function as SQLITE_ERROR; the store
 		// still answers sql_not_authorized.
 		{"load extension", "SELECT load_extension('x')", "sql_not_authorized", "sql_not_authorized", "not authorized"},

@@ -197,9 +197,11 @@ func (db *DB) runAdminLocked(ctx context.Context, query string, args []driver.Na
 	if err != nil {
 		return nil, err
 	}
-	db.user = true
-	res, err := collect(ctx, db.conn, query, args, maxRows)
-	db.user = false
+	var res *QueryResult
+	err = db.runUser(query, func() (err error) {
+		res, err = collect(ctx, db.conn, query, args, maxRows)
+		return err
+	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -35,8 +35,8 @@ type DB struct {
 	mu sync.Mutex // guards every field below, and the connection
 	// conn is nil until the file exists and is opened.
 	conn *sqlite3.SQLiteConn
-	// user is true while user SQL runs: the authorizer applies its rules.
-	user bool
+	// mode says whose SQL runs: the authorizer's rules depend on it.
+	mode sqlMode
 	// auth is the authorizer's handle to this DB, deleted on disconnect.
 	auth cgo.Handle
 	// stmts caches Roost's own statements. The driver's statement cache

@@ -55,8 +55,12 @@ func translate(err error, cfg Config, atSizeLimit func() bool) error {
 		return err
 	case sqlite3.ErrError:
 		// A function the authorizer refused fails to prepare with a plain
-		// SQLITE_ERROR, not SQLITE_AUTH.
-		if strings.Contains(se.Error(), "not authorized to use function") {
+		// SQLITE_ERROR, not SQLITE_AUTH, and so does a write to
+		// sqlite_schema, which SQLITE_DBCONFIG_DEFENSIVE refuses. VACUUM
+		// has no authorizer action: SQLite refuses it in a transaction
+		// (where user SQL runs) before the ATTACH the authorizer would
+		// refuse. Roost does neither: the errors are the user's.
+		if notAuthorized(se.Error()) {
 			return &errcode.Error{Code: errcode.SQLNotAuthorized, Message: "sql not authorized: " + se.Error(), Err: err}
 		}
 	}
@@ -74,4 +78,15 @@ func osError(err error) error {
 		return &errcode.Error{Code: errcode.StorageFull, Message: "storage full: the disk has no space left; nothing of this event was committed", Err: err}
 	}
 	return &errcode.Error{Code: errcode.StorageFailed, Message: "storage failed: " + err.Error(), Err: err}
+}
+
+// notAuthorized reports whether an SQLITE_ERROR message is one of SQLite's
+// refusals of what user SQL may not do (see translate).
+func notAuthorized(msg string) bool {
+	for _, m := range []string{"not authorized to use function", "may not be modified", "cannot VACUUM", "non-text filename"} {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
 }

@@ -26,11 +26,12 @@ import (
 // src must be a SQLite database with 4096-byte pages (others are refused
 // with a hint to convert them: VACUUM may renumber rowids, so the operator
 // decides), pass PRAGMA integrity_check, and hold nothing that user SQL could
-// not have created: no virtual table, no trigger or index on a _roost_*
-// table, no view or trigger named _roost_*, and Roost's own tables
-// (_roost_kv, _roost_timers), if present, made exactly as in a new object.
-// Otherwise Import fails with code bad_request. The tables of a new object
-// that src lacks are created empty.
+// not have created: no virtual table, no object named _roost_* or on a
+// _roost_* table but Roost's own tables (_roost_kv, _roost_timers), made
+// exactly as in a new object, no object whose SQL names a _roost_* table (a
+// foreign key, a trigger, a view), and no statistics in sqlite_stat1 or
+// sqlite_stat4 about them. Otherwise Import fails with code bad_request.
+// The tables of a new object that src lacks are created empty.
 // src is copied into a staging file in the data directory and checked there,
 // so Import needs free space for two copies.
 //
@@ -226,6 +227,9 @@ func completeImport(stage *sqlite3.SQLiteConn, tmpl []schemaObject) error {
 		}
 		have[strings.ToLower(o.name)] = true
 	}
+	if err := checkImportStats(stage, have); err != nil {
+		return err
+	}
 	for _, o := range tmpl {
 		if !have[strings.ToLower(o.name)] {
 			if _, err := stage.Exec(o.sql, nil); err != nil {
@@ -238,10 +242,10 @@ func completeImport(stage *sqlite3.SQLiteConn, tmpl []schemaObject) error {
 }
 
 // checkImportObject refuses what user SQL could not have created: a virtual
-// table, an object that hooks into Roost's internal tables (a trigger on
-// _roost_kv would run on every KV write, where the authorizer does not
-// look), or one of Roost's own tables and indexes made unlike the template
-// of new objects.
+// table, an object that reaches Roost's internal tables (a trigger on
+// _roost_kv, or a foreign key to it whose cascade fires a trigger, would run
+// inside Roost's own writes), or one of Roost's own tables and indexes made
+// unlike the template of new objects.
 func checkImportObject(o schemaObject, tmpl []schemaObject) error {
 	i := slices.IndexFunc(tmpl, func(t schemaObject) bool { return strings.EqualFold(t.name, o.name) })
 	switch {
@@ -249,9 +253,10 @@ func checkImportObject(o schemaObject, tmpl []schemaObject) error {
 		return badImport("virtual table %s: objects cannot hold virtual tables", o.name)
 	case i >= 0 && o.sql != tmpl[i].sql:
 		return badImport("%s %s is %q; Roost's is %q", o.typ, o.name, o.sql, tmpl[i].sql)
-	case i < 0 && (internalName(o.name) || internalName(o.tbl)) &&
-		!((o.typ == "table" || o.typ == "index") && internalName(o.name) && internalName(o.tbl)):
-		return badImport("%s %s on table %s: names starting with _roost_ are reserved for Roost's internal tables", o.typ, o.name, o.tbl)
+	case i < 0:
+		if problem := userObjectProblem(o.typ, o.name, o.tbl, o.sql); problem != "" {
+			return badImport("%s", problem)
+		}
 	}
 	return nil
 }

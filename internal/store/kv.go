@@ -285,9 +285,16 @@ func (db *DB) dropAllLocked() error {
 	if err := db.execLocked(`PRAGMA defer_foreign_keys=ON`); err != nil {
 		return err
 	}
+	// The drops are the user's: a dropped table's foreign keys cascade
+	// into the user's tables and fire their triggers, under the user's
+	// rules.
 	for _, d := range drops {
-		if err := db.execLocked(d); err != nil {
+		err := db.runUser(d, func() error {
+			_, err := db.conn.Exec(d, nil)
 			return err
+		})
+		if err != nil {
+			return db.wrap("delete all", err)
 		}
 	}
 	if err := db.execLocked(`DELETE FROM _roost_kv`); err != nil {

@@ -35,9 +35,11 @@ func (r *Rows) Next() bool {
 	if r.cur == nil {
 		r.cur = make([]driver.Value, len(r.cols))
 	}
-	r.db.user = true
+	// A step may prepare the statement again (after a schema change): the
+	// user's rules apply.
+	r.db.mode = userSQL
 	err := r.rows.Next(r.cur)
-	r.db.user = false
+	r.db.mode = roostSQL
 	if err != nil {
 		if err != io.EOF {
 			r.err = r.db.wrap("query", err)

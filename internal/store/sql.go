@@ -38,9 +38,11 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) (Result, erro
 	if err != nil {
 		return Result{}, err
 	}
-	db.user = true
-	res, err := db.conn.Exec(query, vals)
-	db.user = false
+	var res driver.Result
+	err = db.runUser(query, func() (err error) {
+		res, err = db.conn.Exec(query, vals)
+		return err
+	})
 	if err != nil {
 		return Result{}, done(db.wrap("exec", usageError(err)))
 	}
@@ -79,10 +81,18 @@ func (db *DB) Query(ctx context.Context, query string, args ...any) (*Rows, erro
 		// checks whether the object is still empty.
 		db.deleted = deleted
 	}
-	db.user = true
-	rows, err := db.conn.Query(query, vals)
-	db.user = false
+	// The driver runs the earlier statements and takes the first step of
+	// the last one here: a schema change has run to its end when Query
+	// returns.
+	var rows driver.Rows
+	err = db.runUser(query, func() (err error) {
+		rows, err = db.conn.Query(query, vals)
+		return err
+	})
 	if err != nil {
+		if rows != nil {
+			rows.Close()
+		}
 		return nil, finish(db.wrap("query", usageError(err)))
 	}
 	if err := finish(nil); err != nil {
@@ -95,10 +105,14 @@ func (db *DB) Query(ctx context.Context, query string, args ...any) (*Rows, erro
 }
 
 // usageError marks the driver's own errors (too few arguments) as the
-// caller's mistake; SQLite's errors get their codes from translate.
+// caller's mistake; SQLite's errors get their codes from translate, and the
+// sandbox's keep theirs.
 func usageError(err error) error {
 	var se sqlite3.Error
 	if errors.As(err, &se) {
+		return err
+	}
+	if _, ok := errors.AsType[*errcode.Error](err); ok {
 		return err
 	}
 	return fmt.Errorf("sql: %w: %v", errSQLUsage, err)

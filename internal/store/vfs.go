@@ -93,9 +93,9 @@ func configureRaw(conn *sqlite3.SQLiteConn, db *DB) (cgo.Handle, error) {
 }
 
 //export roostAuthorize
-func roostAuthorize(h C.uintptr_t, action C.int, a, b, schema *C.char) C.int {
+func roostAuthorize(h C.uintptr_t, action C.int, a, b, schema, inner *C.char) C.int {
 	db := cgo.Handle(h).Value().(*DB)
-	return C.int(db.authorize(int(action), goString(a), goString(b), goString(schema)))
+	return C.int(db.authorize(int(action), goString(a), goString(b), goString(schema), goString(inner)))
 }
 
 func goString(s *C.char) string {

@@ -181,8 +181,7 @@ extern int sqlite3_db_config(void *, int op, ...);
 extern int sqlite3_set_authorizer(void *, int (*)(void *, int, const char *, const char *, const char *, const char *), void *);
 
 static int authorizer(void *h, int action, const char *a, const char *b, const char *db, const char *inner) {
-	(void)inner;
-	return roostAuthorize((uintptr_t)h, action, (char *)a, (char *)b, (char *)db);
+	return roostAuthorize((uintptr_t)h, action, (char *)a, (char *)b, (char *)db, (char *)inner);
 }
 
 int roost_db_configure(void *db, uintptr_t auth) {
