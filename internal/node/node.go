@@ -94,6 +94,10 @@ type Node struct {
 	parkMu  sync.Mutex
 	parked  map[string][]scheduler.Key // wakes of unregistered classes
 
+	// indexed are the wakes the startup check found (see reconcile); start
+	// schedules them, as the catalog may not have them on a full disk.
+	indexed []indexedWake
+
 	drainOnce sync.Once
 	draining  chan struct{} // closed by Drain
 	closeOnce sync.Once
@@ -174,6 +178,10 @@ func (n *Node) start(ctx context.Context) error {
 		rt.Close(ctx)
 		return err
 	}
+	for _, w := range n.indexed {
+		n.wakes.Committed(w.key.Class, w.key.ID, w.at, w.count)
+	}
+	n.indexed = nil
 	n.metrics.SetSources(n.metricSources())
 	n.sched.Start()
 	n.hub.Start()

@@ -287,7 +287,11 @@ func (s *Store) templateSchema() ([]schemaObject, error) {
 	}
 	conn := c.(*sqlite3.SQLiteConn)
 	defer conn.Close()
-	b := slices.Clone(s.template.db)
+	t, err := s.tmpl()
+	if err != nil {
+		return nil, err
+	}
+	b := slices.Clone(t.db)
 	b[18], b[19] = 1, 1 // a memory database cannot be in WAL mode
 	if err := conn.Deserialize(b, "main"); err != nil {
 		return nil, err
