@@ -43,6 +43,8 @@ type Config struct {
 	MaxDatabaseSize          int64
 	// MaxBodyBytes bounds request bodies at the gateway.
 	MaxBodyBytes int64
+	// Admin bounds the operator's admin operations.
+	Admin AdminLimits
 	// TimerRetry is how failed alarm and timer runs are retried. Required:
 	// the root package fills its defaults.
 	TimerRetry RetryPolicy
@@ -61,6 +63,18 @@ type Config struct {
 	Handlers Handlers
 	// Faults injects storage failures (tests only).
 	Faults *store.Faults
+}
+
+// AdminLimits bound the admin operations (see roost.AdminConfig). The
+// root package fills the defaults.
+type AdminLimits struct {
+	// SQLTimeout bounds an admin SQL request in the object's turn; ≤ 0:
+	// none.
+	SQLTimeout time.Duration
+	// SQLMaxBytes bounds the rows of an SQL answer, as JSON.
+	SQLMaxBytes int64
+	// ImportMaxBytes bounds an imported file.
+	ImportMaxBytes int64
 }
 
 // SocketLimits bound and guard WebSockets (see sockets.Config).
