@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -294,4 +296,34 @@ func TestObjects_ImportNamesABadFileNotTheServer(t *testing.T) {
 		t.Fatalf("import of /dev/zero: %v; want bad_request: not a SQLite database", err)
 	}
 	t.Logf("import of /dev/zero failed after %s", time.Since(start).Round(time.Millisecond))
+}
+
+// TestObjects_SQLClientThatStopsReadingDoesNotHoldTheObject: the rows are
+// written to the client in the object's turn, so each write is bounded by
+// the SQL timeout: a client that never reads its answer fails it, and the
+// object's other events go on.
+func TestObjects_SQLClientThatStopsReadingDoesNotHoldTheObject(t *testing.T) {
+	t.Parallel()
+	srv, _ := serveAdmin(t, roost.Config{Admin: roost.AdminConfig{SQLTimeout: 500 * time.Millisecond, SQLMaxBytes: 1 << 30}})
+	increment(t, srv, "held", 1)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body, _ := json.Marshal(map[string]any{"query": zeroRows(40)}) // 480 MB of answer
+	fmt.Fprintf(conn, "POST /_roost/objects/counter/held/sql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	// The connection is never read. The object serves the next events once
+	// the stalled write times out.
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/counter/held/increment", nil)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("increment while a client stalls on its SQL answer: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("increment while a client stalls on its SQL answer: %s", resp.Status)
+	}
 }

@@ -2,12 +2,13 @@ package admin
 
 import (
 	"encoding/json"
-	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/roost-dev/roost/internal/errcode"
 	"github.com/roost-dev/roost/internal/gateway"
 )
 
@@ -25,7 +26,7 @@ const holdBytes = 64 << 10
 
 // errAnswerDone refuses writes once the handler finished the answer: the
 // object's turn may outlive a caller that went away.
-var errAnswerDone = errors.New("admin: the SQL answer is finished")
+var errAnswerDone = &errcode.Error{Code: errcode.Canceled, Message: "the SQL answer was finished before the statement ended: the caller went away"}
 
 // sqlAnswer is the [RowWriter] of the HTTP API: it streams the JSON answer
 // to the client. Its methods are safe to call from the object's turn while
@@ -142,8 +143,11 @@ func (a *sqlAnswer) writeOut(p []byte) error {
 	if a.stall > 0 {
 		a.rc.SetWriteDeadline(time.Now().Add(a.stall)) // ErrNotSupported: no bound to set
 	}
-	_, err := a.w.Write(p)
-	return err
+	if _, err := a.w.Write(p); err != nil {
+		return &errcode.Error{Code: errcode.Canceled, Err: err,
+			Message: fmt.Sprintf("the SQL answer could not be sent (a client that stops reading has %s per write): %v", a.stall, err)}
+	}
+	return nil
 }
 
 func (a *sqlAnswer) resetDeadline() {

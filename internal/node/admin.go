@@ -228,7 +228,10 @@ func (ad *Admin) SQL(ctx context.Context, ref ObjectRef, q AdminQuery, out admin
 		}
 		return err
 	})
-	return n, err
+	if err != nil {
+		return 0, err // n is not ours to read: a caller that left may not wait for the event
+	}
+	return n, nil
 }
 
 // sqlDeadline bounds an admin SQL request in the object's turn by the SQL

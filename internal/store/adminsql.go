@@ -232,6 +232,9 @@ func (db *DB) runAdminLocked(ctx context.Context, query string, args []driver.Na
 	db.user = true
 	err = stream(ctx, db.conn, query, args, out)
 	db.user = false
+	if se, ok := errors.AsType[*sinkError](err); ok {
+		return 0, se.err // out's own failure, such as a client that left
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0, context.Cause(ctx)
@@ -256,7 +259,7 @@ func stream(ctx context.Context, conn *sqlite3.SQLiteConn, query string, args []
 		}
 	}()
 	if err := out.Columns(append([]string{}, rows.Columns()...)); err != nil {
-		return err
+		return &sinkError{err}
 	}
 	v := make([]driver.Value, len(rows.Columns()))
 	row := make([]any, len(v))
@@ -269,11 +272,18 @@ func stream(ctx context.Context, conn *sqlite3.SQLiteConn, query string, args []
 		for i, x := range v {
 			row[i] = jsonValue(x)
 		}
-		if more, err := out.Row(row); err != nil || !more {
-			return err
+		if more, err := out.Row(row); err != nil {
+			return &sinkError{err}
+		} else if !more {
+			return nil
 		}
 	}
 }
+
+// sinkError is a RowSink's failure, told apart from the statement's.
+type sinkError struct{ err error }
+
+func (e *sinkError) Error() string { return e.err.Error() }
 
 // collector is the RowSink of [DB.AdminQuery]: it keeps up to max rows.
 type collector struct {
