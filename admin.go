@@ -90,8 +90,8 @@ func (ad *Admin) Inspect(ctx context.Context, ref ObjectRef, o InspectOptions) (
 // The result holds at most q.MaxRows rows and [AdminConfig.SQLMaxBytes] of
 // them as JSON; Truncated and TruncatedBy say when rows were left out. A
 // request that runs over [AdminConfig.SQLTimeout] in the object's turn is
-// interrupted and fails with code timeout; the object serves its other
-// events meanwhile and afterwards.
+// interrupted and fails with code timeout, and the object's other events,
+// which wait for their turn meanwhile, run.
 func (ad *Admin) SQL(ctx context.Context, ref ObjectRef, q AdminQuery) (*AdminResult, error) {
 	return ad.ad.SQLResult(ctx, ref, q)
 }
