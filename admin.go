@@ -68,7 +68,9 @@ const (
 // List returns a page of the node's objects, from its inventory (flushed
 // first, so it is current), in the order of o.Sort. Pages follow one
 // another by cursor: objects that do not change in between are each listed
-// exactly once.
+// exactly once. On a full disk, where the inventory cannot be flushed, List
+// fails with code storage_full unless o.Stale asks for the inventory as last
+// written.
 func (ad *Admin) List(ctx context.Context, o ListObjectsOptions) (ObjectPage, error) {
 	return ad.ad.List(ctx, o)
 }
@@ -84,8 +86,14 @@ func (ad *Admin) Inspect(ctx context.Context, ref ObjectRef, o InspectOptions) (
 // (see [AdminQuery]): the rules of [Storage.Exec] apply, and a statement
 // that writes without Write fails with code read_only. A write commits
 // before SQL returns and resets the object's instance.
+//
+// The result holds at most q.MaxRows rows and [AdminConfig.SQLMaxBytes] of
+// them as JSON; Truncated and TruncatedBy say when rows were left out. A
+// request that runs over [AdminConfig.SQLTimeout] in the object's turn is
+// interrupted and fails with code timeout, and the object's other events,
+// which wait for their turn meanwhile, run.
 func (ad *Admin) SQL(ctx context.Context, ref ObjectRef, q AdminQuery) (*AdminResult, error) {
-	return ad.ad.SQL(ctx, ref, q)
+	return ad.ad.SQLResult(ctx, ref, q)
 }
 
 // Export writes a consistent copy of the object's database to w: a SQLite
@@ -103,7 +111,10 @@ func (ad *Admin) Export(ctx context.Context, ref ObjectRef, w io.Writer) error {
 // database with 4096-byte pages that passes PRAGMA integrity_check and
 // holds nothing user SQL could not have made (see `roost objects import
 // --help`); otherwise Import fails with code bad_request. It is at most
-// [Config.MaxDatabaseSize] bytes (code limit_exceeded).
+// [AdminConfig.ImportMaxBytes] and [Config.MaxDatabaseSize] bytes (code
+// limit_exceeded). Its header is checked before the rest is read: an
+// upload that is no SQLite database, or says it is too big, is refused at
+// once.
 //
 // Unless force is set, an object that already holds data (a KV pair, a
 // table, a timer) is left alone and Import fails with code conflict. The
@@ -118,8 +129,9 @@ func (ad *Admin) Import(ctx context.Context, ref ObjectRef, r io.Reader, force b
 
 // Remove deletes everything the object stores, its files, its alarm and
 // timers and its inventory entry, like [Storage.DeleteAll] committed on its
-// own, and resets its instance. An object that has neither storage nor an
-// inventory entry fails with code not_found.
+// own, and resets its instance. It writes nothing to the object's files,
+// so it works on a full disk, where it frees their space. An object that
+// has neither storage nor an inventory entry fails with code not_found.
 func (ad *Admin) Remove(ctx context.Context, ref ObjectRef) error {
 	return ad.ad.Remove(ctx, ref)
 }

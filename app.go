@@ -49,6 +49,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		MaxBodyBytes: cfg.MaxBodyBytes, TimerRetry: node.RetryPolicy(cfg.TimerRetry), TimerConcurrency: cfg.TimerConcurrency,
 		WebSockets: node.SocketLimits{MaxMessageBytes: ws.MaxMessageBytes, SendQueue: ws.SendQueue,
 			MaxPerObject: ws.MaxPerObject, MaxTotal: ws.MaxTotal, AllowedOrigins: ws.AllowedOrigins},
+		Admin: node.AdminLimits(cfg.Admin),
 		Clock: cfg.Clock, Logger: cfg.Logger, Tracer: tp.Tracer(tracerName), Handlers: handlers{}, Faults: cfg.faults,
 	})
 	if err != nil {

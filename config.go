@@ -76,6 +76,9 @@ type Config struct {
 	// TracerProvider receives OpenTelemetry spans around events, commits
 	// and RPC calls. Nil (the default) records none.
 	TracerProvider trace.TracerProvider
+	// Admin bounds the operator's admin operations ([Admin], `roost
+	// objects`). The zero value is the defaults.
+	Admin AdminConfig
 
 	// faults injects storage failures (tests in this module only).
 	faults *node.Faults
@@ -98,6 +101,44 @@ type WebSocketConfig struct {
 	// to open a socket besides the server's own host; "*" allows any. A
 	// request without Origin (not from a browser) is always allowed.
 	AllowedOrigins []string
+}
+
+// AdminConfig bounds the admin operations, which run in the object's turn
+// or write into the data directory. Zero fields are defaults.
+type AdminConfig struct {
+	// SQLTimeout bounds an admin SQL request in the object's turn: at the
+	// deadline the statement is interrupted (sqlite3_interrupt), the
+	// request fails with code timeout (HTTP 504) and changes nothing, and
+	// the object goes on with its other events. It also bounds each write
+	// of the answer to a client that stops reading. Default 5s; negative:
+	// none.
+	SQLTimeout time.Duration
+	// SQLMaxBytes bounds the rows of an admin SQL answer, as JSON (the
+	// HTTP API streams them as they are read): the rows past it are left
+	// out, and the answer says truncated_by "max_bytes". Default 16 MiB.
+	SQLMaxBytes int64
+	// ImportMaxBytes bounds a file to import: an upload fails with code
+	// limit_exceeded as soon as it passes the bound, or at once if its
+	// SQLite header says the database is bigger. Default 1 GiB (and never
+	// more than MaxDatabaseSize).
+	ImportMaxBytes int64
+}
+
+// fill sets the defaults of the zero fields.
+func (a *AdminConfig) fill() error {
+	if a.SQLMaxBytes < 0 || a.ImportMaxBytes < 0 {
+		return fmt.Errorf("config: Admin: SQLMaxBytes and ImportMaxBytes must not be negative, got %d and %d", a.SQLMaxBytes, a.ImportMaxBytes)
+	}
+	if a.SQLTimeout == 0 {
+		a.SQLTimeout = 5 * time.Second
+	}
+	if a.SQLMaxBytes == 0 {
+		a.SQLMaxBytes = 16 << 20
+	}
+	if a.ImportMaxBytes == 0 {
+		a.ImportMaxBytes = 1 << 30
+	}
+	return nil
 }
 
 func (c *Config) validate() error {
@@ -128,7 +169,7 @@ func (c *Config) validate() error {
 		return errors.New("config: TimerConcurrency must not be negative")
 	}
 	c.TimerRetry.fill()
-	return nil
+	return c.Admin.fill()
 }
 
 // RetryPolicy is how failed alarm and timer runs are retried: after

@@ -2,11 +2,13 @@ package workflow_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/roost-dev/roost"
 	"github.com/roost-dev/roost/roosttest"
 	"github.com/roost-dev/roost/workflow"
 )
@@ -112,6 +114,37 @@ func TestHTTPAPI(t *testing.T) {
 		status, out := call(t, v, tt.method, tt.path, tt.body)
 		if status != tt.status || code(out) != tt.code {
 			t.Errorf("%s %s: %d %s, want %d %s", tt.method, tt.path, status, code(out), tt.status, tt.code)
+		}
+	}
+}
+
+// TestHTTPAPI_RefusesDotSegmentInstanceIDs: an instance called "." or ".."
+// could never be reached again (HTTP paths clean those segments away, into
+// another route), so creation refuses them, over HTTP and in Go.
+func TestHTTPAPI_RefusesDotSegmentInstanceIDs(t *testing.T) {
+	var add *workflow.Workflow[int, int]
+	v := newEnv(t, func(e *workflow.Engine) {
+		add = workflow.Define(e, "add", func(ctx workflow.Context, n int) (int, error) { return n + 1, nil })
+	})
+	for _, id := range []string{".", ".."} {
+		status, out := call(t, v, "POST", "/workflows/add/instances", `{"id":"`+id+`","params":1}`)
+		if status != http.StatusBadRequest || code(out) != "bad_request" || !strings.Contains(fmt.Sprint(out), "path segments") {
+			t.Errorf("create %q over HTTP: %d %v, want 400 bad_request naming the rule", id, status, out)
+		}
+		if _, _, err := add.Create(t.Context(), id, 1); roost.ErrorCode(err) != "bad_request" {
+			t.Errorf("Create(%q) in Go: %v, want bad_request", id, err)
+		}
+	}
+	if _, out := call(t, v, "GET", "/workflows/add/instances", ""); len(out["instances"].([]any)) != 0 {
+		t.Fatalf("instances after refused creations: %v", out)
+	}
+	// IDs that merely hold dots are fine, and reachable.
+	for _, id := range []string{"...", "a.b", ".x"} {
+		if status, out := call(t, v, "POST", "/workflows/add/instances", `{"id":"`+id+`","params":1}`); status != http.StatusCreated {
+			t.Fatalf("create %q: %d %v", id, status, out)
+		}
+		if status, out := call(t, v, "GET", "/workflows/add/instances/"+id+"?wait=true", ""); status != http.StatusOK || out["id"] != id {
+			t.Fatalf("status of %q: %d %v", id, status, out)
 		}
 	}
 }

@@ -108,7 +108,9 @@ func stepOf(r *record, finished *time.Time, now time.Time) StepInfo {
 // Create creates an instance with params and starts it. id may be empty
 // for a new random ID; an ID that exists returns the existing instance,
 // untouched, with created false (creation is idempotent). IDs are 1 to 100
-// letters, digits, '-', '_', '.' or ':'.
+// letters, digits, '-', '_', '.' or ':', and neither "." nor "..": URLs
+// cannot address those (an HTTP path cleans them away), so an instance
+// with one could not be reached through the HTTP API or the CLI.
 func (w *Workflow[P, R]) Create(ctx context.Context, id string, params P) (*Instance, bool, error) {
 	b, err := json.Marshal(params)
 	if err != nil {
@@ -149,6 +151,16 @@ func checkID(id string) error {
 	return nil
 }
 
+// checkNewID checks the ID of an instance to create: [checkID], and not a
+// dot segment. Lookups use checkID only, so that an instance created with
+// such an ID before creation refused them stays reachable in Go.
+func checkNewID(id string) error {
+	if id == "." || id == ".." {
+		return errcode.New(errcode.BadRequest, "instance ID %q: \".\" and \"..\" are path segments that URLs cannot address; choose another ID", id)
+	}
+	return checkID(id)
+}
+
 func checkEventType(t string) error {
 	if err := checkID(t); err != nil {
 		return errcode.New(errcode.BadRequest, "event type: %v", err)
@@ -162,7 +174,7 @@ func (d *definition) create(ctx context.Context, id string, params json.RawMessa
 		rand.Read(b[:])
 		id = hex.EncodeToString(b[:])
 	}
-	if err := checkID(id); err != nil {
+	if err := checkNewID(id); err != nil {
 		return nil, false, err
 	}
 	if len(params) == 0 {

@@ -112,7 +112,12 @@ which the other commands take as long as no other object's ID starts with
 them (--wide shows them whole). --sort orders by key (class, then ID), size
 (largest first), active (most recent first) or created (newest first).
 A page holds --limit objects; the command prints the --cursor of the next
-page on stderr, or follows every page with --all.`,
+page on stderr, or follows every page with --all.
+
+The server writes its inventory's latest changes before it lists. On a full
+disk it cannot: ls then fails with storage_full, and --stale lists the
+inventory as last written (without the changes of its last second or so);
+rm works on a full disk and frees the object's space.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: g.run(func(ctx context.Context, c *admin.Client, cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -146,6 +151,7 @@ page on stderr, or follows every page with --all.`,
 	f.StringVar(&o.Cursor, "cursor", "", "continue after the page that printed this cursor")
 	f.BoolVar(&all, "all", false, "follow every page")
 	f.BoolVar(&wide, "wide", false, "show whole IDs")
+	f.BoolVar(&o.Stale, "stale", false, "list the inventory as last written, without its latest changes (for a full disk, where they cannot be written)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
@@ -229,17 +235,26 @@ strings, numbers (integers bind as INTEGER, others as REAL), booleans or
 null. write (default false) is --write. max_rows (default 0: 1000; at most
 10000) is --max-rows. The body is at most 16 MiB. The answer, 200:
 
-  {"columns": ["id", "v"], "rows": [[1, "a"]], "truncated": true, "rows_affected": 0}
+  {"columns": ["id", "v"], "rows": [[1, "a"]], "truncated": true, "truncated_by": "max_rows", "rows_affected": 0}
 
 columns and rows are those of the last statement (empty arrays for one
 that returns no rows); a value is a number, a string, null, {"blob":
 "<base64>"} for a BLOB that is not valid UTF-8 (one that is is a string),
 or "Infinity" or "-Infinity" for an infinite REAL. truncated is there only
-when there were more rows than max_rows. rows_affected counts the rows
-the statements inserted, updated or deleted. Errors are
+when rows were left out: truncated_by is "max_rows", or "max_bytes" when
+the rows reached the server's bound on their size as JSON (roost serve
+--admin-sql-max-bytes, default 16 MiB). rows_affected counts the rows the
+statements inserted, updated or deleted. Errors are
 {"error": {"code": "...", "message": "..."}} with codes such as read_only,
 sql_error, sql_not_authorized, not_found (an object that has no storage,
-on a read), unknown_class and bad_request.`,
+on a read), unknown_class, bad_request and timeout (504: the request ran
+over roost serve --admin-sql-timeout, default 5s, in the object's turn and
+was interrupted; nothing of it was committed).
+
+A read's rows are sent as SQLite produces them. A failure after the first
+64 KiB of the answer went out cannot change its status any more: the JSON
+then ends with an "error" member instead of "rows_affected". A write's
+answer is sent once it committed.`,
 		Args: cobra.ExactArgs(3),
 		RunE: g.run(func(ctx context.Context, c *admin.Client, cmd *cobra.Command, args []string) error {
 			ref, err := o.ref(ctx, c, args[0], args[1])
@@ -351,14 +366,17 @@ Its instance is reset, and the file's alarm and timers are scheduled.
 
 The file must use 4096-byte pages, pass PRAGMA integrity_check and hold only
 what the object's own SQL could have made (no virtual tables, nothing on
-Roost's _roost_* tables); Roost's tables it lacks are created empty.`,
+Roost's _roost_* tables); Roost's tables it lacks are created empty. The
+server checks the file's SQLite header first, so anything else is refused
+before it is uploaded whole, and accepts files up to roost serve
+--admin-import-max-bytes (default 1 GiB).`,
 		Args: cobra.ExactArgs(3),
 		RunE: g.run(func(ctx context.Context, c *admin.Client, cmd *cobra.Command, args []string) error {
 			ref, err := rf.ref(ctx, c, args[0], args[1])
 			if err != nil {
 				return err
 			}
-			f, err := os.Open(args[2])
+			f, err := openImport(args[2])
 			if err != nil {
 				return err
 			}
@@ -373,6 +391,20 @@ Roost's _roost_* tables); Roost's tables it lacks are created empty.`,
 	cmd.Flags().BoolVar(&force, "force", false, "replace the data of an object that holds some")
 	rf.add(cmd)
 	return cmd
+}
+
+// openImport opens the file to import: a directory is refused here, with
+// what it is, rather than failing the upload.
+func openImport(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("%s is a directory: give the SQLite database file to import (such as one that roost objects export wrote)", path)
+	}
+	return f, nil
 }
 
 func newRmCmd(g *objectsGlobals) *cobra.Command {

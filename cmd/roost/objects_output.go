@@ -130,7 +130,10 @@ func printResult(w io.Writer, res *admin.QueryResult, write bool) {
 		tw.Flush()
 		fmt.Fprintf(w, "(%d rows)\n", len(res.Rows))
 	}
-	if res.Truncated {
+	switch {
+	case res.TruncatedBy == admin.TruncatedByBytes:
+		fmt.Fprintf(w, "(more rows not shown: the answer reached the server's bound on its size, roost serve --admin-sql-max-bytes; select fewer or smaller columns, such as length(x) or substr(x, 1, 100))\n")
+	case res.Truncated:
 		fmt.Fprintf(w, "(more rows not shown: raise --max-rows)\n")
 	}
 	if write {

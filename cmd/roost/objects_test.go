@@ -41,6 +41,31 @@ func newAdminServer(t testing.TB, token string) *httptest.Server {
 	return srv
 }
 
+// serveAdmin serves a real app opened with cfg (its Dir a temporary one if
+// empty), with the counter class and the admin API, on loopback until the
+// test ends.
+func serveAdmin(t testing.TB, cfg roost.Config) (*httptest.Server, *roost.App) {
+	t.Helper()
+	if cfg.Dir == "" {
+		cfg.Dir = t.TempDir()
+	}
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	app, err := roost.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter.Register(app, "counter")
+	app.Handle("/_roost/", app.AdminHandler(""))
+	srv := httptest.NewServer(app.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		app.Close(ctx) // a test on a full disk may fail to write the catalog at close
+	})
+	return srv, app
+}
+
 // roostCLI runs the roost command with args and returns its output and
 // error output.
 func roostCLI(t testing.TB, args ...string) (stdout, stderr string, err error) {

@@ -33,6 +33,7 @@ type serveOptions struct {
 	wsOrigins                                   []string
 	maxBody                                     int64
 	adminToken                                  string
+	admin                                       roost.AdminConfig
 	demo                                        bool
 }
 
@@ -88,6 +89,9 @@ answered at once, then in-flight events finish and commit.`,
 	f.IntVar(&o.wsMax, "ws-max", 100000, "most WebSockets in the server")
 	f.StringSliceVar(&o.wsOrigins, "ws-origins", nil, `browser origins allowed to open WebSockets besides the server's own ("*": any)`)
 	f.StringVar(&o.adminToken, "admin-token", "", "bearer token of the admin API at /_roost/ (roost objects); without one it serves only loopback callers")
+	f.DurationVar(&o.admin.SQLTimeout, "admin-sql-timeout", 5*time.Second, "bound of an admin SQL request (roost objects sql) in its object's turn: then it is interrupted and answers 504 timeout (negative: none)")
+	f.Int64Var(&o.admin.SQLMaxBytes, "admin-sql-max-bytes", 16<<20, "most bytes of rows (as JSON) in an admin SQL answer; the rest is left out and the answer says truncated_by max_bytes")
+	f.Int64Var(&o.admin.ImportMaxBytes, "admin-import-max-bytes", 1<<30, "largest file roost objects import accepts, in bytes (at most the 10 GiB database limit)")
 	f.BoolVar(&o.demo, "demo", true, "serve the demo classes, workflows and chat page (--demo=false: none)")
 	f.DurationVar(&o.orderSleep, "order-sleep", time.Hour, "how long the demo's order workflow sleeps between the charge and the delivery")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight events")
@@ -138,6 +142,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		WebSockets: roost.WebSocketConfig{MaxMessageBytes: o.wsMaxMessage, SendQueue: o.wsSendQueue,
 			MaxPerObject: o.wsMaxPerObject, MaxTotal: o.wsMax, AllowedOrigins: o.wsOrigins},
 		TimerRetry: roost.RetryPolicy{Initial: o.timerRetryDelay, MaxRetries: cmp.Or(o.timerRetries, -1)}, // 0 means none here
+		Admin:      o.admin,
 	})
 	if err != nil {
 		return err

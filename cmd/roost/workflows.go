@@ -90,7 +90,7 @@ func newWfStartCmd(g *workflowsGlobals) *cobra.Command {
 		Short: "Start an instance of a workflow and print its ID",
 		Long: `Start an instance of a workflow with --params (JSON; default null) and print
 its ID. --id names the instance (1 to 100 letters, digits, '-', '_', '.' or
-':'); an instance of that ID that exists is left as it is (its ID is printed,
+':', but not "." or ".."); an instance of that ID that exists is left as it is (its ID is printed,
 with a note on stderr). Without --id the server picks a random one.
 With --wait, the command waits up to that long for the instance to finish
 and prints its status instead.`,

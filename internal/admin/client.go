@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -49,6 +50,9 @@ func (c *Client) List(ctx context.Context, o ListOptions) (Page, error) {
 	if o.Limit != 0 {
 		q.Set("limit", strconv.Itoa(o.Limit))
 	}
+	if o.Stale {
+		q.Set("stale", "true")
+	}
 	var page Page
 	err := c.getJSON(ctx, objectsPath, q, &page)
 	return page, err
@@ -87,8 +91,23 @@ func (c *Client) SQL(ctx context.Context, ref Ref, q Query) (*QueryResult, error
 		return nil, err
 	}
 	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read the server's answer: %w", err)
+	}
+	// An answer streamed as the statement ran reports a failure after its
+	// first rows in a last "error" member.
+	var failed struct {
+		Error *struct {
+			Code    errcode.Code `json:"code"`
+			Message string       `json:"message"`
+		} `json:"error"`
+	}
 	var res QueryResult
-	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+	if err := json.Unmarshal(b, &failed); err == nil && failed.Error != nil {
+		return nil, &errcode.Error{Code: failed.Error.Code, Message: failed.Error.Message}
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
 		return nil, fmt.Errorf("read the server's answer: %w", err)
 	}
 	return &res, nil
@@ -181,14 +200,23 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	var src *bodyReader
+	switch body.(type) {
+	case nil, *bytes.Reader: // cannot fail; NewRequest sets its length
+	default:
+		src = &bodyReader{r: body}
+		if f, ok := body.(*os.File); ok {
+			src.name = f.Name()
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, src.reader(body))
 	if err != nil {
 		return nil, err
 	}
 	if f, ok := body.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
 			req.ContentLength = st.Size()
-			req.Body = io.NopCloser(f) // the caller owns f
+			req.Body = io.NopCloser(src) // the caller owns f
 		}
 	}
 	if contentType != "" {
@@ -202,6 +230,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		if src != nil && src.err != nil { // our side failed, not the server
+			return nil, src.err
+		}
 		if ue, ok := errors.AsType[*url.Error](err); ok {
 			err = ue.Err
 		}
@@ -212,6 +243,34 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	}
 	defer resp.Body.Close()
 	return nil, DecodeError(resp)
+}
+
+// bodyReader is a request body that keeps its read error: a file that
+// cannot be read is the caller's problem, not a server that cannot be
+// reached.
+type bodyReader struct {
+	r    io.Reader
+	name string // the file's name, if it is one
+	err  error
+}
+
+// reader returns b as the body of a request, or body if b is nil.
+func (b *bodyReader) reader(body io.Reader) io.Reader {
+	if b == nil {
+		return body
+	}
+	return b
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = fmt.Errorf("read %s: %w", cmp.Or(b.name, "the request body"), err)
+		if pe, ok := errors.AsType[*os.PathError](err); ok {
+			b.err = fmt.Errorf("read %s: %w", pe.Path, pe.Err) // the path once
+		}
+	}
+	return n, err
 }
 
 // DecodeError reads a Roost server's JSON error from resp. An answer that

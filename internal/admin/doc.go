@@ -13,7 +13,7 @@
 //
 // The app mounts the [Server] at /_roost/ beside the objects:
 //
-//	GET    /_roost/objects?class=&sort=&limit=&cursor=   list, paged (sort: key, size, active, created)
+//	GET    /_roost/objects?class=&sort=&limit=&cursor=&stale=   list, paged (sort: key, size, active, created)
 //	GET    /_roost/objects/{class}/{name}                inspect (?keys_only=&prefix=&start=&cursor=&limit=&value_bytes=)
 //	POST   /_roost/objects/{class}/{name}/sql            {"query","args","write","max_rows"} → columns and rows
 //	GET    /_roost/objects/{class}/{name}/export         the object's database, application/vnd.sqlite3

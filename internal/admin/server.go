@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/roost-dev/roost/internal/errcode"
 	"github.com/roost-dev/roost/internal/gateway"
@@ -28,8 +29,10 @@ type Objects interface {
 	List(ctx context.Context, o ListOptions) (Page, error)
 	// Inspect returns what the object stores.
 	Inspect(ctx context.Context, ref Ref, o InspectOptions) (*Inspection, error)
-	// SQL runs q on the object's database.
-	SQL(ctx context.Context, ref Ref, q Query) (*QueryResult, error)
+	// SQL runs q on the object's database and hands the rows of its last
+	// statement to out as the statement produces them; it returns the
+	// number of rows the statements changed.
+	SQL(ctx context.Context, ref Ref, q Query, out RowWriter) (int64, error)
 	// Export writes a consistent copy of the object's database, a SQLite
 	// file, to w.
 	Export(ctx context.Context, ref Ref, w io.Writer) error
@@ -60,14 +63,25 @@ type Config struct {
 	Token string
 	// Logger receives internal errors. Defaults to slog.Default().
 	Logger *slog.Logger
+	// MaxResultBytes bounds the rows of an SQL answer, as JSON: the rows
+	// past it are left out and the answer says truncated_by "max_bytes".
+	// Defaults to DefaultMaxResultBytes.
+	MaxResultBytes int64
+	// WriteStall bounds each write of an SQL answer to the client, which
+	// happens in the object's turn: a client that stops reading fails its
+	// answer instead of holding the object. Zero means none; the node sets
+	// its SQL timeout.
+	WriteStall time.Duration
 }
 
 // Server is the admin API's HTTP handler; mount it at [Prefix]. It is safe
 // for concurrent use.
 type Server struct {
-	objects  Objects
-	tokenSum []byte // SHA-256 of the token; nil without one
-	log      *slog.Logger
+	objects    Objects
+	tokenSum   []byte // SHA-256 of the token; nil without one
+	log        *slog.Logger
+	maxResult  int64
+	writeStall time.Duration
 }
 
 // New returns the API's handler for cfg. It panics if cfg.Objects is nil:
@@ -76,7 +90,7 @@ func New(cfg Config) *Server {
 	if cfg.Objects == nil {
 		panic("admin: Config.Objects is required")
 	}
-	s := &Server{objects: cfg.Objects, log: cfg.Logger}
+	s := &Server{objects: cfg.Objects, log: cfg.Logger, maxResult: cfg.MaxResultBytes, writeStall: cfg.WriteStall}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -161,7 +175,10 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	o := ListOptions{Class: q.Get("class"), Sort: q.Get("sort"), Cursor: q.Get("cursor")}
 	var err error
-	if o.Limit, err = intParam(q, "limit"); err != nil {
+	if o.Limit, err = intParam(q, "limit"); err == nil {
+		o.Stale, err = boolParam(q, "stale")
+	}
+	if err != nil {
 		gateway.WriteError(w, err)
 		return
 	}
@@ -207,8 +224,16 @@ func (s *Server) sql(w http.ResponseWriter, r *http.Request, ref Ref) {
 		gateway.WriteError(w, errcode.New(errcode.BadRequest, "the SQL request has no query"))
 		return
 	}
-	res, err := s.objects.SQL(r.Context(), ref, q)
-	s.answer(w, r, res, err)
+	b, err := newBudget(q, s.maxResult)
+	if err != nil {
+		gateway.WriteError(w, err)
+		return
+	}
+	out := newSQLAnswer(w, b, q.Write, s.writeStall)
+	n, err := s.objects.SQL(r.Context(), ref, q, out)
+	if err := out.finish(n, err); err != nil {
+		s.fail(w, r, err)
+	}
 }
 
 func (s *Server) export(w http.ResponseWriter, r *http.Request, ref Ref) {

@@ -49,6 +49,10 @@ type ListOptions struct {
 	// Cursor continues where the page that returned it as [Page.Next]
 	// ended, for the same Class and Sort.
 	Cursor string
+	// Stale lists the inventory as last written, without first writing its
+	// latest changes: on a full disk, where they cannot be written, a
+	// listing otherwise fails with code storage_full.
+	Stale bool
 }
 
 // Object is one object as the node's catalog knows it. Zero times are
@@ -259,8 +263,11 @@ type QueryResult struct {
 	Columns []string `json:"columns"`
 	Rows    [][]any  `json:"rows"`
 	// Truncated reports that the statement returned more rows than Rows
-	// holds.
-	Truncated bool `json:"truncated,omitempty"`
+	// holds; TruncatedBy says which bound cut them: TruncatedByRows
+	// (max_rows) or TruncatedByBytes (the server's bound on the rows'
+	// JSON).
+	Truncated   bool   `json:"truncated,omitempty"`
+	TruncatedBy string `json:"truncated_by,omitempty"`
 	// RowsAffected counts the rows it inserted, updated or deleted.
 	RowsAffected int64 `json:"rows_affected"`
 }

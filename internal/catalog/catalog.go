@@ -167,7 +167,7 @@ func open(cfg Config, h *hooks) (*Catalog, error) {
 		spare:   make(map[Key]pending),
 	}
 	if err := c.openDB(); err != nil {
-		return nil, fmt.Errorf("catalog: open %s: %w", cfg.Path, err)
+		return nil, fmt.Errorf("catalog: open %s: %w", cfg.Path, storageError(err))
 	}
 	ctx, cancel := context.WithCancel(context.Background()) // the writer outlives Open
 	c.cancel = cancel

@@ -73,6 +73,28 @@ func reconcile(ctx context.Context, tx *sql.Tx, del *sql.Stmt, onDisk map[Key]Di
 			}
 		}
 	}
+	return missingFrom(onDisk, present), nil
+}
+
+// Missing returns, sorted by class and ID, the keys in onDisk that have no
+// row, from the committed rows: what Reconcile returns, for a disk too full
+// for Reconcile's writes. It changes nothing.
+func (c *Catalog) Missing(ctx context.Context, onDisk map[Key]DiskInfo) ([]Key, error) {
+	stored, err := storedRows(ctx, c.rdb)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: missing: %w", err)
+	}
+	present := make(map[Key]bool, len(stored))
+	for _, r := range stored {
+		if id, err := ids.Parse(r.id); err == nil {
+			present[Key{Class: r.class, ID: id}] = true
+		}
+	}
+	return missingFrom(onDisk, present), nil
+}
+
+// missingFrom returns, sorted, the keys of onDisk not in present.
+func missingFrom(onDisk map[Key]DiskInfo, present map[Key]bool) []Key {
 	var missing []Key
 	for k := range onDisk {
 		if !present[k] {
@@ -80,11 +102,16 @@ func reconcile(ctx context.Context, tx *sql.Tx, del *sql.Stmt, onDisk map[Key]Di
 		}
 	}
 	slices.SortFunc(missing, compareKeys)
-	return missing, nil
+	return missing
+}
+
+// querier is a transaction or a pool.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
 // storedRows reads every row's key, size and last activity.
-func storedRows(ctx context.Context, tx *sql.Tx) ([]storedRow, error) {
+func storedRows(ctx context.Context, tx querier) ([]storedRow, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT class, id, size, last_active FROM objects`)
 	if err != nil {
 		return nil, fmt.Errorf("read rows: %w", err)

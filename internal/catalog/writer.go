@@ -140,7 +140,7 @@ func (c *Catalog) flush() error {
 
 	var err error
 	if n > 0 {
-		err = c.write(batch)
+		err = storageError(c.write(batch))
 		c.settle(batch, err)
 		c.report(err, n)
 		if c.hooks != nil && c.hooks.written != nil {
@@ -152,7 +152,7 @@ func (c *Catalog) flush() error {
 		close(r.done)
 	}
 	for _, j := range jobs {
-		j.done <- c.runJob(j)
+		j.done <- storageError(c.runJob(j))
 	}
 	return err
 }

@@ -57,3 +57,15 @@ func message(code errcode.Code, err error) string {
 	}
 	return err.Error()
 }
+
+// ErrorObject returns the {"code":"…","message":"…"} object that WriteError
+// writes for err, for an answer that must report an error after its status
+// went out (a streamed result that fails midway).
+func ErrorObject(err error) []byte {
+	code := errcode.Of(err)
+	if code == "" {
+		code = errcode.Internal
+	}
+	b, _ := json.Marshal(errorDetail{Code: code, Message: message(code, err)}) // cannot fail: strings only
+	return b
+}

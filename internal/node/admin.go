@@ -2,12 +2,8 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/roost-dev/roost/internal/admin"
@@ -31,7 +27,9 @@ func (n *Node) Admin() *Admin { return &Admin{n: n} }
 // AdminHandler returns the HTTP admin API, to mount at /_roost/: with an
 // empty token it serves loopback callers only.
 func (n *Node) AdminHandler(token string) http.Handler {
-	return admin.New(admin.Config{Objects: n.Admin(), Token: token, Logger: n.log})
+	lim := n.cfg.Admin
+	return admin.New(admin.Config{Objects: n.Admin(), Token: token, Logger: n.log,
+		MaxResultBytes: lim.SQLMaxBytes, WriteStall: max(lim.SQLTimeout, 0)})
 }
 
 // The admin types, re-exported by the root package.
@@ -55,16 +53,21 @@ const (
 )
 
 // List returns a page of the node's objects, from its inventory (flushed
-// first, so it is current), in the order of o.Sort. Pages follow one
-// another by cursor: objects that do not change in between are each listed
-// exactly once.
+// first, so it is current, unless o.Stale), in the order of o.Sort. Pages
+// follow one another by cursor: objects that do not change in between are
+// each listed exactly once. On a full disk, where the inventory cannot be
+// flushed, List fails with code storage_full unless o.Stale.
 func (ad *Admin) List(ctx context.Context, o ListObjectsOptions) (ObjectPage, error) {
 	if o.Class != "" {
 		if err := ad.n.knownClass(o.Class); err != nil {
 			return ObjectPage{}, err
 		}
 	}
-	if err := ad.n.catalog.Flush(ctx); err != nil {
+	if err := ad.n.catalog.Flush(ctx); err != nil && !o.Stale {
+		if errcode.Of(err) == errcode.StorageFull {
+			return ObjectPage{}, errcode.New(errcode.StorageFull, "storage full: the inventory cannot write its latest changes; "+
+				"list it as last written with roost objects ls --stale (?stale=true), and free space with roost objects rm")
+		}
 		return ObjectPage{}, err
 	}
 	p, err := ad.n.catalog.List(ctx, catalog.ListOptions{Class: o.Class, Sort: catalog.Sort(o.Sort), Limit: o.Limit, Cursor: o.Cursor})
@@ -191,159 +194,77 @@ func listKV(ctx context.Context, db *store.DB, o InspectOptions) ([]admin.KV, st
 	}
 }
 
-// SQL runs q on the object's database, read-only unless q.Write is set
-// (see [AdminQuery]): the rules of [Storage.Exec] apply, and a statement
-// that writes without Write fails with code read_only. A write commits
-// before SQL returns and resets the object's instance.
-func (ad *Admin) SQL(ctx context.Context, ref ObjectRef, q AdminQuery) (*AdminResult, error) {
-	if q.MaxRows < 0 || q.MaxRows > admin.MaxRows {
-		return nil, errcode.New(errcode.BadRequest, "sql: max rows must be 0 to %d, got %d", admin.MaxRows, q.MaxRows)
+// SQLResult runs q on the object's database, read-only unless q.Write is
+// set (see [AdminQuery]), and returns its rows: at most q.MaxRows, and at
+// most the admin SQL byte bound of them as JSON (Truncated then says so).
+// The rules of [Storage.Exec] apply, and a statement that writes without
+// Write fails with code read_only. A write commits before SQLResult returns
+// and resets the object's instance. A request that runs over the admin SQL
+// timeout in the object's turn is interrupted and fails with code timeout.
+func (ad *Admin) SQLResult(ctx context.Context, ref ObjectRef, q AdminQuery) (*AdminResult, error) {
+	c, err := admin.NewCollector(q, ad.n.cfg.Admin.SQLMaxBytes)
+	if err != nil {
+		return nil, err
 	}
-	var res *store.QueryResult
+	n, err := ad.SQL(ctx, ref, q, c)
+	if err != nil {
+		return nil, err
+	}
+	return c.Result(n), nil
+}
+
+// SQL is [Admin.SQLResult] that hands the rows to out as the statement
+// produces them, in the object's turn, and returns the number of rows the
+// statements changed. out bounds the result: it stops the statement when
+// it has enough.
+func (ad *Admin) SQL(ctx context.Context, ref ObjectRef, q AdminQuery, out admin.RowWriter) (int64, error) {
+	var n int64
 	err := ad.do(ctx, &ref, q.Write, func(ctx context.Context, db *store.DB) (err error) {
-		res, err = db.AdminQuery(ctx, q.Query, q.Args, q.Write, q.MaxRows)
+		ctx, stop := ad.n.sqlDeadline(ctx)
+		defer stop()
+		n, err = db.AdminQueryTo(ctx, q.Query, q.Args, q.Write, out)
 		if err == nil && q.Write && db.Exists() {
 			ad.recordSize(ref, db)
 		}
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return 0, err // n is not ours to read: a caller that left may not wait for the event
 	}
-	return &AdminResult{Columns: res.Columns, Rows: res.Rows, Truncated: res.Truncated, RowsAffected: res.RowsAffected}, nil
+	return n, nil
 }
 
-// Export writes a consistent copy of the object's database to w: a SQLite
-// file in rollback-journal mode, Roost's internal tables included, that the
-// sqlite3 shell opens. The copy is taken with SQLite's backup API in the
-// object's turn, into a temporary file in the data directory, and then
-// streamed: the object waits only for the copy, not for w. An object
-// without storage fails with code not_found.
-func (ad *Admin) Export(ctx context.Context, ref ObjectRef, w io.Writer) error {
-	dir, err := ad.n.tempDir("export-*")
-	if err != nil {
-		return err
+// sqlDeadline bounds an admin SQL request in the object's turn by the SQL
+// timeout, on the node's clock: at the deadline, ctx ends with a timeout
+// error as its cause, which interrupts the statement (sqlite3_interrupt),
+// and the object goes on with its other events.
+func (n *Node) sqlDeadline(ctx context.Context) (context.Context, func()) {
+	d := n.cfg.Admin.SQLTimeout
+	if d <= 0 {
+		return ctx, func() {}
 	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "object.db")
-	err = ad.do(ctx, &ref, false, func(ctx context.Context, db *store.DB) error { return db.Export(ctx, path) })
-	if err != nil {
-		return err
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("export %s: %w", ref, err)
-	}
-	defer f.Close()
-	if _, err := io.Copy(w, f); err != nil {
-		return fmt.Errorf("export %s: %w", ref, err)
-	}
-	return nil
-}
-
-// Import replaces the object's database with the SQLite file read from r,
-// atomically: on any failure the object is as before. The file must be a
-// database with 4096-byte pages that passes PRAGMA integrity_check and
-// holds nothing user SQL could not have made (see `roost objects import
-// --help`); otherwise Import fails with code bad_request. It is at most
-// [Config.MaxDatabaseSize] bytes (code limit_exceeded).
-//
-// Unless force is set, an object that already holds data (a KV pair, a
-// table, a timer) is left alone and Import fails with code conflict. The
-// file's alarm and timers are scheduled.
-//
-// r is read into a temporary file in the data directory before the object's
-// turn, so a slow upload does not hold the object up; Import needs free
-// space for three copies of the file.
-func (ad *Admin) Import(ctx context.Context, ref ObjectRef, r io.Reader, force bool) error {
-	if err := ad.resolve(&ref); err != nil {
-		return err
-	}
-	dir, err := ad.n.tempDir("import-*")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "upload.db")
-	if err := spool(path, r, ad.n.store.Config().MaxDatabaseSize); err != nil {
-		return err
-	}
-	return ad.do(ctx, &ref, true, func(ctx context.Context, db *store.DB) error {
-		return ad.importFile(ctx, ref, db, path, force)
+	ctx, cancel := context.WithCancelCause(ctx)
+	t := n.cfg.Clock.AfterFunc(d, func() {
+		cancel(errcode.New(errcode.Timeout,
+			"the SQL ran over the admin SQL timeout of %s in the object's turn and was interrupted (roost serve --admin-sql-timeout)", d))
 	})
-}
-
-// importFile imports path into db and brings the wake index and the
-// inventory up to date: the import changes the object's timers without a
-// commit of its own, so the store tells the index nothing.
-func (ad *Admin) importFile(ctx context.Context, ref ObjectRef, db *store.DB, path string, force bool) error {
-	n := ad.n
-	k := catalog.Key{Class: ref.Class, ID: ref.ID}
-	// The imported timers are known only once they are in; until the index
-	// has them, a wake now stands for them. It is durable before the import
-	// commits, so a crash in between wakes the object early, which then
-	// records its real next wake; it can never leave a timer unindexed.
-	if err := n.wakes.Prepare(ref.Class, ref.ID, n.cfg.Clock.Now(), false); err != nil {
-		return err
-	}
-	importErr := db.Import(ctx, path, force)
-	next, count, err := db.NextTimer(ctx)
-	if err != nil {
-		return errors.Join(importErr, err)
-	}
-	n.wakes.Committed(ref.Class, ref.ID, next, count)
-	if !db.Exists() {
-		n.catalog.Remove(k) // the wake above made a row for it
-		return importErr
-	}
-	if importErr != nil {
-		return importErr
-	}
-	size, err := db.Size()
-	if err != nil {
-		return err
-	}
-	n.catalog.Update(catalog.Update{Key: k, Name: ref.Name, LastActive: n.cfg.Clock.Now(), Size: size, SetSize: true})
-	return nil
-}
-
-// spool copies r into a new file at path, failing with a LimitError once it
-// passes max bytes.
-func spool(path string, r io.Reader, max int64) (err error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	n, err := io.Copy(f, io.LimitReader(r, max+1))
-	if err != nil {
-		return errcode.New(errcode.BadRequest, "import: read the file: %v", err)
-	}
-	if n > max {
-		return &store.LimitError{Limit: "database size", Max: max}
-	}
-	return nil
+	return ctx, func() { t.Stop(); cancel(nil) }
 }
 
 // Remove deletes everything the object stores, its files, its alarm and
 // timers and its inventory entry, like [Storage.DeleteAll] committed on its
-// own, and resets its instance. An object that has neither storage nor an
+// own, and resets its instance. It writes nothing to the object's files,
+// so it works on a full disk, where it frees their space. An object that has neither storage nor an
 // inventory entry fails with code not_found.
 func (ad *Admin) Remove(ctx context.Context, ref ObjectRef) error {
 	return ad.do(ctx, &ref, true, func(ctx context.Context, db *store.DB) error {
 		k := catalog.Key{Class: ref.Class, ID: ref.ID}
 		if db.Exists() {
-			// No batch is open: DeleteAll commits at once, which removes
-			// the files and tells the wake index.
-			if err := db.DeleteAll(ctx); err != nil {
+			// The files go without a write, so that removing an object
+			// frees space on a full disk (issue 12); the wake index hears
+			// of its timers below.
+			if err := db.Remove(ctx); err != nil {
 				return err
-			}
-			if db.Exists() {
-				return fmt.Errorf("remove %s: the files are still there after DeleteAll", ref)
 			}
 		} else if _, found, err := ad.n.catalog.Get(ctx, k); err != nil {
 			return err
@@ -393,17 +314,6 @@ func (ad *Admin) recordSize(ref ObjectRef, db *store.DB) {
 	if size, err := db.Size(); err == nil {
 		ad.n.catalog.Update(catalog.Update{Key: catalog.Key{Class: ref.Class, ID: ref.ID}, Name: ref.Name, Size: size, SetSize: true})
 	}
-}
-
-// tempDir makes a new directory for an admin operation's files beneath the
-// data directory's .tmp, which the store empties when it opens: a crash
-// leaves nothing behind for long.
-func (n *Node) tempDir(pattern string) (string, error) {
-	base := filepath.Join(n.cfg.Dir, ".tmp")
-	if err := os.MkdirAll(base, 0o700); err != nil {
-		return "", err
-	}
-	return os.MkdirTemp(base, pattern)
 }
 
 func objectInfo(e catalog.Entry) ObjectInfo {

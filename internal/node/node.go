@@ -43,6 +43,8 @@ type Config struct {
 	MaxDatabaseSize          int64
 	// MaxBodyBytes bounds request bodies at the gateway.
 	MaxBodyBytes int64
+	// Admin bounds the operator's admin operations.
+	Admin AdminLimits
 	// TimerRetry is how failed alarm and timer runs are retried. Required:
 	// the root package fills its defaults.
 	TimerRetry RetryPolicy
@@ -61,6 +63,18 @@ type Config struct {
 	Handlers Handlers
 	// Faults injects storage failures (tests only).
 	Faults *store.Faults
+}
+
+// AdminLimits bound the admin operations (see roost.AdminConfig). The
+// root package fills the defaults.
+type AdminLimits struct {
+	// SQLTimeout bounds an admin SQL request in the object's turn; ≤ 0:
+	// none.
+	SQLTimeout time.Duration
+	// SQLMaxBytes bounds the rows of an SQL answer, as JSON.
+	SQLMaxBytes int64
+	// ImportMaxBytes bounds an imported file.
+	ImportMaxBytes int64
 }
 
 // SocketLimits bound and guard WebSockets (see sockets.Config).
@@ -93,6 +107,10 @@ type Node struct {
 	classes sync.Map // class name → *Class
 	parkMu  sync.Mutex
 	parked  map[string][]scheduler.Key // wakes of unregistered classes
+
+	// indexed are the wakes the startup check found (see reconcile); start
+	// schedules them, as the catalog may not have them on a full disk.
+	indexed []indexedWake
 
 	drainOnce sync.Once
 	draining  chan struct{} // closed by Drain
@@ -174,6 +192,10 @@ func (n *Node) start(ctx context.Context) error {
 		rt.Close(ctx)
 		return err
 	}
+	for _, w := range n.indexed {
+		n.wakes.Committed(w.key.Class, w.key.ID, w.at, w.count)
+	}
+	n.indexed = nil
 	n.metrics.SetSources(n.metricSources())
 	n.sched.Start()
 	n.hub.Start()

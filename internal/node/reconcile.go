@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/roost-dev/roost/internal/catalog"
+	"github.com/roost-dev/roost/internal/errcode"
 	"github.com/roost-dev/roost/internal/store"
 )
 
@@ -29,6 +30,10 @@ func (n *Node) reconcile(ctx context.Context) error {
 		return err
 	}
 	missing, err := n.catalog.Reconcile(ctx, onDisk)
+	full := errcode.Of(err) == errcode.StorageFull
+	if full {
+		missing, err = n.catalog.Missing(ctx, onDisk)
+	}
 	if err != nil {
 		return err
 	}
@@ -43,9 +48,22 @@ func (n *Node) reconcile(ctx context.Context) error {
 			n.log.Info("catalog: indexing objects", "done", i+1, "of", len(missing))
 		}
 	}
-	if err := n.catalog.Flush(ctx); err != nil {
+	if err := n.catalog.Flush(ctx); errcode.Of(err) == errcode.StorageFull {
+		full = true
+	} else if err != nil {
 		return err
 	}
+	if full {
+		// The server must start on a full disk, so that the operator can
+		// remove data (issue 12). The catalog keeps the changes it could
+		// not write and writes them once there is room; the objects it
+		// lacked have their wakes scheduled from memory (see start). The
+		// next start checks the disk again.
+		n.log.Warn("catalog: the disk is full: the inventory is written once there is room; remove objects (roost objects rm) to free space",
+			"objects", len(onDisk), "indexed", len(missing))
+		return nil
+	}
+	n.indexed = nil // the catalog has them: start loads them from it
 	n.log.Log(ctx, level, "catalog: up to date", "objects", len(onDisk), "indexed", len(missing), "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
@@ -68,5 +86,15 @@ func (n *Node) indexObject(ctx context.Context, k catalog.Key, f catalog.DiskInf
 	}
 	n.catalog.Update(catalog.Update{Key: k, Created: f.Modified, LastActive: f.Modified, Size: size, SetSize: true,
 		Wake: &catalog.Wake{At: next, Timers: count}})
+	if !next.IsZero() {
+		n.indexed = append(n.indexed, indexedWake{k, next, count})
+	}
 	return nil
+}
+
+// indexedWake is the next wake of an object that the startup check indexed.
+type indexedWake struct {
+	key   catalog.Key
+	at    time.Time
+	count int
 }

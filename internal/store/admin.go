@@ -107,6 +107,33 @@ func (db *DB) exportLocked(ctx context.Context, path string) (err error) {
 	return err
 }
 
+// Remove deletes the object's files at once, without writing to them, so
+// that it works on a full disk: [DB.DeleteAll] deletes the rows in a
+// transaction first, which needs space for its WAL. What is not committed
+// is discarded; no batch may be open. The object has no storage afterwards
+// (the next write creates it anew); an object without storage fails with
+// [ErrNoStorage]. The caller tells the wake index that its timers are gone.
+func (db *DB) Remove(ctx context.Context) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.adminErr("remove", db.destroyLocked(ctx))
+}
+
+func (db *DB) destroyLocked(ctx context.Context) error {
+	if err := db.adminReady(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if db.conn == nil {
+		return ErrNoStorage
+	}
+	// Closing may fail to checkpoint on a full disk: the files go anyway.
+	_ = db.disconnectLocked()
+	return db.s.remove(db.path)
+}
+
 // adminReady checks that an admin operation may run: the DB is open and
 // healthy, and no batch or transaction is open.
 func (db *DB) adminReady() error {

@@ -86,71 +86,102 @@ func (db *DB) tablesLocked(ctx context.Context) ([]TableInfo, error) {
 
 // AdminQuery runs SQL for an operator and returns its columns and up to
 // maxRows rows (0 means [DefaultMaxRows]); Truncated reports that there were
-// more. args are bound in order. The rules of user SQL apply: the authorizer
-// refuses Roost's internal tables, ATTACH, engine pragmas and transaction
-// control. Like [DB.Query], query may hold several statements: they run in
-// order and the rows are the last one's.
+// more. It is [DB.AdminQueryTo] with the rows collected in memory.
+func (db *DB) AdminQuery(ctx context.Context, query string, args []any, write bool, maxRows int) (*QueryResult, error) {
+	if maxRows <= 0 {
+		maxRows = DefaultMaxRows
+	}
+	c := &collector{max: maxRows, res: &QueryResult{Rows: [][]any{}}}
+	n, err := db.AdminQueryTo(ctx, query, args, write, c)
+	if err != nil {
+		return nil, err
+	}
+	c.res.RowsAffected = n
+	return c.res, nil
+}
+
+// RowSink receives the result of [DB.AdminQueryTo] as the statement
+// produces it, in the object's turn.
+type RowSink interface {
+	// Columns is called once, before any row, with the column names of the
+	// last statement.
+	Columns(cols []string) error
+	// Row receives one row. Its values are int64, float64, string, []byte
+	// or nil (see [DB.AdminQueryTo]), valid only during the call. more
+	// false stops the statement: its other rows are not read, and the
+	// query ends without error. An error fails the query.
+	Row(vals []any) (more bool, err error)
+}
+
+// AdminQueryTo runs SQL for an operator and hands its rows to out one at a
+// time, as SQLite produces them, so that no result is held whole; it
+// returns the number of rows the statements inserted, updated or deleted,
+// including those their triggers changed. args are bound in order. The
+// rules of user SQL apply: the authorizer refuses Roost's internal tables,
+// ATTACH, engine pragmas and transaction control. Like [DB.Query], query may
+// hold several statements: they run in order and the rows are the last
+// one's. The statement stops when ctx ends (sqlite3_interrupt): the query
+// then fails with ctx's error and changes nothing.
 //
 // Unless write is set it runs read-only (PRAGMA query_only): a statement that
 // writes fails with code read_only and changes nothing. With write it runs in
-// a transaction of its own, committed before AdminQuery returns, or rolled
+// a transaction of its own, committed before AdminQueryTo returns, or rolled
 // back if any statement fails. A read-only query of an object without
 // storage fails with [ErrNoStorage]; a write creates the storage.
 //
 // Values: INTEGER is int64, REAL float64, TEXT string and NULL nil; a BLOB
 // is a string when it is valid UTF-8 and a []byte otherwise (encoding/json
 // writes that as base64). The driver reads columns declared DATE, DATETIME
-// or TIMESTAMP as times, returned as RFC 3339 text, and BOOLEAN as 0 or 1.
-func (db *DB) AdminQuery(ctx context.Context, query string, args []any, write bool, maxRows int) (*QueryResult, error) {
+// or TIMESTAMP as times, given as RFC 3339 text, and BOOLEAN as 0 or 1. A
+// row is read whole before out sees it: at most its columns times the
+// value limit.
+func (db *DB) AdminQueryTo(ctx context.Context, query string, args []any, write bool, out RowSink) (int64, error) {
 	vals, err := values(args, db.s.cfg.MaxValueSize)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	named := make([]driver.NamedValue, len(vals))
 	for i, v := range vals {
 		named[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
 	}
-	if maxRows <= 0 {
-		maxRows = DefaultMaxRows
-	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	res, err := db.adminQueryLocked(ctx, query, named, write, maxRows)
+	n, err := db.adminQueryLocked(ctx, query, named, write, out)
 	if err != nil {
-		return nil, db.adminErr("admin query", err)
+		return 0, db.adminErr("admin query", err)
 	}
-	return res, nil
+	return n, nil
 }
 
-func (db *DB) adminQueryLocked(ctx context.Context, query string, args []driver.NamedValue, write bool, maxRows int) (*QueryResult, error) {
+func (db *DB) adminQueryLocked(ctx context.Context, query string, args []driver.NamedValue, write bool, out RowSink) (int64, error) {
 	if err := db.adminReady(); err != nil {
-		return nil, err
+		return 0, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return 0, err
 	}
 	created := false
 	if db.conn == nil {
 		if !write {
-			return nil, ErrNoStorage
+			return 0, ErrNoStorage
 		}
 		if err := db.ensureFile(); err != nil {
-			return nil, err
+			return 0, err
 		}
 		created = true
 	}
 	finish, err := db.beginAdminLocked(write)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	res, err := db.runAdminLocked(ctx, query, args, maxRows)
+	n, err := db.runAdminLocked(ctx, query, args, out)
 	if err = finish(err); err != nil {
 		if created {
 			err = errors.Join(err, db.removeLocked())
 		}
-		return nil, err
+		return 0, err
 	}
-	return res, nil
+	return n, nil
 }
 
 // beginAdminLocked starts what surrounds an admin statement: a write
@@ -191,58 +222,92 @@ func (db *DB) beginAdminLocked(write bool) (finish func(error) error, err error)
 	}, nil
 }
 
-// runAdminLocked runs the statements as user SQL and collects the result.
-func (db *DB) runAdminLocked(ctx context.Context, query string, args []driver.NamedValue, maxRows int) (*QueryResult, error) {
+// runAdminLocked runs the statements as user SQL, hands their rows to out
+// and counts the rows they changed.
+func (db *DB) runAdminLocked(ctx context.Context, query string, args []driver.NamedValue, out RowSink) (int64, error) {
 	before, err := selectInt(db.conn, `SELECT total_changes()`)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	var res *QueryResult
-	err = db.runUser(query, func() (err error) {
-		res, err = collect(ctx, db.conn, query, args, maxRows)
-		return err
-	})
+	err = db.runUser(query, func() error { return stream(ctx, db.conn, query, args, out) })
+	if se, ok := errors.AsType[*sinkError](err); ok {
+		return 0, se.err // out's own failure, such as a client that left
+	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return 0, context.Cause(ctx)
 		}
-		return nil, usageError(err)
+		return 0, usageError(err)
 	}
 	after, err := selectInt(db.conn, `SELECT total_changes()`)
-	res.RowsAffected = after - before
-	return res, err
+	return after - before, err
 }
 
-// collect runs query and reads up to maxRows of its rows. The statement is
-// finished (closed) when it returns, so its changes are counted.
-func collect(ctx context.Context, conn *sqlite3.SQLiteConn, query string, args []driver.NamedValue, maxRows int) (res *QueryResult, err error) {
+// stream runs query and hands its rows to out until out wants no more.
+// The statement is finished (closed) when it returns, so its changes are
+// counted.
+func stream(ctx context.Context, conn *sqlite3.SQLiteConn, query string, args []driver.NamedValue, out RowSink) (err error) {
 	rows, err := conn.QueryContext(ctx, query, args)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer func() {
 		if cerr := rows.Close(); err == nil && cerr != nil {
-			res, err = nil, cerr
+			err = cerr
 		}
 	}()
-	res = &QueryResult{Columns: append([]string{}, rows.Columns()...), Rows: [][]any{}}
-	v := make([]driver.Value, len(res.Columns))
+	if err := out.Columns(append([]string{}, rows.Columns()...)); err != nil {
+		return &sinkError{err}
+	}
+	v := make([]driver.Value, len(rows.Columns()))
+	row := make([]any, len(v))
 	for {
 		if err := rows.Next(v); err == io.EOF {
-			return res, nil
+			return nil
 		} else if err != nil {
-			return nil, err
+			return err
 		}
-		if len(res.Rows) == maxRows {
-			res.Truncated = true
-			return res, nil
-		}
-		row := make([]any, len(v))
 		for i, x := range v {
 			row[i] = jsonValue(x)
 		}
-		res.Rows = append(res.Rows, row)
+		if more, err := out.Row(row); err != nil {
+			return &sinkError{err}
+		} else if !more {
+			return nil
+		}
 	}
+}
+
+// sinkError is a RowSink's failure, told apart from the statement's.
+type sinkError struct{ err error }
+
+func (e *sinkError) Error() string { return e.err.Error() }
+
+// collector is the RowSink of [DB.AdminQuery]: it keeps up to max rows.
+type collector struct {
+	max int
+	res *QueryResult
+}
+
+func (c *collector) Columns(cols []string) error {
+	c.res.Columns = cols
+	return nil
+}
+
+func (c *collector) Row(vals []any) (bool, error) {
+	if len(c.res.Rows) == c.max {
+		c.res.Truncated = true
+		return false, nil
+	}
+	row := make([]any, len(vals))
+	for i, v := range vals {
+		if b, ok := v.([]byte); ok {
+			v = slices.Clone(b)
+		}
+		row[i] = v
+	}
+	c.res.Rows = append(c.res.Rows, row)
+	return true, nil
 }
 
 // jsonValue converts a value read by the driver into one that encodes to
@@ -253,7 +318,7 @@ func jsonValue(v driver.Value) any {
 		if utf8.Valid(v) {
 			return string(v)
 		}
-		return slices.Clone(v)
+		return v // the driver's buffer: a RowSink copies what it keeps
 	case bool:
 		if v {
 			return int64(1)

@@ -382,11 +382,25 @@ func (db *DB) atSizeLimit() bool {
 	if db.s.cfg.Faults.tookFull() {
 		return false
 	}
+	free, ok := db.s.freeSpace()
+	return ok && free >= diskFullSlack
+}
+
+// freeSpace returns the free space of the data directory's disk, and
+// whether it could tell.
+func (s *Store) freeSpace() (uint64, bool) {
 	var st unix.Statfs_t
-	if err := unix.Statfs(db.s.abs, &st); err != nil {
-		return false
+	if err := unix.Statfs(s.abs, &st); err != nil {
+		return 0, false
 	}
-	return st.Bavail*uint64(st.Bsize) >= diskFullSlack
+	return st.Bavail * uint64(st.Bsize), true
+}
+
+// lowOnSpace reports whether the data directory's disk has less than
+// diskFullSlack free.
+func (s *Store) lowOnSpace() bool {
+	free, ok := s.freeSpace()
+	return ok && free < diskFullSlack
 }
 
 // diskFullSlack is the free space below which a SQLITE_FULL is taken for a

@@ -155,6 +155,10 @@ func (db *DB) stageImport(ctx context.Context, src string) (*sqlite3.SQLiteConn,
 // sqliteMagic starts every SQLite database file.
 const sqliteMagic = "SQLite format 3\x00"
 
+// HeaderSize is the size of a SQLite database file's header, which
+// [CheckHeader] reads.
+const HeaderSize = 100
+
 // checkImportFile checks src's size and header before anything is copied.
 func checkImportFile(src string, maxSize int64) error {
 	f, err := os.Open(src)
@@ -169,15 +173,24 @@ func checkImportFile(src string, maxSize int64) error {
 	if st.Size() > maxSize {
 		return &LimitError{Limit: "database size", Max: maxSize, Got: st.Size()}
 	}
-	h := make([]byte, 100) // the database header
+	h := make([]byte, HeaderSize)
 	n, err := io.ReadFull(f, h)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return err
 	}
-	if n < len(h) || string(h[:16]) != sqliteMagic {
-		return badImport("the file is not a SQLite database")
+	return CheckHeader(h[:n], maxSize)
+}
+
+// CheckHeader checks the first [HeaderSize] bytes of a file to import (h
+// is shorter if the file is), so that an upload that is no database, or
+// one too big, is refused before the rest of it is read: it must be a
+// SQLite database (code bad_request) with 4096-byte pages, whose size, if
+// its header records one, is at most maxSize (code limit_exceeded).
+func CheckHeader(h []byte, maxSize int64) error {
+	if len(h) < HeaderSize || string(h[:16]) != sqliteMagic {
+		return badImport("the file is not a SQLite database: it does not start with %q", sqliteMagic)
 	}
-	pageSize := int(binary.BigEndian.Uint16(h[16:18]))
+	pageSize := int64(binary.BigEndian.Uint16(h[16:18]))
 	if pageSize == 1 {
 		pageSize = 65536
 	}
@@ -185,6 +198,12 @@ func checkImportFile(src string, maxSize int64) error {
 		return badImport("the database's page size is %d bytes; Roost's is 4096. Convert it first: "+
 			"sqlite3 FILE 'PRAGMA journal_mode=DELETE; PRAGMA page_size=4096; VACUUM;' "+
 			"(VACUUM may renumber the rowids of tables without an INTEGER PRIMARY KEY)", pageSize)
+	}
+	// The page count at offset 28 is valid when the change counter (24)
+	// matches the version-valid-for number (92), as SQLite decides.
+	pages := int64(binary.BigEndian.Uint32(h[28:32]))
+	if pages > 0 && string(h[24:28]) == string(h[92:96]) && pages*pageSize > maxSize {
+		return &LimitError{Limit: "database size", Max: maxSize, Got: pages * pageSize}
 	}
 	return nil
 }
@@ -292,7 +311,11 @@ func (s *Store) templateSchema() ([]schemaObject, error) {
 	}
 	conn := c.(*sqlite3.SQLiteConn)
 	defer conn.Close()
-	b := slices.Clone(s.template.db)
+	t, err := s.tmpl()
+	if err != nil {
+		return nil, err
+	}
+	b := slices.Clone(t.db)
 	b[18], b[19] = 1, 1 // a memory database cannot be in WAL mode
 	if err := conn.Deserialize(b, "main"); err != nil {
 		return nil, err

@@ -111,11 +111,14 @@ func removeUnlocked(root *os.Root, name string) error {
 	return root.RemoveAll(name)
 }
 
-// fill makes spares until there are want, then waits to be woken.
+// fill makes spares until there are want, then waits to be woken. It
+// makes none while the disk is nearly full: they would take the space that
+// objects need (an operator who frees space on a full disk wants it for
+// the objects).
 func (sp *spares) fill() {
 	defer close(sp.done)
 	for {
-		for sp.count() < sp.want {
+		for sp.count() < sp.want && !sp.s.lowOnSpace() {
 			select {
 			case <-sp.stop:
 				return
@@ -148,9 +151,12 @@ func (sp *spares) make() error {
 	sp.mu.Unlock()
 	full := sp.s.cfg.Synchronous == SyncFull
 	fd := sp.fd
-	err := writeAt(fd, name+"-wal", sp.s.template.wal, false)
+	t, err := sp.s.tmpl()
 	if err == nil {
-		err = writeAt(fd, name, sp.s.template.db, full)
+		err = writeAt(fd, name+"-wal", t.wal, false)
+	}
+	if err == nil {
+		err = writeAt(fd, name, t.db, full)
 	}
 	if err != nil {
 		unix.Unlinkat(fd, name+"-wal", 0)

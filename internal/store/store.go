@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
 	"golang.org/x/sys/unix"
@@ -99,9 +100,12 @@ type Store struct {
 	root *os.Root
 	// abs is the data directory's absolute, symlink-free path: SQLite opens
 	// files by name, through a VFS that refuses names outside it.
-	abs      string
-	vfs      *shimVFS
-	template template
+	abs string
+	vfs *shimVFS
+	// template holds the bytes of a new object's files once made (see
+	// tmpl); tmplMu serializes their making.
+	template atomic.Pointer[template]
+	tmplMu   sync.Mutex
 	// spares are new objects' files made ahead; nil if Config.Spares < 0.
 	spares *spares
 	// dirs holds the object directories known to exist.
@@ -157,23 +161,43 @@ func open(cfg Config, lock *os.File) (*Store, error) {
 		root.Close()
 		return nil, fmt.Errorf("store: create objects directory: %w", err)
 	}
+	// What a crash left in .tmp (an import's upload, say) goes, which also
+	// frees its space.
+	if err := root.RemoveAll(".tmp"); err != nil {
+		root.Close()
+		return nil, fmt.Errorf("store: empty .tmp: %w", err)
+	}
 	s := &Store{cfg: cfg, root: root, abs: abs, lock: lock}
 	name := "roost-" + strconv.FormatInt(vfsSeq.Add(1), 10)
 	if s.vfs, err = newShimVFS(name, abs, cfg.Faults, cfg.Synchronous == SyncFull); err != nil {
 		s.Close()
 		return nil, err
 	}
-	if s.template, err = s.makeTemplate(); err != nil {
+	// On a full disk the template is made at the first create instead:
+	// Open must work, so that an operator can start the server and remove
+	// data (issue 12).
+	if _, err := s.tmpl(); err != nil && !diskFull(err) {
 		s.Close()
 		return nil, err
 	}
 	if cfg.Spares > 0 {
-		if s.spares, err = openSpares(s, cfg.Spares); err != nil {
+		if s.spares, err = openSpares(s, cfg.Spares); err != nil && !diskFull(err) {
 			s.Close()
 			return nil, err
 		}
+		// On a full disk the store opens without spares: creates write
+		// their own files.
 	}
 	return s, nil
+}
+
+// diskFull reports whether err is a full disk's (or quota's).
+func diskFull(err error) bool {
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		return se.Code == sqlite3.ErrFull
+	}
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
 // Close stops the spares' filler, releases the data directory and its
@@ -241,6 +265,26 @@ const kvSchema = `CREATE TABLE _roost_kv (key TEXT PRIMARY KEY, value BLOB NOT N
 // applicationID marks Roost's files ("ROST"): `sqlite3 x.db 'PRAGMA application_id'`.
 const applicationID = 0x524f5354
 
+// tmpl returns the bytes of a new object's files, making them if Open
+// could not (on a full disk). A failure is returned, and the next call
+// tries again.
+func (s *Store) tmpl() (template, error) {
+	if t := s.template.Load(); t != nil {
+		return *t, nil
+	}
+	s.tmplMu.Lock()
+	defer s.tmplMu.Unlock()
+	if t := s.template.Load(); t != nil {
+		return *t, nil
+	}
+	t, err := s.makeTemplate()
+	if err != nil {
+		return template{}, err
+	}
+	s.template.Store(&t)
+	return t, nil
+}
+
 // makeTemplate builds the files of a new, empty object: the database (WAL
 // mode, the KV table, page size) and a WAL that already holds one committed,
 // no-op transaction. Creating an object from them costs two file writes
@@ -248,11 +292,11 @@ const applicationID = 0x524f5354
 // WAL is not empty, the object's first commit appends to it without first
 // writing and syncing a new WAL header: one fsync less per new object.
 func (s *Store) makeTemplate() (tmpl template, err error) {
-	tmp := path.Join(".tmp", strconv.Itoa(os.Getpid()))
+	tmp := path.Join(".tmp", "template-"+strconv.Itoa(os.Getpid()))
 	if err := s.root.MkdirAll(tmp, 0o700); err != nil {
 		return tmpl, fmt.Errorf("store: template: %w", err)
 	}
-	defer s.root.RemoveAll(".tmp")
+	defer s.root.RemoveAll(tmp)
 	file := path.Join(tmp, "template.db")
 	conn, err := s.dial(file, true)
 	if err != nil {
@@ -333,13 +377,17 @@ func (s *Store) create(file string) (*newFiles, error) {
 			unix.Unlinkat(nf.fd, nf.base+newSuffix, 0) // left by a crash in a create that wrote its files
 		}
 	}
+	var t template
 	if !took && err == nil {
-		err = writeAt(nf.fd, nf.base+"-wal", s.template.wal, false)
+		t, err = s.tmpl()
+	}
+	if !took && err == nil {
+		err = writeAt(nf.fd, nf.base+"-wal", t.wal, false)
 		if err == nil {
 			err = s.cfg.Faults.check(OpSync, nf.base)
 		}
 		if err == nil {
-			err = writeAt(nf.fd, nf.base+newSuffix, s.template.db, full)
+			err = writeAt(nf.fd, nf.base+newSuffix, t.db, full)
 		}
 		if err == nil {
 			err = unix.Renameat(nf.fd, nf.base+newSuffix, nf.fd, nf.base)
@@ -416,9 +464,12 @@ func (s *Store) ensureDir(dir string) error {
 	return nil
 }
 
-// remove deletes an object's files.
+// remove deletes an object's files. The database goes first: without it
+// there is no object (see create), so a crash midway leaves garbage that
+// the next create overwrites, never an old version of the object resurrected
+// from a database whose WAL is gone.
 func (s *Store) remove(file string) error {
-	for _, f := range []string{file + "-wal", file + "-journal", file + newSuffix, file} {
+	for _, f := range []string{file, file + "-wal", file + "-journal", file + newSuffix} {
 		if err := s.root.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
