@@ -61,8 +61,8 @@ type Gateway struct {
 	objects     Objects
 	maxBody     int64
 	bodyTimeout time.Duration
-	logger  *slog.Logger
-	mux     *http.ServeMux
+	logger      *slog.Logger
+	mux         *http.ServeMux
 }
 
 // New returns a gateway for cfg, or an error naming the first invalid field.
