@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/roost-dev/roost/internal/errcode"
@@ -121,19 +122,42 @@ func (l *Listener) spawn(fn func()) bool {
 	return true
 }
 
-// write writes the 503 answer to c and closes it. With linger > 0 it first
-// ends its side of the stream and drops what the client sends for at most
-// linger, so that the answer is not lost to a reset.
+// write writes the 503 answer to c, ends its side of the stream and closes
+// it. Closing a socket with unread input makes the kernel send a reset,
+// which can reach the client before the answer: so it first drops what the
+// client sent, for at most linger, or, with linger 0, what has arrived.
 func (l *Listener) write(c *net.TCPConn, linger time.Duration) {
 	defer c.Close()
 	now := time.Now() // deadlines on connections are wall-clock times
 	c.SetWriteDeadline(now.Add(answerTimeout))
-	if _, err := c.Write(l.answer); err != nil || linger == 0 {
+	if _, err := c.Write(l.answer); err != nil {
 		return
 	}
 	c.CloseWrite()
+	if linger == 0 {
+		dropArrived(c)
+		return
+	}
 	c.SetReadDeadline(now.Add(linger))
 	io.Copy(io.Discard, io.LimitReader(c, lingerBytes)) // ends at EOF, the deadline or the limit
+}
+
+// dropArrived reads what c has received so far, without waiting, and drops
+// it.
+func dropArrived(c *net.TCPConn) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	var buf [4096]byte
+	rc.Read(func(fd uintptr) bool {
+		for range lingerBytes / len(buf) {
+			if n, err := syscall.Read(int(fd), buf[:]); n <= 0 || err != nil {
+				break
+			}
+		}
+		return true // never wait for more
+	})
 }
 
 // warn logs that connections are refused, at most once per logEvery.
