@@ -61,7 +61,7 @@ func (e *Engine) instance(r *http.Request) (*Instance, error) {
 func readBody(r *http.Request, limit int64) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	switch {
-	case errcode.Coded(err): // request_timeout from the gateway
+	case err != nil && errcode.Coded(err): // request_timeout from the gateway
 		return nil, err
 	case err != nil:
 		return nil, errcode.New(errcode.BadRequest, "read the body: %v", err)

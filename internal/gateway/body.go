@@ -92,13 +92,13 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 	if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return nil, g.tooLarge(mbe.Limit + 1)
 	}
-	if errcode.Coded(err) {
+	switch {
+	case err == nil:
+		return buf.Bytes(), nil
+	case errcode.Coded(err): // request_timeout
 		return nil, err
 	}
-	if err != nil {
-		return nil, errcode.New(errcode.BadRequest, "read request body: %v", err)
-	}
-	return buf.Bytes(), nil
+	return nil, errcode.New(errcode.BadRequest, "read request body: %v", err)
 }
 
 func (g *Gateway) tooLarge(atLeast int64) error {

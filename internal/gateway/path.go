@@ -18,7 +18,9 @@ import (
 // reaches it. (Browsers resolve %2e%2e segments too, so reach such an
 // object by its ID from a page.)
 func CheckPath(escapedPath string) error {
-	for seg := range strings.SplitSeq(escapedPath, "/") {
+	for p := escapedPath; p != ""; {
+		var seg string
+		seg, p, _ = strings.Cut(p, "/")
 		if seg == "." || seg == ".." {
 			return errcode.New(errcode.BadRequest, "path %s has a %q segment; Roost does not resolve dot segments: send the path without them", quote(escapedPath), seg)
 		}

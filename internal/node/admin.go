@@ -320,7 +320,7 @@ func spool(path string, r io.Reader, max int64) (err error) {
 		}
 	}()
 	n, err := io.Copy(f, io.LimitReader(r, max+1))
-	if errcode.Coded(err) { // request_timeout from the gateway
+	if err != nil && errcode.Coded(err) { // request_timeout from the gateway
 		return err
 	}
 	if err != nil {

@@ -27,12 +27,7 @@ import (
 // handlers on an http.ServeMux do, instead of 405 (issue 12).
 func (n *Node) Fetch(ctx context.Context, ref Ref, req *http.Request) (*http.Response, error) {
 	head := req.Method == http.MethodHead
-	in := req
-	if head {
-		in = new(http.Request)
-		*in = *req
-		in.Method = http.MethodGet
-	}
+	in := headAsGet(req)
 	rec := &recorder{header: http.Header{}}
 	err := n.rt.Deliver(ctx, &runtime.Event{Class: ref.Class, ID: ref.ID, Name: ref.Name, Kind: runtime.KindHTTP,
 		Fn: func(ctx context.Context, inst any, _ *store.DB) error {
@@ -52,6 +47,17 @@ func (n *Node) Fetch(ctx context.Context, ref Ref, req *http.Request) (*http.Res
 		resp.Body = http.NoBody
 	}
 	return resp, nil
+}
+
+// headAsGet returns a HEAD request as the GET it stands for, and any other
+// request as it is.
+func headAsGet(req *http.Request) *http.Request {
+	if req.Method != http.MethodHead {
+		return req
+	}
+	get := *req
+	get.Method = http.MethodGet
+	return &get
 }
 
 // gatewayObjects is the node as the gateway sees it.
