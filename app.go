@@ -46,7 +46,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		Dir: cfg.Dir, Sync: node.Sync(cfg.Durability), IdleTimeout: cfg.IdleTimeout, MaxActive: cfg.MaxActiveObjects,
 		MaxPending: cfg.MaxPendingEvents, BlockTimeout: cfg.BlockConcurrencyTimeout,
 		MaxKeySize: cfg.MaxKeySize, MaxValueSize: cfg.MaxValueSize, MaxDatabaseSize: cfg.MaxDatabaseSize,
-		MaxBodyBytes: cfg.MaxBodyBytes, TimerRetry: node.RetryPolicy(cfg.TimerRetry), TimerConcurrency: cfg.TimerConcurrency,
+		MaxBodyBytes: cfg.MaxBodyBytes, BodyTimeout: cfg.BodyTimeout, TimerRetry: node.RetryPolicy(cfg.TimerRetry), TimerConcurrency: cfg.TimerConcurrency,
 		WebSockets: node.SocketLimits{MaxMessageBytes: ws.MaxMessageBytes, SendQueue: ws.SendQueue,
 			MaxPerObject: ws.MaxPerObject, MaxTotal: ws.MaxTotal, AllowedOrigins: ws.AllowedOrigins},
 		Admin: node.AdminLimits(cfg.Admin),

@@ -57,6 +57,14 @@ type Config struct {
 	// MaxBodyBytes bounds HTTP request bodies at the gateway. Defaults to
 	// 4 MiB.
 	MaxBodyBytes int64
+	// BodyTimeout bounds how long a client may take to send a request body
+	// to [App.Handler], from the end of its headers: past it the client gets
+	// 408 request_timeout and its connection is closed, so a slow or silent
+	// client cannot hold a connection and its buffer. Requests without a
+	// body (long polls, WebSocket upgrades) are not bound by it; the admin
+	// API's import may take longer as long as bytes keep arriving (no pause
+	// of BodyTimeout). Defaults to 60s; negative means no limit.
+	BodyTimeout time.Duration
 	// BlockConcurrencyTimeout bounds State.BlockConcurrencyWhile. Defaults to
 	// 30s.
 	BlockConcurrencyTimeout time.Duration
@@ -152,6 +160,9 @@ func (c *Config) validate() error {
 	}
 	if c.IdleTimeout > 0 && c.IdleTimeout < 10*time.Millisecond {
 		return fmt.Errorf("config: IdleTimeout: must be ≥ 10ms or negative, got %s", c.IdleTimeout)
+	}
+	if c.BodyTimeout > 0 && c.BodyTimeout < 10*time.Millisecond {
+		return fmt.Errorf("config: BodyTimeout: must be ≥ 10ms or negative, got %s", c.BodyTimeout)
 	}
 	if c.MaxActiveObjects < 0 || c.MaxPendingEvents < 0 || c.MaxKeySize < 0 || c.MaxValueSize < 0 || c.MaxDatabaseSize < 0 || c.MaxBodyBytes < 0 {
 		return errors.New("config: limits must not be negative")

@@ -60,7 +60,9 @@
 // /{class}/id/{hexid}/... to the object's ServeHTTP (or Fetch) with the rest
 // of the path. Errors are JSON: {"error":{"code":"…","message":"…"}}, with
 // the stable codes of [ErrorCode]. [App.Handle] mounts pages and APIs beside
-// the objects.
+// the objects. A path with a "." or ".." segment gets 400 bad_request, never
+// a redirect; a HEAD request reaches the object as a GET and is answered
+// without the body; a request body must arrive within [Config.BodyTimeout].
 //
 // # RPC
 //

@@ -65,3 +65,30 @@ func TestGateway_RoutesAndErrors(t *testing.T) {
 		t.Errorf("counter = %d after the errors, want 4", got)
 	}
 }
+
+func TestGateway_HeadAnswersLikeGetWithoutTheBody(t *testing.T) {
+	t.Parallel()
+	app := newApp(t, roost.Config{})
+	counters, _ := registerCounter(app, "counter")
+	srv := serve(t, app)
+	do(t, srv, http.MethodPost, "/counter/h/increment", "")
+	get := do(t, srv, http.MethodGet, "/counter/h", "")
+	head := do(t, srv, http.MethodHead, "/counter/h", "")
+	if head.status != http.StatusOK || head.body != "" {
+		t.Fatalf("HEAD = %d %q, want 200 without a body", head.status, head.body)
+	}
+	for _, k := range []string{"Content-Type", "Content-Length"} {
+		if head.header.Get(k) != get.header.Get(k) || head.header.Get(k) == "" {
+			t.Errorf("HEAD %s = %q, want GET's %q", k, head.header.Get(k), get.header.Get(k))
+		}
+	}
+	// A route that GET does not take, HEAD does not either.
+	if res := do(t, srv, http.MethodHead, "/counter/h/increment", ""); res.status != http.StatusMethodNotAllowed || res.header.Get("Allow") != "POST" {
+		t.Errorf("HEAD on a POST route = %d (Allow %q), want 405 (Allow POST)", res.status, res.header.Get("Allow"))
+	}
+	// Through a stub, the object sees a GET and the answer has no body.
+	res, err := fetch(t.Context(), counters.Get(counters.IDFromName("h")), http.MethodHead, "/", "")
+	if err != nil || res.status != http.StatusOK || res.body != "" || res.header.Get("Content-Length") != get.header.Get("Content-Length") {
+		t.Fatalf("HEAD through a stub = %+v, %v; want 200, GET's Content-Length, no body", res, err)
+	}
+}

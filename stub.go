@@ -22,7 +22,8 @@ func (s *Stub) ID() ID { return s.id }
 // once the event's writes are durable (the output gate): a response is never
 // seen for writes that could still be lost. The object sees req.URL as given
 // (the gateway strips /{class}/{name} first). ctx bounds the wait; an event
-// still queued when it ends never runs.
+// still queued when it ends never runs. A HEAD request reaches the object as
+// a GET, and its response has the GET's headers and no body.
 //
 // Errors: ErrUnknownClass, ErrOverloaded, ErrShuttingDown, a handler's error
 // or panic (codes handler_error, handler_panic), a commit failure (codes

@@ -14,11 +14,10 @@ import (
 	"github.com/roost-dev/roost"
 )
 
-func TestWebSocketLimits(t *testing.T) {
-	app := newApp(t, roost.Config{WebSockets: roost.WebSocketConfig{MaxMessageBytes: 1024, MaxPerObject: 2, MaxTotal: 3}})
+func TestWebSocketLimits_MessageSize(t *testing.T) {
+	app := newApp(t, roost.Config{WebSockets: roost.WebSocketConfig{MaxMessageBytes: 1024}})
 	registerChat(app)
 	srv := serve(t, app)
-	url := "ws" + strings.TrimPrefix(srv.URL, "http")
 
 	// A message over the limit closes its socket with 1009.
 	c := wsDial(t, srv.URL+"/chat/big")
@@ -30,8 +29,16 @@ func TestWebSocketLimits(t *testing.T) {
 		t.Fatalf("after a message over the limit: %v, want close 1009", err)
 	}
 
-	// Per object, then per app: beyond the limit the upgrade is refused
-	// with limit_exceeded.
+}
+
+// Per object, then per app: beyond the limit the upgrade is refused with
+// limit_exceeded. (An app of its own: a socket closed for its message
+// frees its place only once its goroutines end.)
+func TestWebSocketLimits_Count(t *testing.T) {
+	app := newApp(t, roost.Config{WebSockets: roost.WebSocketConfig{MaxPerObject: 2, MaxTotal: 3}})
+	registerChat(app)
+	srv := serve(t, app)
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
 	wsDial(t, srv.URL+"/chat/full")
 	wsDial(t, srv.URL+"/chat/full")
 	_, resp, err := websocket.DefaultDialer.Dial(url+"/chat/full", nil)

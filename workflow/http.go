@@ -61,6 +61,8 @@ func (e *Engine) instance(r *http.Request) (*Instance, error) {
 func readBody(r *http.Request, limit int64) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	switch {
+	case err != nil && errcode.Coded(err): // request_timeout from the gateway
+		return nil, err
 	case err != nil:
 		return nil, errcode.New(errcode.BadRequest, "read the body: %v", err)
 	case int64(len(b)) > limit:

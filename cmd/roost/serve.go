@@ -4,9 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -18,6 +16,8 @@ import (
 
 	"github.com/roost-dev/roost"
 	"github.com/roost-dev/roost/examples/demo"
+	"github.com/roost-dev/roost/internal/gateway"
+	"github.com/roost-dev/roost/internal/listen"
 	"github.com/roost-dev/roost/workflow"
 )
 
@@ -32,6 +32,9 @@ type serveOptions struct {
 	wsSendQueue, wsMaxPerObject, wsMax          int
 	wsOrigins                                   []string
 	maxBody                                     int64
+	maxConns                                    int
+	httpHeaderTimeout, httpBodyTimeout          time.Duration
+	httpIdleTimeout                             time.Duration
 	adminToken                                  string
 	admin                                       roost.AdminConfig
 	demo                                        bool
@@ -80,6 +83,10 @@ answered at once, then in-flight events finish and commit.`,
 	f.DurationVar(&o.idleTimeout, "idle-timeout", 10*time.Second, "evict an object from memory after this long without events (negative: never)")
 	f.IntVar(&o.maxActive, "max-active", 256, "most objects in memory (open databases) at once; least recently used idle ones are evicted")
 	f.Int64Var(&o.maxBody, "max-body", 4<<20, "largest HTTP request body in bytes")
+	f.IntVar(&o.maxConns, "max-conns", 0, "most open client connections, WebSockets included; beyond it a new one gets 503 overloaded and is closed (0: what the open-file limit leaves after objects' files)")
+	f.DurationVar(&o.httpHeaderTimeout, "http-header-timeout", listen.DefaultHeaderTimeout, "close a connection whose request line and headers take longer (negative: never)")
+	f.DurationVar(&o.httpBodyTimeout, "http-body-timeout", gateway.DefaultBodyTimeout, "answer 408 and close a connection whose request body takes longer after its headers (imports: no pause this long; negative: never)")
+	f.DurationVar(&o.httpIdleTimeout, "http-idle-timeout", listen.DefaultIdleTimeout, "close a kept-alive connection idle this long between requests (negative: never)")
 	f.IntVar(&o.maxPending, "max-pending", 4096, "most queued events per object; beyond it callers get 503 overloaded at once")
 	f.IntVar(&o.timerRetries, "timer-retries", 6, "retries of a failed alarm or timer run before the fire is dropped (negative: none)")
 	f.DurationVar(&o.timerRetryDelay, "timer-retry-delay", 2*time.Second, "delay before the first retry of a failed alarm or timer run; doubles with each retry")
@@ -129,16 +136,21 @@ func serve(ctx context.Context, o serveOptions) error {
 			log.Warn("flush trace spans", "err", err)
 		}
 	}()
+	lc, err := o.listenConfig(log)
+	if err != nil {
+		return err
+	}
 	// The port first: a second server on a busy port fails before it
 	// touches any data directory.
-	ln, err := net.Listen("tcp", o.addr)
+	ln, err := listen.Listen(o.addr, lc)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return err
 	}
 	defer ln.Close()
 	app, err := roost.Open(ctx, roost.Config{
 		Dir: o.data, Durability: o.durability, IdleTimeout: o.idleTimeout,
-		MaxActiveObjects: o.maxActive, MaxPendingEvents: o.maxPending, MaxBodyBytes: o.maxBody, Logger: log, TracerProvider: tp,
+		MaxActiveObjects: o.maxActive, MaxPendingEvents: o.maxPending, MaxBodyBytes: o.maxBody, BodyTimeout: o.httpBodyTimeout,
+		Logger: log, TracerProvider: tp,
 		WebSockets: roost.WebSocketConfig{MaxMessageBytes: o.wsMaxMessage, SendQueue: o.wsSendQueue,
 			MaxPerObject: o.wsMaxPerObject, MaxTotal: o.wsMax, AllowedOrigins: o.wsOrigins},
 		TimerRetry: roost.RetryPolicy{Initial: o.timerRetryDelay, MaxRetries: cmp.Or(o.timerRetries, -1)}, // 0 means none here
@@ -154,10 +166,13 @@ func serve(ctx context.Context, o serveOptions) error {
 	app.Handle(workflow.Prefix, workflows.Handler())
 	app.Handle("/_roost/", app.AdminHandler(o.adminToken))
 	app.Handle("GET /metrics", app.MetricsHandler())
-	srv := &http.Server{Handler: app.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	if err := app.RegisterMetrics(connMetrics(ln)...); err != nil {
+		return errors.Join(err, app.Close(context.Background()))
+	}
+	srv := listen.Server(app.Handler(), lc)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "data", o.data, "durability", o.durability, "demo", o.demo)
+	log.Info("listening", "addr", ln.Addr().String(), "data", o.data, "durability", o.durability, "demo", o.demo, "max_conns", lc.MaxConns)
 	select {
 	case err = <-errc:
 	case <-ctx.Done():

@@ -217,6 +217,10 @@ func (s *Server) sql(w http.ResponseWriter, r *http.Request, ref Ref) {
 			gateway.WriteError(w, errcode.New(errcode.BodyTooLarge, "the SQL request is over %d bytes", mbe.Limit))
 			return
 		}
+		if errcode.Coded(err) { // request_timeout from the gateway
+			gateway.WriteError(w, err)
+			return
+		}
 		gateway.WriteError(w, errcode.New(errcode.BadRequest, "bad SQL request: %v; send {\"query\":\"…\",\"args\":[…],\"write\":false}", err))
 		return
 	}
@@ -263,6 +267,9 @@ func (s *Server) importDB(w http.ResponseWriter, r *http.Request, ref Ref) {
 		gateway.WriteError(w, err)
 		return
 	}
+	// A database file may be large: it goes to disk as it arrives, so the
+	// upload may take any time as long as it keeps arriving.
+	gateway.StreamBody(r)
 	if err := s.objects.Import(r.Context(), ref, r.Body, force); err != nil {
 		s.fail(w, r, err)
 		return

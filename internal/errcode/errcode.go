@@ -26,6 +26,7 @@ const (
 	UpgradeRequired  Code = "upgrade_required"   // 426: the route takes WebSocket upgrades only
 	MethodNotAllowed Code = "method_not_allowed" // 405
 	BodyTooLarge     Code = "body_too_large"     // 413: a request body over the configured limit
+	RequestTimeout   Code = "request_timeout"    // 408: the client did not send its request body in time
 	LimitExceeded    Code = "limit_exceeded"     // 413: a key, value or database over its limit
 	SQLNotAuthorized Code = "sql_not_authorized" // 403: SQL that touches other files, engine settings or internal tables
 	SQLError         Code = "sql_error"          // 400: SQL that SQLite rejected (syntax, constraint, missing table)
@@ -66,6 +67,7 @@ var statuses = map[Code]int{
 	UpgradeRequired:  http.StatusUpgradeRequired,
 	MethodNotAllowed: http.StatusMethodNotAllowed,
 	BodyTooLarge:     http.StatusRequestEntityTooLarge,
+	RequestTimeout:   http.StatusRequestTimeout,
 	LimitExceeded:    http.StatusRequestEntityTooLarge,
 	SQLNotAuthorized: http.StatusForbidden,
 	SQLError:         http.StatusBadRequest,

@@ -20,12 +20,28 @@
 // with the query unchanged and the header X-Roost-Object-Id set to its ID.
 // [ParseRoute] has the exact rules.
 //
+// No path is ever rewritten into another: a path with a "." or ".." segment
+// gets 400 bad_request on every route ([CheckPath]), and so does a path with
+// an empty segment (//) that a mounted handler matches, which http.ServeMux
+// would otherwise redirect to its cleaned form.
+//
 // # Bodies
 //
 // The gateway reads the whole request body before it calls the object, up to
 // Config.MaxBodyBytes, so the object's turn starts only once the bytes are
 // in memory: a slow or stalled client cannot hold up the other callers of
 // the same object. A body over the limit is answered with 413 body_too_large
-// and never reaches the object. The object's response is complete when Fetch
-// returns it (its writes are already durable); the gateway streams it out.
+// and never reaches the object. The buffer grows with the bytes that arrive,
+// never ahead of them by a declared Content-Length. The object's response is
+// complete when Fetch returns it (its writes are already durable); the
+// gateway streams it out.
+//
+// Every request body, on every route, must arrive within Config.BodyTimeout
+// of the end of its headers (a deadline on the client's connection, cleared
+// at the end of the body): past it the read fails with 408 request_timeout
+// and the connection closes. So a client that declares a large body and
+// sends little holds its connection for BodyTimeout at most. Requests
+// without a body are not timed, so long polls and WebSocket upgrades are
+// not cut off; an upload that goes to disk as it arrives may take longer
+// while it progresses ([StreamBody]).
 package gateway

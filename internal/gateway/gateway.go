@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/roost-dev/roost/internal/errcode"
 	"github.com/roost-dev/roost/internal/ids"
@@ -41,6 +42,13 @@ type Config struct {
 	// over it gets 413 body_too_large and never reaches its object. Defaults
 	// to 4 MiB; negative is an error.
 	MaxBodyBytes int64
+	// BodyTimeout bounds how long a client may take to send a request body,
+	// from the end of its headers, on every route (mounted ones included;
+	// see [StreamBody] for long uploads). Past it the read fails with
+	// request_timeout (408) and the connection is closed. A request without
+	// a body is not bound by it, so long polls and WebSockets are not.
+	// Defaults to 60s; negative means no limit.
+	BodyTimeout time.Duration
 	// Logger receives internal errors, with the attributes class and id.
 	// Defaults to slog.Default().
 	Logger *slog.Logger
@@ -50,10 +58,11 @@ type Config struct {
 // [Objects] and any other mounted pattern to its handler. It is safe for
 // concurrent use.
 type Gateway struct {
-	objects Objects
-	maxBody int64
-	logger  *slog.Logger
-	mux     *http.ServeMux
+	objects     Objects
+	maxBody     int64
+	bodyTimeout time.Duration
+	logger      *slog.Logger
+	mux         *http.ServeMux
 }
 
 // New returns a gateway for cfg, or an error naming the first invalid field.
@@ -67,10 +76,14 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if cfg.BodyTimeout == 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Gateway{objects: cfg.Objects, maxBody: cfg.MaxBodyBytes, logger: cfg.Logger, mux: http.NewServeMux()}, nil
+	return &Gateway{objects: cfg.Objects, maxBody: cfg.MaxBodyBytes, bodyTimeout: cfg.BodyTimeout,
+		logger: cfg.Logger, mux: http.NewServeMux()}, nil
 }
 
 // Handle mounts h on the gateway's mux for pattern, in the syntax of
@@ -85,15 +98,28 @@ func (g *Gateway) Handle(pattern string, h http.Handler) {
 }
 
 // ServeHTTP routes r to a mounted handler if one matches, or else to its
-// object (see [ParseRoute] for the paths). An object request's body is read
-// in full, up to Config.MaxBodyBytes, before the object sees the request, so
-// a slow client never holds the object's turn. Errors are written by
-// [WriteError].
+// object (see [ParseRoute] for the paths). A path with a dot segment gets
+// 400 bad_request on every route (see [CheckPath]), and so does a path with
+// an empty segment that a mounted handler matches: no path is ever
+// redirected to another. Every request body must arrive within
+// Config.BodyTimeout. An object request's body is read in full, up to
+// Config.MaxBodyBytes, before the object sees the request, so a slow client
+// never holds the object's turn. Errors are written by [WriteError].
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.EscapedPath()
+	if err := CheckPath(path); err != nil {
+		WriteError(w, err)
+		return
+	}
+	g.timeBody(w, r)
 	// Ask the mux first rather than mounting objects at "/": the mux would
 	// redirect a path it considers unclean (/counter/a//b), but object names
 	// and the rest of the path belong to the object, byte for byte.
 	if _, pattern := g.mux.Handler(r); pattern != "" {
+		if err := checkMounted(path); err != nil {
+			WriteError(w, err)
+			return
+		}
 		g.mux.ServeHTTP(w, r)
 		return
 	}
@@ -160,35 +186,6 @@ func checkResponse(resp *http.Response, err error) (*http.Response, error) {
 		return nil, fmt.Errorf("object answered with status %d, want 200 to 999", resp.StatusCode)
 	}
 	return resp, nil
-}
-
-// readBody reads r's whole body, or fails with body_too_large once it passes
-// the limit. A declared Content-Length over the limit fails before reading.
-func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if r.ContentLength > g.maxBody {
-		return nil, g.tooLarge(r.ContentLength)
-	}
-	if r.Body == nil {
-		return nil, nil
-	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
-	}
-	// MaxBytesReader also tells the server to close the connection, rather
-	// than drain the rest of an oversized body.
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, g.maxBody))
-	if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
-		return nil, g.tooLarge(mbe.Limit + 1)
-	}
-	if err != nil {
-		return nil, errcode.New(errcode.BadRequest, "read request body: %v", err)
-	}
-	return buf.Bytes(), nil
-}
-
-func (g *Gateway) tooLarge(atLeast int64) error {
-	return errcode.New(errcode.BodyTooLarge, "request body of at least %d bytes is over the limit of %d bytes", atLeast, g.maxBody)
 }
 
 // forward returns the request the object sees: a clone of r whose path is the

@@ -48,9 +48,13 @@ type Route struct {
 //
 // Errors carry a code for the HTTP answer: not_found for a path with fewer
 // than two segments, unknown_class for a class name that breaks the naming
-// rules, invalid_id for a bad hex ID, and bad_request for bad percent-encoding
-// or a name that is empty, over [MaxNameLen] bytes or not valid UTF-8.
+// rules, invalid_id for a bad hex ID, and bad_request for bad percent-encoding,
+// a "." or ".." segment anywhere (see [CheckPath]), or a name that is empty,
+// over [MaxNameLen] bytes or not valid UTF-8.
 func ParseRoute(escapedPath string) (Route, error) {
+	if err := CheckPath(escapedPath); err != nil {
+		return Route{}, err
+	}
 	p, ok := strings.CutPrefix(escapedPath, "/")
 	classSeg, p, found := strings.Cut(p, "/")
 	if !ok || !found {

@@ -124,6 +124,11 @@ func FuzzRoute(f *testing.F) {
 		if err := ids.ValidClass(rt.Class); err != nil {
 			t.Fatalf("ParseRoute(%q) accepted class: %v", path, err)
 		}
+		for seg := range strings.SplitSeq(path, "/") {
+			if seg == "." || seg == ".." {
+				t.Fatalf("ParseRoute(%q) accepted a dot segment: routers would resolve it", path)
+			}
+		}
 		if !strings.HasPrefix(rt.Rest, "/") {
 			t.Fatalf("ParseRoute(%q).Rest = %q, want a leading /", path, rt.Rest)
 		}

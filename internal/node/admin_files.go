@@ -119,7 +119,7 @@ func (ad *Admin) spool(path string, r io.Reader) (err error) {
 	h := make([]byte, store.HeaderSize)
 	n, err := io.ReadFull(r, h)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return errcode.New(errcode.BadRequest, "import: read the file: %v", err)
+		return readError(err)
 	}
 	if err := store.CheckHeader(h[:n], max); err != nil {
 		if le, ok := errors.AsType[*store.LimitError](err); ok {
@@ -141,12 +141,21 @@ func (ad *Admin) spool(path string, r io.Reader) (err error) {
 	}
 	copied, err := io.Copy(f, io.LimitReader(r, max-int64(n)+1))
 	if err != nil {
-		return errcode.New(errcode.BadRequest, "import: read the file: %v", err)
+		return readError(err)
 	}
 	if int64(n)+copied > max {
 		return over(0)
 	}
 	return nil
+}
+
+// readError is the error of an upload that could not be read: the
+// gateway's own (request_timeout) as it is, any other as bad_request.
+func readError(err error) error {
+	if errcode.Coded(err) {
+		return err
+	}
+	return errcode.New(errcode.BadRequest, "import: read the file: %v", err)
 }
 
 // importBound is the most bytes an imported file may have, and the error

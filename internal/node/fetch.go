@@ -20,11 +20,18 @@ import (
 // buffer that becomes the response only after the commit (the output
 // gate). A WebSocket the handler accepted comes as a 101 response whose
 // body upgrades the client's connection (see the gateway).
+//
+// A HEAD request reaches the object as a GET, and its response has the
+// GET's headers (Content-Length included) without the body, as RFC 9110
+// §9.3.2 defines HEAD: so every class answers HEAD on its GET routes, as
+// handlers on an http.ServeMux do, instead of 405 (issue 12).
 func (n *Node) Fetch(ctx context.Context, ref Ref, req *http.Request) (*http.Response, error) {
+	head := req.Method == http.MethodHead
+	in := headAsGet(req)
 	rec := &recorder{header: http.Header{}}
 	err := n.rt.Deliver(ctx, &runtime.Event{Class: ref.Class, ID: ref.ID, Name: ref.Name, Kind: runtime.KindHTTP,
 		Fn: func(ctx context.Context, inst any, _ *store.DB) error {
-			return HandlerError(n.handlers.ServeHTTP(ctx, inst, rec, req.WithContext(ctx)))
+			return HandlerError(n.handlers.ServeHTTP(ctx, inst, rec, in.WithContext(ctx)))
 		}})
 	if err != nil {
 		if rec.socket != nil {
@@ -33,10 +40,24 @@ func (n *Node) Fetch(ctx context.Context, ref Ref, req *http.Request) (*http.Res
 		return nil, err
 	}
 	resp := rec.response(req)
-	if rec.socket != nil {
+	switch {
+	case rec.socket != nil:
 		resp.Body = &upgradeBody{hub: n.hub, sock: rec.socket}
+	case head:
+		resp.Body = http.NoBody
 	}
 	return resp, nil
+}
+
+// headAsGet returns a HEAD request as the GET it stands for, and any other
+// request as it is.
+func headAsGet(req *http.Request) *http.Request {
+	if req.Method != http.MethodHead {
+		return req
+	}
+	get := *req
+	get.Method = http.MethodGet
+	return &get
 }
 
 // gatewayObjects is the node as the gateway sees it.

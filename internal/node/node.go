@@ -41,8 +41,10 @@ type Config struct {
 	// store.Config).
 	MaxKeySize, MaxValueSize int
 	MaxDatabaseSize          int64
-	// MaxBodyBytes bounds request bodies at the gateway.
+	// MaxBodyBytes bounds request bodies at the gateway, and BodyTimeout
+	// the time a client takes to send one (see gateway.Config).
 	MaxBodyBytes int64
+	BodyTimeout  time.Duration
 	// Admin bounds the operator's admin operations.
 	Admin AdminLimits
 	// TimerRetry is how failed alarm and timer runs are retried. Required:
@@ -183,7 +185,8 @@ func (n *Node) start(ctx context.Context) error {
 		return err
 	}
 	n.rt = rt
-	n.gw, err = gateway.New(gateway.Config{Objects: gatewayObjects{n}, MaxBodyBytes: cfg.MaxBodyBytes, Logger: cfg.Logger})
+	n.gw, err = gateway.New(gateway.Config{Objects: gatewayObjects{n}, MaxBodyBytes: cfg.MaxBodyBytes,
+		BodyTimeout: cfg.BodyTimeout, Logger: cfg.Logger})
 	var pending int
 	if err == nil {
 		pending, err = n.wakes.load(ctx)
