@@ -48,7 +48,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		MaxKeySize: cfg.MaxKeySize, MaxValueSize: cfg.MaxValueSize, MaxDatabaseSize: cfg.MaxDatabaseSize,
 		MaxBodyBytes: cfg.MaxBodyBytes, BodyTimeout: cfg.BodyTimeout, TimerRetry: node.RetryPolicy(cfg.TimerRetry), TimerConcurrency: cfg.TimerConcurrency,
 		WebSockets: node.SocketLimits{MaxMessageBytes: ws.MaxMessageBytes, SendQueue: ws.SendQueue,
-			MaxPerObject: ws.MaxPerObject, MaxTotal: ws.MaxTotal, AllowedOrigins: ws.AllowedOrigins},
+			MaxPerObject: ws.MaxPerObject, MaxTotal: ws.MaxTotal, AllowedOrigins: ws.AllowedOrigins,
+			SendQueueBytes: ws.SendQueueBytes, QueuedBytesTotal: ws.QueuedBytesTotal, ThrottleWait: ws.ThrottleWait,
+			WriteTimeout: ws.WriteTimeout},
 		Admin: node.AdminLimits(cfg.Admin),
 		Clock: cfg.Clock, Logger: cfg.Logger, Tracer: tp.Tracer(tracerName), Handlers: handlers{}, Faults: cfg.faults,
 	})

@@ -102,6 +102,24 @@ type WebSocketConfig struct {
 	// still falls behind to the full queue is closed with 1008. Default
 	// 1024.
 	SendQueue int
+	// SendQueueBytes bounds the bytes waiting to be written to one socket,
+	// as SendQueue bounds its messages (half of it slows the senders, the
+	// whole closes the socket with 1008); a message to an empty queue is
+	// always taken, however big. Default 16 MiB.
+	SendQueueBytes int64
+	// QueuedBytesTotal bounds the bytes waiting in the send queues of all
+	// the app's sockets, a broadcast's message counted once. A message that
+	// would go over it closes the sockets with the most bytes queued (1013,
+	// try again later) until it fits. Default 256 MiB.
+	QueuedBytesTotal int64
+	// ThrottleWait bounds how long receivers that stopped reading may hold
+	// up an object's senders: at most ThrottleWait at once, then a tenth of
+	// the time; a receiver still behind after ThrottleWait is closed
+	// (1008). Default 2s.
+	ThrottleWait time.Duration
+	// WriteTimeout bounds a write to a client that stopped reading; then
+	// its socket is closed. Default 10s.
+	WriteTimeout time.Duration
 	// MaxPerObject and MaxTotal bound the sockets of one object and of the
 	// app (limit_exceeded beyond them). Defaults 32,768 and 100,000.
 	MaxPerObject, MaxTotal int
@@ -173,7 +191,8 @@ func (c *Config) validate() error {
 	if c.Clock == nil {
 		c.Clock = clock.Real()
 	}
-	if w := c.WebSockets; w.MaxMessageBytes < 0 || w.SendQueue < 0 || w.MaxPerObject < 0 || w.MaxTotal < 0 {
+	if w := c.WebSockets; w.MaxMessageBytes < 0 || w.SendQueue < 0 || w.MaxPerObject < 0 || w.MaxTotal < 0 ||
+		w.SendQueueBytes < 0 || w.QueuedBytesTotal < 0 || w.ThrottleWait < 0 || w.WriteTimeout < 0 {
 		return errors.New("config: WebSockets limits must not be negative")
 	}
 	if c.TimerConcurrency < 0 {

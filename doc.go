@@ -90,8 +90,10 @@
 // sockets stay open (hibernation), and each message is an event
 // ([WebSocketHandler]) that brings it back. Sockets carry tags and an
 // attachment that survive hibernation; [State.Broadcast] sends to all of
-// them after the event's writes are durable. Each socket has a bounded send
-// queue; a slow client is closed (1008) rather than stalling its room.
+// them after the event's writes are durable. Each socket has a send queue
+// bounded in messages and bytes; a slow client is closed (1008) rather than
+// stalling its room, and a text message that is not UTF-8 closes its
+// sender (1007) without reaching the object.
 //
 // # Workflows
 //

@@ -52,7 +52,9 @@ func (ws *WebSocket) Tags() []string { return ws.s.Tags() }
 
 // SendText sends a text message once the event's writes are durable (the
 // output gate). It never blocks; a socket that falls too far behind is
-// closed (1008), and sends to a closed socket are dropped.
+// closed (1008; 1013 when the queues of all sockets are full, see
+// WebSocketConfig), and sends to a closed socket are dropped. Text must
+// be valid UTF-8: browsers fail a connection that receives anything else.
 func (ws *WebSocket) SendText(ctx context.Context, text string) {
 	ws.send(ctx, false, []byte(text))
 }

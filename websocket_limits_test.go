@@ -128,3 +128,55 @@ func TestWebSocketMessagesToAnOverloadedObjectAreNotLost(t *testing.T) {
 		time.Sleep(5 * time.Millisecond) // the handler exposes no signal: poll its count
 	}
 }
+
+// relay broadcasts every message to all its sockets, as the room class
+// does, and reports its sockets' errors.
+type relay struct {
+	st   *roost.State
+	errs chan error
+}
+
+func (r *relay) Fetch(w http.ResponseWriter, req *http.Request) error {
+	_, err := r.st.AcceptWebSocket(w, req)
+	return err
+}
+
+func (r *relay) WebSocketMessage(ctx context.Context, ws *roost.WebSocket, msg roost.WebSocketMessage) error {
+	r.st.Broadcast(ctx, msg, "")
+	return nil
+}
+
+func (r *relay) WebSocketError(ctx context.Context, ws *roost.WebSocket, err error) error {
+	r.errs <- err
+	return nil
+}
+
+// A text message that is not UTF-8 closes its sender with 1007; the
+// object hears of the error, never of the message, so it relays nothing
+// invalid to the others (issue 12: browsers in the room failed with 1006).
+func TestWebSocketInvalidUTF8ClosesTheSenderWith1007(t *testing.T) {
+	app := newApp(t, roost.Config{})
+	errs := make(chan error, 4)
+	roost.Register(app.App, "relay", func(st *roost.State) (*relay, error) { return &relay{st: st, errs: errs}, nil })
+	srv := serve(t, app)
+	member := wsDial(t, srv.URL+"/relay/r")
+	sender := wsDial(t, srv.URL+"/relay/r")
+	if err := sender.WriteMessage(websocket.TextMessage, []byte("caf\xc3")); err != nil {
+		t.Fatal(err)
+	}
+	sender.SetReadDeadline(time.Now().Add(waitTimeout))
+	if _, _, err := sender.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseInvalidFramePayloadData) {
+		t.Fatalf("the sender read %v, want close 1007", err)
+	}
+	select {
+	case err := <-errs:
+		if !strings.Contains(err.Error(), "UTF-8") {
+			t.Fatalf("the object heard %v, want the invalid UTF-8", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("the object never heard why its socket closed")
+	}
+	if got := wsSay(t, member, "café"); got != "café" {
+		t.Fatalf("the member got %q first, want its own valid message", got)
+	}
+}

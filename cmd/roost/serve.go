@@ -28,8 +28,9 @@ type serveOptions struct {
 	orderSleep                                  time.Duration
 	maxActive, maxPending, timerRetries         int
 	timerRetryDelay                             time.Duration
-	wsMaxMessage                                int64
+	wsMaxMessage, wsQueueBytes, wsQueuedTotal   int64
 	wsSendQueue, wsMaxPerObject, wsMax          int
+	wsThrottleWait, wsWriteTimeout              time.Duration
 	wsOrigins                                   []string
 	maxBody                                     int64
 	maxConns                                    int
@@ -92,6 +93,10 @@ answered at once, then in-flight events finish and commit.`,
 	f.DurationVar(&o.timerRetryDelay, "timer-retry-delay", 2*time.Second, "delay before the first retry of a failed alarm or timer run; doubles with each retry")
 	f.Int64Var(&o.wsMaxMessage, "ws-max-message", 1<<20, "largest WebSocket message in bytes (bigger: close 1009)")
 	f.IntVar(&o.wsSendQueue, "ws-send-queue", 1024, "messages queued per WebSocket; from half of it senders are slowed, at the full queue the socket is closed (1008)")
+	f.Int64Var(&o.wsQueueBytes, "ws-send-queue-bytes", 16<<20, "bytes queued per WebSocket; from half of it senders are slowed, over it the socket is closed (1008)")
+	f.Int64Var(&o.wsQueuedTotal, "ws-queued-bytes-total", 256<<20, "bytes queued for all WebSockets (a broadcast once); over it the longest queues are closed (1013)")
+	f.DurationVar(&o.wsThrottleWait, "ws-throttle-wait", 2*time.Second, "longest a room's senders wait for receivers that stopped reading (then a tenth of the time); a receiver behind that long is closed (1008)")
+	f.DurationVar(&o.wsWriteTimeout, "ws-write-timeout", 10*time.Second, "a WebSocket whose client reads nothing for this long during a write is closed")
 	f.IntVar(&o.wsMaxPerObject, "ws-max-per-object", 32768, "most WebSockets per object")
 	f.IntVar(&o.wsMax, "ws-max", 100000, "most WebSockets in the server")
 	f.StringSliceVar(&o.wsOrigins, "ws-origins", nil, `browser origins allowed to open WebSockets besides the server's own ("*": any)`)
@@ -152,7 +157,9 @@ func serve(ctx context.Context, o serveOptions) error {
 		MaxActiveObjects: o.maxActive, MaxPendingEvents: o.maxPending, MaxBodyBytes: o.maxBody, BodyTimeout: o.httpBodyTimeout,
 		Logger: log, TracerProvider: tp,
 		WebSockets: roost.WebSocketConfig{MaxMessageBytes: o.wsMaxMessage, SendQueue: o.wsSendQueue,
-			MaxPerObject: o.wsMaxPerObject, MaxTotal: o.wsMax, AllowedOrigins: o.wsOrigins},
+			MaxPerObject: o.wsMaxPerObject, MaxTotal: o.wsMax, AllowedOrigins: o.wsOrigins,
+			SendQueueBytes: o.wsQueueBytes, QueuedBytesTotal: o.wsQueuedTotal, ThrottleWait: o.wsThrottleWait,
+			WriteTimeout: o.wsWriteTimeout},
 		TimerRetry: roost.RetryPolicy{Initial: o.timerRetryDelay, MaxRetries: cmp.Or(o.timerRetries, -1)}, // 0 means none here
 		Admin:      o.admin,
 	})

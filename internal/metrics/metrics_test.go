@@ -214,6 +214,8 @@ func recordAll(m *metrics.Metrics) {
 		PendingTimers: func() int { return 1 },
 		WebSockets:    func() int { return 1 },
 		SlowClosed:    func() int { return 1 },
+		QueueClosed:   func() int { return 1 },
+		QueuedBytes:   func() int { return 1 },
 	})
 	m.Activated("counter")
 	m.Evicted("counter", "idle")
@@ -251,6 +253,7 @@ func TestMetrics_EveryFamilyHasHelpAndPassesLint(t *testing.T) {
 		"roost_rpc_calls_total", "roost_rpc_duration_seconds", "roost_overloaded_total",
 		"roost_objects", "roost_queue_depth", "roost_queue_depth_max",
 		"roost_open_database_files", "roost_timers_pending", "roost_websockets", "roost_websocket_slow_closed_total",
+		"roost_websocket_overload_closed_total", "roost_websocket_queued_bytes",
 	} {
 		if !got[name] {
 			t.Errorf("metric %s not exposed", name)
@@ -284,6 +287,8 @@ func TestSources_GaugesReadAtScrape(t *testing.T) {
 		PendingTimers: func() int { return 9 },
 		WebSockets:    func() int { return 11 },
 		SlowClosed:    func() int { return 2 },
+		QueueClosed:   func() int { return 3 },
+		QueuedBytes:   func() int { return 4096 },
 	})
 	_, body := scrape(t, m, "")
 	wantLines(t, body,
@@ -297,6 +302,10 @@ func TestSources_GaugesReadAtScrape(t *testing.T) {
 		`roost_websockets 11`,
 		`roost_websocket_slow_closed_total 2`,
 		"# TYPE roost_websocket_slow_closed_total counter",
+		`roost_websocket_overload_closed_total 3`,
+		"# TYPE roost_websocket_overload_closed_total counter",
+		`roost_websocket_queued_bytes 4096`,
+		"# TYPE roost_websocket_queued_bytes gauge",
 		"# TYPE roost_objects gauge",
 		"# TYPE roost_queue_depth gauge",
 	)

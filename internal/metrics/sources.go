@@ -15,6 +15,8 @@ type Sources struct {
 	PendingTimers func() int            // wakes scheduled in the node index
 	WebSockets    func() int            // open WebSockets
 	SlowClosed    func() int            // WebSockets closed so far for falling behind (a counter)
+	QueueClosed   func() int            // WebSockets closed so far because all send queues were full (a counter)
+	QueuedBytes   func() int            // bytes in the WebSockets' send queues, a broadcast once
 }
 
 // SetSources sets the functions the scrape-time gauges are read from. It is
@@ -44,6 +46,10 @@ var (
 		"WebSockets open, whether or not their objects are in memory.", nil, nil)
 	slowClosedDesc = prometheus.NewDesc("roost_websocket_slow_closed_total",
 		"WebSockets closed (1008) because they fell behind the messages sent to them.", nil, nil)
+	queueClosedDesc = prometheus.NewDesc("roost_websocket_overload_closed_total",
+		"WebSockets closed (1013) because the send queues of all sockets held their bound in bytes.", nil, nil)
+	queuedBytesDesc = prometheus.NewDesc("roost_websocket_queued_bytes",
+		"Bytes waiting in the WebSockets' send queues, a broadcast's message counted once.", nil, nil)
 )
 
 // sourceCollector reports the gauges read from Sources. It is Metrics under
@@ -61,6 +67,8 @@ func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- timersPendingDesc
 	ch <- webSocketsDesc
 	ch <- slowClosedDesc
+	ch <- queueClosedDesc
+	ch <- queuedBytesDesc
 }
 
 // Collect calls the Sources funcs that are set.
@@ -75,13 +83,19 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(ch, openDatabasesDesc, s.OpenDatabases)
 	gauge(ch, timersPendingDesc, s.PendingTimers)
 	gauge(ch, webSocketsDesc, s.WebSockets)
-	if s.SlowClosed != nil {
-		ch <- prometheus.MustNewConstMetric(slowClosedDesc, prometheus.CounterValue, float64(s.SlowClosed()))
-	}
+	gauge(ch, queuedBytesDesc, s.QueuedBytes)
+	counter(ch, slowClosedDesc, s.SlowClosed)
+	counter(ch, queueClosedDesc, s.QueueClosed)
 	if s.QueueDepth != nil {
 		for class, n := range s.QueueDepth() {
 			ch <- prometheus.MustNewConstMetric(queueDepthDesc, prometheus.GaugeValue, float64(n), validUTF8(class))
 		}
+	}
+}
+
+func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, f func() int) {
+	if f != nil {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(f()))
 	}
 }
 

@@ -82,5 +82,7 @@ func (n *Node) metricSources() metrics.Sources {
 		PendingTimers: n.sched.Len,
 		WebSockets:    n.hub.Count,
 		SlowClosed:    func() int { return int(n.hub.Stats().SlowClosed) },
+		QueueClosed:   func() int { return int(n.hub.Stats().OverloadClosed) },
+		QueuedBytes:   func() int { return int(n.hub.Stats().QueuedBytes) },
 	}
 }

@@ -83,6 +83,10 @@ type AdminLimits struct {
 type SocketLimits struct {
 	MaxMessageBytes        int64
 	SendQueue              int
+	SendQueueBytes         int64
+	QueuedBytesTotal       int64
+	ThrottleWait           time.Duration
+	WriteTimeout           time.Duration
 	MaxPerObject, MaxTotal int
 	AllowedOrigins         []string
 }
@@ -173,7 +177,8 @@ func (n *Node) start(ctx context.Context) error {
 	ws := cfg.WebSockets
 	n.hub = sockets.New(sockets.Config{Deliver: n.deliverSocket, Logger: cfg.Logger,
 		MaxMessageBytes: ws.MaxMessageBytes, SendQueue: ws.SendQueue, MaxPerObject: ws.MaxPerObject, MaxTotal: ws.MaxTotal,
-		CheckOrigin: checkOrigin(ws.AllowedOrigins)})
+		SendQueueBytes: ws.SendQueueBytes, QueuedBytesTotal: ws.QueuedBytesTotal, ThrottleWait: ws.ThrottleWait,
+		WriteTimeout: ws.WriteTimeout, CheckOrigin: checkOrigin(ws.AllowedOrigins)})
 	n.sched = scheduler.New(scheduler.Config{Clock: cfg.Clock, Fire: n.fire, Workers: cfg.TimerConcurrency, Busy: n.work.add})
 	n.wakes.cat, n.wakes.sched = n.catalog, n.sched
 	rt, err := runtime.New(runtime.Config{

@@ -11,11 +11,15 @@
 // an object by its [Key] only.
 //
 // Each socket has one reader goroutine, and a writer goroutine while its
-// send queue holds frames. Sends never block: a socket whose bounded queue
-// is full is closed with 1008 ([ClosePolicy]), so one slow client never
-// stalls a room, and [Broadcast] encodes a message once for all the
-// sockets of an object. While some sockets of an object are behind, the
-// next message of its senders is not read (see Hub.throttle).
+// send queue holds frames. Sends never block: a socket whose queue is over
+// its bounds (messages or bytes) is closed with 1008 ([ClosePolicy]), so
+// one slow client never stalls a room, and [Broadcast] encodes a message
+// once for all the sockets of an object. The queues of the whole hub are
+// bounded in bytes too; over it, the longest are closed with 1013 (see
+// memory.go). While some sockets of an object are behind, the next message
+// of its senders is not read, within a budget per object (see
+// throttle.go). A text message that is not UTF-8 fails its sender (1007)
+// and never reaches the object.
 //
 // Lifecycle: [New] builds a hub and starts nothing; [Hub.Start] starts its
 // watchdog, which fails writes to clients that stopped reading;

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // maskedFrame encodes a client frame (clients must mask).
@@ -42,8 +43,8 @@ func maskedFrame(fin bool, op byte, payload []byte) []byte {
 
 // FuzzClientBytes sends arbitrary bytes on an upgraded connection, as a
 // broken or hostile client would: the hub delivers only whole messages
-// within the size limit, answers its automatic response, never panics, and
-// forgets the socket once the client is gone.
+// within the size limit, text only as valid UTF-8, answers its automatic
+// response, never panics, and forgets the socket once the client is gone.
 func FuzzClientBytes(f *testing.F) {
 	const limit = 1024
 	cat := func(frames ...[]byte) []byte { return bytes.Join(frames, nil) }
@@ -53,6 +54,8 @@ func FuzzClientBytes(f *testing.F) {
 	f.Add(cat(maskedFrame(true, 9, []byte("p")), maskedFrame(true, 8, []byte{3, 232, 'b', 'y', 'e'})))
 	f.Add(maskedFrame(true, 2, make([]byte, limit+1)))
 	f.Add(maskedFrame(true, 1, []byte{0xff, 0xfe}))
+	f.Add(cat(maskedFrame(false, 1, []byte("\xe2\x82")), maskedFrame(true, 0, []byte("\xac")))) // € split
+	f.Add(cat(maskedFrame(false, 1, []byte("\xe2\x82")), maskedFrame(true, 0, []byte("A"))))
 	f.Add([]byte{0x81, 0x05, 'h', 'e', 'l', 'l', 'o'}) // not masked
 	f.Add([]byte{0x81, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 
@@ -107,6 +110,9 @@ func FuzzClientBytes(f *testing.F) {
 		for _, ev := range events {
 			if ev.Kind == Message && len(ev.Data) > limit {
 				t.Fatalf("delivered a message of %d bytes, over the limit of %d", len(ev.Data), limit)
+			}
+			if ev.Kind == Message && !ev.Binary && !utf8.Valid(ev.Data) {
+				t.Fatalf("delivered a text message that is not UTF-8: %q", ev.Data)
 			}
 			if ev.Kind == Message && !ev.Binary && string(ev.Data) == "ping" {
 				t.Fatal("the automatic request was delivered to the object")

@@ -3,9 +3,7 @@ package sockets
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"slices"
 	"sync"
@@ -15,7 +13,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/roost-dev/roost/internal/errcode"
 	"github.com/roost-dev/roost/internal/ids"
 )
 
@@ -25,106 +22,18 @@ type Key struct {
 	ID    ids.ID
 }
 
-// Close codes Roost sends.
-const (
-	CloseNormal        = websocket.CloseNormalClosure     // 1000
-	CloseGoingAway     = websocket.CloseGoingAway         // 1001: the server is shutting down
-	ClosePolicy        = websocket.ClosePolicyViolation   // 1008: the socket fell behind its send queue
-	CloseTooBig        = websocket.CloseMessageTooBig     // 1009
-	CloseInternalError = websocket.CloseInternalServerErr // 1011
-	CloseTryAgainLater = websocket.CloseTryAgainLater     // 1013
-)
-
-// Config configures a [Hub]. Zero values mean the defaults.
-type Config struct {
-	// MaxMessageBytes bounds a received message; a bigger one closes the
-	// socket with 1009. Default 1 MiB.
-	MaxMessageBytes int64
-	// SendQueue bounds the messages waiting to be written to one socket; a
-	// socket that falls further behind is closed with 1008 so that it slows
-	// no one else. Default 1024.
-	SendQueue int
-	// MaxPerObject and MaxTotal bound the sockets of one object and of the
-	// hub. Defaults 32,768 and 100,000.
-	MaxPerObject, MaxTotal int
-	// MaxAttachment bounds a socket's attachment. Default 16 KiB.
-	MaxAttachment int
-	// WriteTimeout bounds one write to a client; a client that does not
-	// read for that long is dropped (checked every WriteTimeout/4, so it
-	// may take up to a quarter longer). Default 10s.
-	WriteTimeout time.Duration
-	// CheckOrigin decides whether an upgrade request's Origin is allowed;
-	// nil allows any.
-	CheckOrigin func(r *http.Request) bool
-	// Deliver hands a received message (or the close or error of a socket)
-	// to its object, and returns once the object handled it. It runs on the
-	// socket's reader, so one socket's messages are delivered in order.
-	Deliver func(s *Socket, ev Event)
-	Logger  *slog.Logger
-}
-
-func (c *Config) fill() {
-	if c.MaxMessageBytes <= 0 {
-		c.MaxMessageBytes = 1 << 20
-	}
-	if c.SendQueue <= 0 {
-		c.SendQueue = 1024
-	}
-	if c.MaxPerObject <= 0 {
-		c.MaxPerObject = 32768
-	}
-	if c.MaxTotal <= 0 {
-		c.MaxTotal = 100_000
-	}
-	if c.MaxAttachment <= 0 {
-		c.MaxAttachment = 16 << 10
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = 10 * time.Second
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-}
-
-// EventKind says what happened on a socket.
-type EventKind int
-
-// The events of a socket.
-const (
-	Message EventKind = iota
-	Closed
-	Failed
-)
-
-// Event is what a socket delivers to its object.
-type Event struct {
-	Kind EventKind
-	// Binary and Data are a message's.
-	Binary bool
-	Data   []byte
-	// Code and Reason are a close's (1005 when the peer sent no code).
-	Code   int
-	Reason string
-	// Err is a failure's.
-	Err error
-}
-
-// Errors of the hub.
-var (
-	ErrTooManySockets = &errcode.Error{Code: errcode.LimitExceeded, Message: "too many WebSockets"}
-	ErrNotUpgrade     = &errcode.Error{Code: errcode.BadRequest, Message: "not a WebSocket upgrade request"}
-	ErrClosing        = &errcode.Error{Code: errcode.ShuttingDown, Message: "the server is closing its WebSockets"}
-)
-
 // Hub holds the sockets of all objects. It is safe for concurrent use.
 type Hub struct {
 	cfg      Config
 	upgrader websocket.Upgrader
 	nextID   atomic.Uint64
 
-	slowClosed atomic.Uint64 // sockets closed for falling behind
-	throttled  atomic.Uint64 // messages whose reading waited for receivers
+	slowClosed     atomic.Uint64 // sockets closed for falling behind
+	overloadClosed atomic.Uint64 // sockets closed because the hub's queues were full
+	throttled      atomic.Uint64 // messages whose reading waited for receivers
+	queued         atomic.Int64  // bytes in the send queues, each frame once (see memory.go)
+	evicting       sync.Mutex    // one eviction at a time
+	warnings       warnings
 
 	mu       sync.Mutex // guards the fields below
 	objects  map[Key]*object
@@ -149,6 +58,8 @@ type object struct {
 	auto *AutoResponse
 	// behind counts the sockets over the high-water mark.
 	behind int
+	// stall is the throttle's budget for the object's senders.
+	stall stall
 	// lastBroadcast is when its last broadcast began.
 	lastBroadcast time.Time
 }
@@ -347,9 +258,15 @@ type Stats struct {
 	Open int
 	// SlowClosed counts the sockets closed for falling behind (1008).
 	SlowClosed uint64
+	// OverloadClosed counts the sockets closed because the hub's send
+	// queues were full (1013).
+	OverloadClosed uint64
 	// Throttled counts the messages whose sockets' next read waited for
 	// the receivers of their object to catch up.
 	Throttled uint64
+	// QueuedBytes is the bytes the send queues hold now, a broadcast's
+	// message once; at most Config.QueuedBytesTotal.
+	QueuedBytes int64
 }
 
 // Stats returns the hub's counts.
@@ -357,7 +274,8 @@ func (h *Hub) Stats() Stats {
 	h.mu.Lock()
 	open := h.total
 	h.mu.Unlock()
-	return Stats{Open: open, SlowClosed: h.slowClosed.Load(), Throttled: h.throttled.Load()}
+	return Stats{Open: open, SlowClosed: h.slowClosed.Load(), OverloadClosed: h.overloadClosed.Load(),
+		Throttled: h.throttled.Load(), QueuedBytes: h.queued.Load()}
 }
 
 // Count returns the number of sockets the hub holds.
@@ -456,7 +374,7 @@ func (h *Hub) watch(ctx context.Context) {
 			}
 			h.mu.Unlock()
 			for _, s := range stuck { // not under h.mu: a socket's lock comes first
-				h.cfg.Logger.Warn("WebSocket write timed out: the client stopped reading", "class", s.key.Class, "socket", s.id)
+				h.warn("WebSocket write timed out: the client stopped reading", "class", s.key.Class, "socket", s.id)
 				s.expireWrite()
 			}
 		}
@@ -480,69 +398,3 @@ func (h *Hub) remove(s *Socket) {
 		delete(h.objects, s.key) // its automatic response goes with its last socket
 	}
 }
-
-// highWater is the send queue length from which a socket pushes back on
-// its object's senders.
-func (h *Hub) highWater() int { return max(h.cfg.SendQueue/2, 1) }
-
-// throttleWait bounds how long a sender waits for backlogged sockets. A
-// socket still backlogged after that wait is a slow consumer: it is closed
-// (1008), so that it holds up its room's senders once, briefly, and never
-// again.
-const throttleWait = 2 * time.Second
-
-// throttle pushes back on the sender of a message: while sockets of the
-// object have more than the high-water mark queued (a room's receivers
-// behind its senders), the sender's next message is not read. Its TCP
-// window then slows the client, instead of receivers being closed for
-// falling behind a burst. Receivers that do not catch up within
-// throttleWait are closed.
-func (h *Hub) throttle(k Key) {
-	h.mu.Lock()
-	o := h.objects[k]
-	behind := o != nil && o.behind > 0
-	h.mu.Unlock()
-	if !behind {
-		return
-	}
-	type wait struct {
-		s       *Socket
-		drained <-chan struct{}
-	}
-	var waits []wait
-	for _, s := range h.Sockets(k, "") { // not under h.mu: a socket's lock comes first
-		if c := s.backlog(); c != nil {
-			waits = append(waits, wait{s, c})
-		}
-	}
-	if len(waits) == 0 {
-		return
-	}
-	h.throttled.Add(1)
-	timeout := time.NewTimer(throttleWait)
-	defer timeout.Stop()
-	for i, w := range waits {
-		select {
-		case <-w.drained:
-			continue
-		case <-timeout.C:
-		}
-		for _, w := range waits[i:] {
-			w.s.closeIfStillBehind(w.drained)
-		}
-		return
-	}
-}
-
-// backlogged counts a socket of k going over (+1) or back under (-1) the
-// high-water mark.
-func (h *Hub) backlogged(k Key, d int) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if o := h.objects[k]; o != nil {
-		o.behind += d
-	}
-}
-
-// errSlow is the cause given for a socket closed because it fell behind.
-var errSlow = errors.New("the socket fell behind its send queue")

@@ -166,7 +166,8 @@ func TestSlowConsumerHoldsUpTheRoomOnce(t *testing.T) {
 // write has waited WriteTimeout, and its object hears why.
 func TestStuckWriteTimesOut(t *testing.T) {
 	events := make(chan Event, 16)
-	h := newHub(t, Config{WriteTimeout: 200 * time.Millisecond, Deliver: func(s *Socket, ev Event) { events <- ev }})
+	h := newHub(t, Config{WriteTimeout: 200 * time.Millisecond, SendQueueBytes: 1 << 30,
+		Deliver: func(s *Socket, ev Event) { events <- ev }})
 	url, accepted := serveRoom(t, h)
 	c, _, err := websocket.DefaultDialer.Dial(url, nil) // never reads
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -44,6 +45,13 @@ type Socket struct {
 	// write failed): the object hears of it as the socket's error.
 	cause error
 
+	// bytes is the size of the frames in queue. It changes under mu and
+	// is read without it (Hub.evict).
+	bytes atomic.Int64
+	// written counts the bytes written to the connection: the throttle
+	// watches a socket's progress with it.
+	written atomic.Int64
+
 	// writeSince is when the write in progress began (Unix ns; 0 when the
 	// writer is not in a write). The hub's watchdog fails writes that
 	// take longer than Config.WriteTimeout.
@@ -52,9 +60,11 @@ type Socket struct {
 
 // frame is an encoded frame to write (a broadcast's is shared by all its
 // sockets, so it is never modified); close marks a close frame, after
-// which nothing is written.
+// which nothing is written. buf counts a message's bytes in the hub (nil
+// for control frames, which the message count of the queue bounds).
 type frame struct {
 	data  []byte
+	buf   *buffer
 	close bool
 }
 
@@ -96,10 +106,16 @@ func (s *Socket) SetAttachment(b []byte) error {
 }
 
 // Send queues a message (binary or text). It never blocks: a socket whose
-// queue is full is closed with 1008, and sends to a closed socket are
-// dropped (reported by the false result).
+// queue is full is closed with 1008 (1013 if the hub's queues are), and
+// sends to a closed socket are dropped (reported by the false result).
 func (s *Socket) Send(binary bool, data []byte) bool {
-	return s.enqueue(frame{data: encodeFrame(opcode(binary), data)}, true)
+	f, ok := s.hub.newFrame(opcode(binary), data)
+	if !ok {
+		refuse([]*Socket{s})
+		return false
+	}
+	defer s.hub.release(f.buf)
+	return s.enqueue(f, true)
 }
 
 func opcode(binary bool) byte {
@@ -123,8 +139,14 @@ func Broadcast(socks []*Socket, binary bool, data []byte) int {
 	if len(socks) == 0 {
 		return 0
 	}
-	f := frame{data: encodeFrame(opcode(binary), data)}
-	if !socks[0].hub.quiet(socks[0].key) {
+	h := socks[0].hub
+	f, ok := h.newFrame(opcode(binary), data)
+	if !ok {
+		refuse(socks)
+		return 0
+	}
+	defer h.release(f.buf)
+	if !h.quiet(socks[0].key) {
 		return enqueueAll(socks, f, false)
 	}
 	parts := min(runtime.GOMAXPROCS(0), len(socks)/broadcastShare)
@@ -166,7 +188,7 @@ func (s *Socket) enqueue(f frame, inline bool) bool {
 	if s.closed {
 		return false
 	}
-	if len(s.queue) >= s.hub.cfg.SendQueue {
+	if s.fullLocked(len(f.data)) {
 		s.fellBehindLocked()
 		return false
 	}
@@ -174,6 +196,7 @@ func (s *Socket) enqueue(f frame, inline bool) bool {
 		s.writing = true // the writer's place, for one write
 		s.mu.Unlock()
 		n, err := writeNow(s.raw, f.data)
+		s.written.Add(int64(n))
 		s.mu.Lock()
 		s.writing = false
 		if s.done { // the reader ended meanwhile, and left the closing to the writer
@@ -189,62 +212,47 @@ func (s *Socket) enqueue(f frame, inline bool) bool {
 			return true
 		}
 		f.data = f.data[n:]
-		s.queue = append([]frame{f}, s.queue...)
+		s.pushLocked(f, true)
 		s.kickLocked()
 		return true
 	}
-	s.queue = append(s.queue, f)
-	if len(s.queue) == s.hub.highWater() && s.drained == nil {
-		s.drained = make(chan struct{})
-		s.behindSince = time.Now()
-		s.hub.backlogged(s.key, 1)
-	}
+	s.pushLocked(f, false)
 	s.kickLocked()
 	return true
 }
 
-// fellBehindLocked closes a socket that cannot keep up with its messages
-// (1008); its object hears why.
-func (s *Socket) fellBehindLocked() {
-	if s.closed {
-		return
-	}
-	s.hub.cfg.Logger.Warn("WebSocket closed: it fell behind its messages", "class", s.key.Class, "socket", s.id, "queued", len(s.queue))
-	s.hub.slowClosed.Add(1)
-	s.cause = errSlow
-	clear(s.queue)
-	s.queue = s.queue[:0] // it would not read them: the close goes next
-	s.closeLocked(ClosePolicy, errSlow.Error())
+// fullLocked reports whether a frame of n bytes would go over the queue's
+// bounds, in messages or in bytes (an empty queue takes any frame).
+func (s *Socket) fullLocked(n int) bool {
+	return len(s.queue) >= s.hub.cfg.SendQueue ||
+		len(s.queue) > 0 && s.bytes.Load()+int64(n) > s.hub.cfg.SendQueueBytes
 }
 
-// backlog returns a channel closed once the socket's queue drains, or nil
-// if it is not backlogged.
-func (s *Socket) backlog() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.drained == nil || s.closed {
-		return nil
+// pushLocked queues f, at the front if first (the rest of a frame the
+// sender wrote in part).
+func (s *Socket) pushLocked(f frame, first bool) {
+	acquire(f.buf)
+	s.bytes.Add(int64(len(f.data)))
+	if first {
+		s.queue = slices.Insert(s.queue, 0, f)
+	} else {
+		s.queue = append(s.queue, f)
 	}
-	return s.drained
+	s.markBehindLocked()
 }
 
-// closeIfStillBehind closes the socket as a slow consumer if it is still in
-// the backlog that drained belongs to, and has been for throttleWait.
-func (s *Socket) closeIfStillBehind(drained <-chan struct{}) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.drained != nil && (<-chan struct{})(s.drained) == drained && time.Since(s.behindSince) >= throttleWait {
-		s.fellBehindLocked()
+// popLocked takes the first frame of the queue, to be written: it no
+// longer counts as queued.
+func (s *Socket) popLocked() frame {
+	f := s.queue[0]
+	s.queue[0] = frame{}
+	s.queue = s.queue[1:]
+	s.bytes.Add(-int64(len(f.data)))
+	s.hub.release(f.buf)
+	if s.caughtUpLocked() {
+		s.releaseLocked()
 	}
-}
-
-// releaseLocked wakes the senders waiting for the queue to drain.
-func (s *Socket) releaseLocked() {
-	if s.drained != nil {
-		close(s.drained)
-		s.drained = nil
-		s.hub.backlogged(s.key, -1)
-	}
+	return f
 }
 
 // Close sends a close frame after what is queued, then closes the
@@ -295,20 +303,10 @@ func (s *Socket) write() {
 			}
 			return
 		}
-		f := s.queue[0]
-		s.queue[0] = frame{}
-		s.queue = s.queue[1:]
-		if len(s.queue) <= s.hub.highWater()/2 {
-			s.releaseLocked()
-		}
+		f := s.popLocked()
 		conn := s.conn
 		s.mu.Unlock()
-		// No deadline per write (arming a timer for each of a broadcast's
-		// thousand writes costs more than the write): the hub's watchdog
-		// fails a write that takes longer than WriteTimeout.
-		s.writeSince.Store(time.Now().UnixNano())
-		_, err := conn.NetConn().Write(f.data)
-		s.writeSince.Store(0)
+		err := s.writeFrame(conn, f.data)
 		switch {
 		case err != nil:
 			s.mu.Lock()
@@ -322,7 +320,7 @@ func (s *Socket) write() {
 			conn.SetReadDeadline(time.Now().Add(2 * time.Second))
 			s.mu.Lock()
 			s.writing = false
-			s.queue = nil
+			s.dropQueueLocked(false)
 			s.releaseLocked()
 			done := s.done
 			s.mu.Unlock()
@@ -334,6 +332,28 @@ func (s *Socket) write() {
 	}
 }
 
+// writeChunk is the most a writer writes at once: a big frame is written in
+// parts, so that the throttle sees a reading client make progress.
+const writeChunk = 64 << 10
+
+// writeFrame writes b to the connection, in parts of at most writeChunk.
+// No deadline per write (arming a timer for each of a broadcast's thousand
+// writes costs more than the write): the hub's watchdog fails a write that
+// takes longer than WriteTimeout.
+func (s *Socket) writeFrame(conn *websocket.Conn, b []byte) error {
+	for len(b) > 0 {
+		s.writeSince.Store(time.Now().UnixNano())
+		n, err := conn.NetConn().Write(b[:min(len(b), writeChunk)])
+		s.writeSince.Store(0)
+		s.written.Add(int64(n))
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
 // writeFailedLocked ends a socket whose connection failed a write: nothing
 // more can be written, and its object hears why.
 func (s *Socket) writeFailedLocked(err error) {
@@ -341,7 +361,7 @@ func (s *Socket) writeFailedLocked(err error) {
 	if s.cause == nil {
 		s.cause = fmt.Errorf("write to the client: %w", err)
 	}
-	s.queue = nil
+	s.dropQueueLocked(false)
 	s.releaseLocked()
 	s.conn.Close() // the reader ends with it
 }
@@ -372,6 +392,11 @@ func (s *Socket) read() {
 			return
 		}
 		if typ == websocket.TextMessage {
+			if !utf8.Valid(data) { // RFC 6455 §8.1: fail the connection, relay nothing
+				s.Close(CloseInvalidData, "text message not valid UTF-8")
+				s.hub.cfg.Deliver(s, Event{Kind: Failed, Err: errNotUTF8})
+				return
+			}
 			if ar, ok := s.hub.autoResponse(s.key); ok && string(data) == ar.Request {
 				s.mu.Lock()
 				s.autoAt = time.Now()
@@ -417,7 +442,7 @@ func (s *Socket) finish() {
 	s.mu.Lock()
 	s.closed, s.done = true, true
 	s.releaseLocked()
-	s.queue = slices.DeleteFunc(s.queue, func(f frame) bool { return !f.close })
+	s.dropQueueLocked(true)
 	conn, writing := s.conn, s.writing
 	s.mu.Unlock()
 	if conn != nil && !writing {
