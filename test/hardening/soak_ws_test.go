@@ -133,7 +133,7 @@ var deafDialer = &websocket.Dialer{NetDialContext: (&net.Dialer{
 	},
 }).DialContext, HandshakeTimeout: answerWait}
 
-// deafSocket joins the room, never reads, and leaves after 3 s: waves of
+// deafSocket joins the room, never reads, and leaves after 5 s: waves of
 // clients that stall the room's writes.
 func deafSocket(ctx context.Context, addr string) {
 	c, _, err := deafDialer.DialContext(ctx, "ws://"+addr+soakRoom, nil)
@@ -142,7 +142,7 @@ func deafSocket(ctx context.Context, addr string) {
 		return
 	}
 	defer c.Close()
-	sleepCtx(ctx, 3*time.Second)
+	sleepCtx(ctx, 5*time.Second)
 }
 
 // invalidUTF8 sends a text frame that is not UTF-8, written by hand (a
@@ -166,16 +166,16 @@ func invalidUTF8(ctx context.Context, addr string) {
 	sleepCtx(ctx, 200*time.Millisecond)
 }
 
-// bigMessages sends 256 KiB messages to the room, ten a second, and reads
+// bigMessages sends 256 KiB messages to the room, four a second, and reads
 // what the room sends back: they pile up in the deaf sockets' queues.
 func bigMessages(ctx context.Context, addr string) {
-	sendToRoom(ctx, addr, 256<<10, 100*time.Millisecond)
+	sendToRoom(ctx, addr, 256<<10, 250*time.Millisecond)
 }
 
-// smallFlood sends 100-byte messages to the room, 300 a second: the deaf
-// sockets' queues fill up in message count.
+// smallFlood sends 100-byte messages to the room, 150 a second: the deaf
+// sockets' queues fill up in message count within their 5 s.
 func smallFlood(ctx context.Context, addr string) {
-	sendToRoom(ctx, addr, 100, 3*time.Millisecond)
+	sendToRoom(ctx, addr, 100, 6667*time.Microsecond)
 }
 
 // sendToRoom sends messages of size bytes to the room, one every gap, and
