@@ -174,26 +174,28 @@ func rawConn(ctx context.Context, addr string) (net.Conn, func()) {
 	return c, func() { stop(); c.Close() }
 }
 
-// slowBody declares a 4 MiB body and sends one byte of it.
+// slowBody declares a 4 MiB body and sends one byte of it; the body
+// timeout closes the connection.
 func slowBody(ctx context.Context, addr string) {
-	c, done := rawConn(ctx, addr)
-	if c == nil {
-		return
-	}
-	defer done()
-	fmt.Fprintf(c, "POST /counter/slow/increment HTTP/1.1\r\nHost: roost\r\nContent-Length: %d\r\n\r\nx", 4<<20)
-	io.Copy(io.Discard, c) // until the body timeout closes it
+	sendAndHold(ctx, addr, fmt.Sprintf("POST /counter/slow/increment HTTP/1.1\r\nHost: roost\r\nContent-Length: %d\r\n\r\nx", 4<<20))
 }
 
-// idleConn makes one request and then keeps the connection idle.
+// idleConn makes one request and then keeps the connection idle; the idle
+// timeout closes it.
 func idleConn(ctx context.Context, addr string) {
+	sendAndHold(ctx, addr, "GET /counter/idle HTTP/1.1\r\nHost: roost\r\n\r\n")
+}
+
+// sendAndHold sends raw request bytes and reads what comes back until the
+// server closes the connection or ctx ends.
+func sendAndHold(ctx context.Context, addr, request string) {
 	c, done := rawConn(ctx, addr)
 	if c == nil {
 		return
 	}
 	defer done()
-	fmt.Fprintf(c, "GET /counter/idle HTTP/1.1\r\nHost: roost\r\n\r\n")
-	io.Copy(io.Discard, c) // until the idle timeout closes it
+	io.WriteString(c, request)
+	io.Copy(io.Discard, c)
 }
 
 // endlessChunks sends a chunked body that never ends, a byte every 100 ms.
