@@ -65,6 +65,10 @@ type DB struct {
 	// unsynced holds, with SyncFull, the directory of the file ensureFile
 	// created until a commit made its entries durable.
 	unsynced *newFiles
+	// wal is where the next commit's frames start in the WAL, and fresh
+	// marks a file created since the last shipped commit (Config.Log).
+	wal   walCursor
+	fresh bool
 	// broken is set when SQLite rolled the batch back on its own (full disk,
 	// I/O error): the batch can only fail.
 	broken error
@@ -91,6 +95,14 @@ func (db *DB) connect() error {
 		return db.wrap("open", err)
 	}
 	db.conn = conn
+	if db.s.cfg.Log != nil && !db.fresh {
+		// A replicated object's commits are read from the WAL: start it
+		// empty, so that none is shipped twice.
+		if err := db.execLocked("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			return db.wrap("open", err)
+		}
+		db.wal = walCursor{}
+	}
 	return nil
 }
 
@@ -132,7 +144,8 @@ func (db *DB) ensureFile() error {
 	if err != nil {
 		return db.wrap("create", err)
 	}
-	db.created, db.unsynced = true, nf
+	db.created, db.unsynced, db.fresh = true, nf, true
+	db.wal = walCursor{}
 	return db.connect()
 }
 
@@ -231,12 +244,17 @@ func (db *DB) commitLocked() error {
 		db.rollbackLocked()
 		return err
 	}
-	notify()
-	if db.deleted {
-		db.deleted = false
-		if db.emptyLocked() {
-			return db.removeLocked()
+	removed := db.deleted && db.emptyLocked()
+	db.deleted = false
+	if db.s.cfg.Log != nil {
+		if err := db.shipLocked(removed); err != nil {
+			db.broken = err
+			return err
 		}
+	}
+	notify()
+	if removed {
+		return db.removeLocked()
 	}
 	return nil
 }

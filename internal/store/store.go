@@ -56,6 +56,9 @@ type Config struct {
 	Faults *Faults
 	// Timers hears of commits that change an object's timers. Optional.
 	Timers TimerIndex
+	// Log, in cluster mode, receives every commit before it is
+	// acknowledged and restores objects before they open (see [Log]).
+	Log Log
 	// Spares is how many new objects' files are kept ready, so that creating
 	// an object does not wait for its files to be written. Defaults to
 	// DefaultSpares; negative means none.
@@ -84,6 +87,9 @@ func (c *Config) fill() error {
 	}
 	if c.Spares == 0 {
 		c.Spares = DefaultSpares
+	}
+	if c.Log != nil {
+		c.Spares = -1 // a new object's base is the template itself (see captureLocked)
 	}
 	if c.MaxKeySize < 1 || c.MaxValueSize < 1 || c.MaxDatabaseSize < 64<<10 {
 		return fmt.Errorf("store: config: limits must be positive and MaxDatabaseSize ≥ 64 KiB, got key %d, value %d, database %d",
@@ -246,6 +252,11 @@ func (s *Store) Open(class string, id ids.ID) (*DB, error) {
 		return nil, err
 	}
 	db := newDB(s, class, id)
+	if s.cfg.Log != nil {
+		if err := s.restore(class, id); err != nil {
+			return nil, err
+		}
+	}
 	ok, err := s.Exists(class, id)
 	if err != nil {
 		return nil, fmt.Errorf("store: stat %s: %w", db.path, err)
