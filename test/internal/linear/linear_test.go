@@ -38,7 +38,9 @@ type probe struct {
 	errors []string
 }
 
-func (p *probe) Errorf(format string, args ...any) { p.errors = append(p.errors, fmt.Sprintf(format, args...)) }
+func (p *probe) Errorf(format string, args ...any) {
+	p.errors = append(p.errors, fmt.Sprintf(format, args...))
+}
 
 func TestRegister(t *testing.T) {
 	t.Parallel()
