@@ -1,4 +1,4 @@
-// Package faultproxy is a TCP proxy on 127.0.0.1 that injects network
+// Package faultproxy is a TCP proxy on loopback that injects network
 // faults between two endpoints: A, the side that dials the proxy, and B, the
 // target it forwards to. The cluster harness puts one on every link between
 // two roost nodes, so that tests can cut a link, lose the bytes of one
@@ -42,7 +42,7 @@ type Proxy struct {
 }
 
 // New starts a proxy on a free port of 127.0.0.1 that forwards to target
-// (HOST:PORT). The target need not listen yet: each connection dials it
+// (HOST:PORT, a loopback address: the proxy dials from 127.0.0.1). The target need not listen yet: each connection dials it
 // when accepted, and a failed dial closes that connection.
 func New(target string) (*Proxy, error) {
 	return Listen("127.0.0.1:0", target)
@@ -161,7 +161,7 @@ func (p *Proxy) serve(a net.Conn) {
 		reset(a)
 		return
 	}
-	b, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+	b, err := dialer.Dial("tcp", p.target)
 	if err != nil {
 		reset(a)
 		return
@@ -221,6 +221,10 @@ func (p *Proxy) fault(towardB bool, n int) (drop bool, delay time.Duration) {
 	}
 	return drop, p.delay
 }
+
+// dialer dials targets from 127.0.0.1, whatever loopback address they
+// listen on: a peer then sees every proxied connection come from there.
+var dialer = net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}}
 
 // reset closes c with a RST rather than a FIN, as a refused connection.
 func reset(c net.Conn) {
