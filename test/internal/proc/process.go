@@ -228,6 +228,17 @@ func (p *Process) Log(t testing.TB) string {
 	return string(b)
 }
 
+// Output returns the whole output so far, or a line saying why the log
+// file could not be read: for searches and messages where failing the test
+// is not wanted.
+func (p *Process) Output() string {
+	b, err := os.ReadFile(p.logPath)
+	if err != nil {
+		return fmt.Sprintf("(read the log of %s: %v)\n", p, err)
+	}
+	return string(b)
+}
+
 // Exited returns a channel closed once the process has exited and its
 // output is drained.
 func (p *Process) Exited() <-chan struct{} { return p.exited }
