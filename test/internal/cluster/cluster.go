@@ -86,6 +86,9 @@ func New(t testing.TB, n int, opts *Options) *Cluster {
 	for i := range n {
 		c.Nodes = append(c.Nodes, newNode(t, c, i))
 	}
+	// After the nodes' directories (removed after it), before their
+	// processes (killed before it).
+	t.Cleanup(func() { c.keepLogs(t) })
 	return c
 }
 

@@ -2,8 +2,11 @@ package cluster
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -98,4 +101,39 @@ func counter(t *testing.T, c *Cluster, base, method, path string) int64 {
 		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, body)
 	}
 	return v.Value
+}
+
+// failing reports the test as failed, to observe what the harness does
+// then; it records what is logged.
+type failing struct {
+	testing.TB
+	logs []string
+}
+
+func (f *failing) Failed() bool { return true }
+func (f *failing) Logf(format string, args ...any) {
+	f.logs = append(f.logs, fmt.Sprintf(format, args...))
+}
+
+func TestCluster_KeepsTheNodesLogsOfAFailedTest(t *testing.T) {
+	t.Parallel()
+	f := &failing{}
+	t.Run("fails", func(t *testing.T) {
+		f.TB = t
+		c := Start(f, 1, &Options{NodeArgs: single, ReadyPaths: []string{"/metrics"}})
+		c.Nodes[0].Kill(t)
+	})
+	var dir string
+	for _, l := range f.logs {
+		if d, ok := strings.CutPrefix(l, "the nodes' logs are in "); ok {
+			dir = d
+		}
+	}
+	if dir == "" {
+		t.Fatalf("no kept logs named in %q", f.logs)
+	}
+	defer os.RemoveAll(dir)
+	if log := readFile(t, filepath.Join(dir, "n1.log")); !strings.Contains(log, "msg=listening") {
+		t.Errorf("the kept log of n1 misses its listening line:\n%s", log)
+	}
 }

@@ -52,7 +52,8 @@ func (n *Node) DefaultArgs() []string {
 }
 
 // Start starts the node's process, failing the test if the node already
-// runs. It does not wait for readiness (see WaitReady).
+// runs. It does not wait for readiness (see WaitReady). The process is
+// killed when t ends: pass the test that owns the cluster, not a subtest.
 func (n *Node) Start(t testing.TB) {
 	t.Helper()
 	if n.Running() {

@@ -21,7 +21,8 @@ type Recorder struct {
 // NewRecorder returns an empty recorder.
 func NewRecorder() *Recorder { return &Recorder{start: time.Now()} }
 
-// Op is one operation in flight: call its Return or Unknown exactly once.
+// Op is one operation in flight: call exactly one of Return, Unknown or
+// Discard, once.
 type Op struct {
 	r      *Recorder
 	client int
@@ -54,6 +55,11 @@ func (o *Op) Unknown() {
 	o.r.mu.Unlock()
 	o.r.add(porcupine.Operation{ClientId: o.client, Input: o.input, Call: o.call, Return: math.MaxInt64})
 }
+
+// Discard records nothing: call it only when the operation certainly did
+// not take effect (the server guarantees it for that answer, e.g. a request
+// refused before it reached the object). When in doubt, call Unknown.
+func (o *Op) Discard() {}
 
 // Operations returns a copy of the operations recorded so far.
 func (r *Recorder) Operations() []porcupine.Operation {
