@@ -219,3 +219,12 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
