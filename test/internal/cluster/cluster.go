@@ -18,7 +18,6 @@ package cluster
 
 import (
 	"net/http"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -189,5 +188,5 @@ func (c *Cluster) URLs() []string {
 	for _, n := range c.Nodes {
 		out = append(out, n.URL)
 	}
-	return slices.Clip(out)
+	return out
 }

@@ -39,6 +39,7 @@ type Spec struct {
 // Process is one running (or exited) subprocess of a test.
 type Process struct {
 	cmd       *exec.Cmd
+	name      string // the binary's base name, for messages
 	logPath   string
 	out       *output
 	addr      string        // from the listening line; set before listening closes
@@ -62,11 +63,9 @@ func Start(t testing.TB, spec Spec) *Process {
 // when the test ends, and waits for it.
 func Spawn(t testing.TB, spec Spec) *Process {
 	t.Helper()
-	cmd, logPath, err := command(t, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &Process{cmd: cmd, logPath: logPath, listening: make(chan struct{}), exited: make(chan struct{})}
+	cmd, logPath := command(t, spec)
+	p := &Process{cmd: cmd, name: filepath.Base(spec.Path), logPath: logPath,
+		listening: make(chan struct{}), exited: make(chan struct{})}
 	if err := p.start(); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +74,7 @@ func Spawn(t testing.TB, spec Spec) *Process {
 }
 
 // command prepares the exec.Cmd of spec and the path of its log file.
-func command(t testing.TB, spec Spec) (*exec.Cmd, string, error) {
+func command(t testing.TB, spec Spec) (*exec.Cmd, string) {
 	path, args := spec.Path, spec.Args
 	if spec.MaxOpenFiles > 0 {
 		script := "ulimit -n " + strconv.Itoa(spec.MaxOpenFiles) + ` && exec "$0" "$@"`
@@ -87,7 +86,7 @@ func command(t testing.TB, spec Spec) (*exec.Cmd, string, error) {
 	if logPath == "" {
 		logPath = filepath.Join(t.TempDir(), filepath.Base(spec.Path)+".log")
 	}
-	return cmd, logPath, nil
+	return cmd, logPath
 }
 
 // start opens the log, starts the process and the goroutine that drains
@@ -207,7 +206,7 @@ func (p *Process) PID() int { return p.cmd.Process.Pid }
 
 // String names the process for messages: binary and pid.
 func (p *Process) String() string {
-	return fmt.Sprintf("%s (pid %d)", filepath.Base(p.cmd.Path), p.PID())
+	return fmt.Sprintf("%s (pid %d)", p.name, p.PID())
 }
 
 // Tail returns the latest output (about 64 KiB at most), for failure
