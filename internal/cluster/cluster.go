@@ -173,7 +173,7 @@ func (c *Cluster) open(ctx context.Context, js jetstream.JetStream) error {
 		c.shards.Close(ctx)
 		return err
 	}
-	c.log, err = objlog.Open(ctx, objlog.Config{JS: js, Replicas: c.cfg.Replicas, Lease: c.Local,
+	c.log, err = objlog.Open(ctx, objlog.Config{JS: js, Replicas: c.cfg.Replicas, Lease: c.Holds,
 		Logger: c.cfg.Logger, Observer: c.metrics})
 	if err != nil {
 		c.shards.Close(ctx)
@@ -210,9 +210,17 @@ func (c *Cluster) shardOf(class string, id ids.ID) int {
 	return c.shards.ShardOf(class + "/" + id.String())
 }
 
-// Local reports whether this node holds the lease of the object's shard
-// now, and its epoch: only then may it serve the object.
+// Local reports whether this node takes new events for the object: it
+// holds the lease of the object's shard now (epoch) and is not handing the
+// shard over.
 func (c *Cluster) Local(class string, id ids.ID) (epoch uint64, ok bool) {
+	return c.shards.Accepting(c.shardOf(class, id))
+}
+
+// Holds reports whether this node holds the lease of the object's shard
+// now, and its epoch: only then may it acknowledge anything of the object
+// (a shard being handed over is held until its last events committed).
+func (c *Cluster) Holds(class string, id ids.ID) (epoch uint64, ok bool) {
 	return c.shards.Holds(c.shardOf(class, id))
 }
 

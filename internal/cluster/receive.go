@@ -30,7 +30,7 @@ func IsForwarded(r *http.Request) bool { return r.Header.Get(TargetHeader) != ""
 // Receive checks a forwarded request (the cluster's secret, or a loopback
 // peer without one) and returns what it targets, with a context that
 // carries the caller's deadline and call chain and marks the request as
-// forwarded (it is never forwarded again: see WasForwarded).
+// forwarded (it is not forwarded again: see WasForwarded).
 func (c *Cluster) Receive(r *http.Request) (Forwarded, context.Context, context.CancelFunc, error) {
 	var f Forwarded
 	if err := c.authorize(r); err != nil {
@@ -46,7 +46,7 @@ func (c *Cluster) Receive(r *http.Request) (Forwarded, context.Context, context.
 		return f, nil, nil, errcode.New(errcode.BadRequest, "bad %s header", NameHeader)
 	}
 	f = Forwarded{Class: class, ID: id, Name: name, Method: r.Header.Get(MethodHeader)}
-	ctx := context.WithValue(r.Context(), forwardedKey{}, true)
+	ctx := context.WithValue(r.Context(), forwardedKey{}, f.Class+"/"+f.ID.String())
 	ctx = runtime.WithChain(ctx, parseChain(r.Header.Get(ChainHeader)))
 	cancel := context.CancelFunc(func() {})
 	if ms, err := strconv.ParseInt(r.Header.Get(DeadlineHeader), 10, 64); err == nil {
@@ -82,11 +82,13 @@ func parseChain(s string) []runtime.ChainLink {
 
 type forwardedKey struct{}
 
-// WasForwarded reports whether ctx is a forwarded request's: such a request
-// is served here or refused with not_owner, never forwarded again.
-func WasForwarded(ctx context.Context) bool {
-	v, _ := ctx.Value(forwardedKey{}).(bool)
-	return v
+// WasForwarded reports whether ctx is that of a request another node
+// forwarded to this one for the object: such a request is served here or
+// refused with not_owner, never forwarded again. (The calls its event makes
+// to other objects are forwarded as usual.)
+func WasForwarded(ctx context.Context, class string, id ids.ID) bool {
+	v, _ := ctx.Value(forwardedKey{}).(string)
+	return v == class+"/"+id.String()
 }
 
 // NotOwner is the error of a node asked to serve an object it does not own.

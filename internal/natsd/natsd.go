@@ -3,7 +3,7 @@
 // (sync_interval: always, never changed: JetStream's default of two minutes
 // lost acknowledged messages in Jepsen's power-loss runs), clustered with
 // the other nodes over routes, and reached by the node through in-process
-// connections (no client port).
+// connections (its client port listens on a free loopback port only).
 package natsd
 
 import (
@@ -78,7 +78,10 @@ func options(cfg Config) (*server.Options, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("natsd: %w", err)
 	}
-	o := &server.Options{ServerName: cfg.Name, DontListen: true, JetStream: true, StoreDir: cfg.Dir,
+	// A client listener on a free loopback port: the server starts its
+	// routes only once its accept loop runs (DontListen would hold them).
+	// The node itself connects in-process.
+	o := &server.Options{ServerName: cfg.Name, Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: cfg.Dir,
 		SyncAlways: true, NoSigs: true, MaxPayload: MaxPayload, JetStreamMaxMemory: 64 << 20}
 	if cfg.Cluster == "" {
 		return o, nil

@@ -56,7 +56,7 @@ func (n *Node) remote(ctx context.Context, ref Ref) (remote bool, err error) {
 	if _, ok := n.cluster.Local(ref.Class, ref.ID); ok {
 		return false, nil
 	}
-	if cluster.WasForwarded(ctx) {
+	if cluster.WasForwarded(ctx, ref.Class, ref.ID) {
 		return false, cluster.NotOwner(ref.Class, ref.ID)
 	}
 	return true, nil
@@ -69,7 +69,7 @@ func (n *Node) stillOwner(ref Ref, epoch uint64) error {
 	if n.cluster == nil {
 		return nil
 	}
-	if now, ok := n.cluster.Local(ref.Class, ref.ID); !ok || now != epoch {
+	if now, ok := n.cluster.Holds(ref.Class, ref.ID); !ok || now != epoch {
 		return cluster.NotOwner(ref.Class, ref.ID)
 	}
 	return nil
@@ -80,7 +80,7 @@ func (n *Node) epoch(ref Ref) uint64 {
 	if n.cluster == nil {
 		return 0
 	}
-	e, _ := n.cluster.Local(ref.Class, ref.ID)
+	e, _ := n.cluster.Holds(ref.Class, ref.ID)
 	return e
 }
 

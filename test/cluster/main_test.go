@@ -29,7 +29,7 @@ const lease = 2 * time.Second
 // start starts n clusterd nodes.
 func start(t *testing.T, n int, args ...string) *cluster.Cluster {
 	t.Helper()
-	return cluster.Start(t, n, &cluster.Options{Bin: proc.Build(t, "./test/cluster/clusterd"), Lease: lease, Args: args})
+	return cluster.Start(t, n, &cluster.Options{Bin: proc.Build(t, "github.com/roost-dev/roost/test/cluster/clusterd"), Lease: lease, Args: args})
 }
 
 // rounds is how many kill rounds a test runs: ROOST_CLUSTER_ROUNDS, or def.
