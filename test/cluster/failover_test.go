@@ -2,6 +2,8 @@ package cluster_test
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strconv"
@@ -28,14 +30,16 @@ type writers struct {
 	mu       sync.Mutex
 	tallies  map[string]*tally
 	lastAck  map[string]time.Time
+	lastErr  map[string]string // the last failure per counter, for a failing test's message
 }
 
 func (w *writers) run(ctx context.Context, id int) {
 	urls := w.c.URLs()
+	rng := rand.New(rand.NewPCG(uint64(id), 7))
 	for i := 0; ctx.Err() == nil; i++ {
 		name := objName("c", (id*7+i)%w.counters)
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		status, body, err := do(rctx, w.c.Client(), http.MethodPost, urls[(id+i)%len(urls)]+"/ctr/"+name, "")
+		status, body, err := do(rctx, w.c.Client(), http.MethodPost, urls[rng.IntN(len(urls))]+"/ctr/"+name, "")
 		cancel()
 		w.record(name, status, body, err, ctx.Err() != nil)
 		if err != nil || status != http.StatusOK {
@@ -48,6 +52,9 @@ func (w *writers) record(name string, status int, body string, err error, stoppi
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	t := w.tallies[name]
+	if err != nil || status != http.StatusOK {
+		w.lastErr[name] = fmt.Sprintf("status %d %.200s %v", status, body, err)
+	}
 	switch {
 	case err == nil && status == http.StatusOK:
 		v, _ := strconv.ParseInt(body, 10, 64)
@@ -76,7 +83,7 @@ func (w *writers) allAckedSince(t time.Time) bool {
 
 func TestCluster_KillOwnerLosesNoAcknowledgedWrite(t *testing.T) {
 	c := start(t, 3)
-	w := &writers{c: c, counters: 24, tallies: map[string]*tally{}, lastAck: map[string]time.Time{}}
+	w := &writers{c: c, counters: 24, tallies: map[string]*tally{}, lastAck: map[string]time.Time{}, lastErr: map[string]string{}}
 	for i := range w.counters {
 		w.tallies[objName("c", i)] = &tally{}
 	}
@@ -111,7 +118,14 @@ func waitFailover(t *testing.T, w *writers, killed time.Time) time.Duration {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("some counters were not writable within 60 s of the kill")
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for name := range w.tallies {
+		if !w.lastAck[name].After(killed) {
+			t.Errorf("%s: not acknowledged since the fault; last failure: %s", name, w.lastErr[name])
+		}
+	}
+	t.Fatalf("some counters were not writable within 60 s of the fault")
 	return 0
 }
 

@@ -22,7 +22,7 @@ func startWriters(t *testing.T, w *writers) (stop func()) {
 }
 
 func newWriters(t *testing.T, n int) *writers {
-	return &writers{c: start(t, n), counters: 24, tallies: map[string]*tally{}, lastAck: map[string]time.Time{}}
+	return &writers{c: start(t, n), counters: 24, tallies: map[string]*tally{}, lastAck: map[string]time.Time{}, lastErr: map[string]string{}}
 }
 
 // A node paused past its lease (SIGSTOP) finds itself fenced when it
