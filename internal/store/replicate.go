@@ -69,12 +69,18 @@ type walCursor struct {
 // It returns nil when the commit wrote no page. Caller holds mu.
 func (db *DB) captureLocked() (*Changes, error) {
 	f, err := db.s.root.Open(db.path + "-wal")
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil // the commit wrote no page (a read-only batch)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read the WAL: %w", err)
 	}
 	defer f.Close()
 	var hdr [walHeaderSize]byte
 	if _, err := io.ReadFull(f, hdr[:]); err != nil {
+		if errors.Is(err, io.EOF) && !db.fresh {
+			return nil, nil // an empty WAL: the commit wrote no page
+		}
 		return nil, fmt.Errorf("read the WAL header: %w", err)
 	}
 	pageSize := int64(binary.BigEndian.Uint32(hdr[8:]))
