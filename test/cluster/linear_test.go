@@ -45,8 +45,8 @@ func linearClient(ctx context.Context, c *cluster.Cluster, client int, regs, ctr
 	hc := &http.Client{Timeout: 3 * time.Second}
 	for i := 0; ctx.Err() == nil; i++ {
 		u := urls[rng.IntN(len(urls))]
-		key := strconv.Itoa(rng.IntN(4))
 		if rng.IntN(2) == 0 {
+			key := strconv.Itoa(rng.IntN(4))
 			in := linear.RegisterInput{Key: key, Put: rng.IntN(2) == 0, Value: fmt.Sprintf("%d-%d", client, i)}
 			method := http.MethodGet
 			if in.Put {
@@ -58,6 +58,10 @@ func linearClient(ctx context.Context, c *cluster.Cluster, client int, regs, ctr
 			status, body, err := do(context.Background(), hc, method, u+"/reg/k"+key, in.Value)
 			settle(op, status, err, linear.RegisterOutput{Value: body})
 		} else {
+			// More counters than registers: increments whose outcome is
+			// unknown commute, and each one multiplies the orders the
+			// checker must try within its history.
+			key := strconv.Itoa(rng.IntN(16))
 			in := linear.CounterInput{Key: key, Increment: rng.IntN(2) == 0}
 			method := http.MethodGet
 			if in.Increment {
