@@ -30,10 +30,11 @@ func (n *Node) AdminHandler(token string) http.Handler {
 	lim := n.cfg.Admin
 	cfg := admin.Config{Objects: n.Admin(), Token: token, Logger: n.log,
 		MaxResultBytes: lim.SQLMaxBytes, WriteStall: max(lim.SQLTimeout, 0)}
-	if n.cluster != nil {
-		cfg.Cluster = clusterAdmin{n.cluster}
+	if n.cluster == nil {
+		return admin.New(cfg)
 	}
-	return admin.New(cfg)
+	cfg.Cluster = clusterAdmin{n.cluster}
+	return adminRouter{n: n, h: admin.New(cfg)}
 }
 
 // The admin types, re-exported by the root package.

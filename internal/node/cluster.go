@@ -4,8 +4,10 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
+	"github.com/roost-dev/roost/internal/admin"
 	"github.com/roost-dev/roost/internal/cluster"
 	"github.com/roost-dev/roost/internal/gateway"
 	"github.com/roost-dev/roost/internal/ids"
@@ -93,6 +95,10 @@ func (n *Node) serveForwarded(w http.ResponseWriter, r *http.Request) {
 	}
 	defer cancel()
 	r = r.WithContext(ctx)
+	if f.Method == "" && strings.HasPrefix(r.URL.Path, admin.Prefix) {
+		n.gw.ServeHTTP(w, r) // an admin request: the admin API serves it here
+		return
+	}
 	if f.Method == "" {
 		n.gw.ServeForwarded(w, r, f.Class, f.ID, f.Name)
 		return
@@ -151,4 +157,41 @@ func (n *Node) loadShardWakes(ctx context.Context, shard int) {
 		return
 	}
 	n.log.Debug("shard taken over", "shard", shard, "wakes", count)
+}
+
+// adminRouter forwards the admin API's requests for an object that
+// another node owns to that node, in cluster mode. (Listing objects lists
+// this node's inventory.)
+type adminRouter struct {
+	n *Node
+	h http.Handler
+}
+
+func (a adminRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p, ok := strings.CutPrefix(r.URL.EscapedPath(), admin.Prefix+"objects/")
+	rt, err := gateway.ParseRoute("/" + p)
+	if !ok || err != nil {
+		a.h.ServeHTTP(w, r)
+		return
+	}
+	ref := Ref{Class: rt.Class, ID: rt.ID, Name: rt.Name}
+	remote, err := a.n.remote(r.Context(), ref)
+	if !remote && err == nil {
+		a.h.ServeHTTP(w, r)
+		return
+	}
+	var resp *http.Response
+	if err == nil {
+		resp, err = a.n.cluster.Forward(r.Context(), ref.Class, ref.ID, ref.Name, r)
+	}
+	if err != nil {
+		gateway.WriteError(w, err)
+		return
+	}
+	defer resp.Body.Close()
+	for k, vs := range resp.Header {
+		w.Header()[k] = vs
+	}
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, resp.Body)
 }

@@ -45,7 +45,9 @@ func (w *wakes) Prepare(class string, id ids.ID, next time.Time, created bool) e
 	set := w.cat.SetWake
 	switch {
 	case w.cluster != nil:
-		set = func(_ context.Context, k catalog.Key, at time.Time) error { return w.cluster.SetWake(k.Class, k.ID, at) }
+		set = func(_ context.Context, k catalog.Key, at time.Time) error {
+			return w.cluster.SetWake(k.Class, k.ID, at)
+		}
 	case created:
 		set = w.cat.SetWakeOfNew
 	}

@@ -92,7 +92,10 @@ func (db *DB) importLocked(ctx context.Context, src string, force bool) error {
 	if err := db.disconnectLocked(); err != nil {
 		return err
 	}
-	return db.connect()
+	if err := db.connect(); err != nil {
+		return err
+	}
+	return db.shipImageLocked()
 }
 
 // holdsDataLocked reports whether the object stores anything: a KV pair, a

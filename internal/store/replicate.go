@@ -152,3 +152,25 @@ func (db *DB) shipLocked(removed bool) error {
 	db.fresh = false
 	return db.s.cfg.Log.Append(db.class, db.id, ch)
 }
+
+// shipImageLocked sends the whole database file to the log as the base of
+// its next records (after an import replaced it).
+func (db *DB) shipImageLocked() error {
+	if db.s.cfg.Log == nil {
+		return nil
+	}
+	if err := db.execLocked("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		return db.wrap("checkpoint the imported file", err)
+	}
+	db.wal = walCursor{}
+	b, err := db.s.root.ReadFile(db.path)
+	if err != nil {
+		return db.wrap("read the imported file", err)
+	}
+	ps, err := pageSizeOf(b)
+	if err != nil {
+		return err
+	}
+	db.fresh = false
+	return db.s.cfg.Log.Append(db.class, db.id, &Changes{Base: b, Size: uint32(int64(len(b)) / ps)})
+}

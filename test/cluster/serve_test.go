@@ -73,3 +73,29 @@ func TestCluster_StampedeConstructsOnce(t *testing.T) {
 		t.Fatalf("the constructor ran %d times in the cluster for %d first requests over 3 nodes:\n%s", lines, n, b)
 	}
 }
+
+// The admin API of any node operates on objects other nodes own: the
+// request goes to the owner.
+func TestCluster_AdminOperationsReachTheOwner(t *testing.T) {
+	c := start(t, 3)
+	hc, urls := c.Client(), c.URLs()
+	for i := range 6 {
+		name := objName("adm", i)
+		must(t, hc, http.MethodPut, urls[0]+"/reg/"+name, "v"+name)
+		for _, u := range urls {
+			got := must(t, hc, http.MethodGet, u+"/_roost/objects/reg/"+name+"/", "")
+			if !strings.Contains(got, `"key":"v"`) || !strings.Contains(got, `"value":"v`+name+`"`) {
+				t.Fatalf("inspect %s through %s: %s", name, u, got)
+			}
+		}
+		status, body, err := do(t.Context(), hc, http.MethodDelete, urls[i%3]+"/_roost/objects/reg/"+name+"/", "")
+		if err != nil || status != http.StatusNoContent {
+			t.Fatalf("remove %s through %s: %d %s %v", name, urls[i%3], status, body, err)
+		}
+		for _, u := range urls {
+			if got := must(t, hc, http.MethodGet, u+"/reg/"+name, ""); got != "" {
+				t.Fatalf("after the removal %s reads %q through %s", name, got, u)
+			}
+		}
+	}
+}
