@@ -215,7 +215,7 @@ func (m *Manager) Count() int { return m.count }
 func (m *Manager) ShardOf(key string) int {
 	h := fnv.New64a()
 	h.Write([]byte(key))
-	return int(h.Sum64() % uint64(m.count))
+	return int(mix(h.Sum64()) % uint64(m.count))
 }
 
 func shardKey(s int) string { return "s." + strconv.Itoa(s) }

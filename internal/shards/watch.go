@@ -132,5 +132,17 @@ func score(name string, shard int) uint64 {
 	h.Write([]byte(name))
 	h.Write([]byte{'/'})
 	h.Write([]byte(strconv.Itoa(shard)))
-	return h.Sum64()
+	return mix(h.Sum64())
+}
+
+// mix is MurmurHash3's 64-bit finalizer: FNV-1a alone leaves the scores
+// of names that differ in one byte correlated across shards (one node of
+// n1, n2, n3 could win none).
+func mix(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
 }

@@ -1,0 +1,195 @@
+package shards
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/roost-dev/roost/internal/natsd"
+)
+
+const testLease = time.Second
+
+// freeAddr returns a free loopback address.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// node is one member: its embedded NATS server and its manager.
+type node struct {
+	srv *natsd.Server
+	m   *Manager
+
+	mu       sync.Mutex
+	released map[int]int
+}
+
+// startNodes starts n embedded NATS servers routed together and a
+// Manager on each.
+func startNodes(t *testing.T, n int) []*node {
+	t.Helper()
+	addrs := make([]string, n)
+	for i := range addrs {
+		addrs[i] = freeAddr(t)
+	}
+	nodes := make([]*node, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { nodes[i] = startNode(t, i, addrs) })
+	}
+	wg.Wait()
+	for _, nd := range nodes {
+		if nd == nil {
+			t.FailNow()
+		}
+	}
+	return nodes
+}
+
+func startNode(t *testing.T, i int, addrs []string) *node {
+	var join []string
+	for j, a := range addrs {
+		if j != i {
+			join = append(join, a)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	log := slog.New(slog.DiscardHandler)
+	srv, err := natsd.Start(ctx, natsd.Config{Name: fmt.Sprintf("n%d", i), Dir: t.TempDir(), Cluster: addrs[i], Join: join, Logger: log})
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	nc, err := srv.Connect()
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	js, _ := jetstream.New(nc)
+	nd := &node{srv: srv, released: map[int]int{}}
+	nd.m, err = Start(ctx, Config{JS: js, Node: fmt.Sprintf("n%d", i), Addr: "127.0.0.1:1", Shards: 16, Replicas: 3,
+		Lease: testLease, Logger: log, Release: nd.release})
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	t.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		nd.m.Close(cctx)
+		nc.Close()
+		srv.Close()
+	})
+	return nd
+}
+
+func (nd *node) release(_ context.Context, shard int, _ bool) {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	nd.released[shard]++
+}
+
+// holders samples every node's Holds for every shard and fails on a shard
+// with two valid holders; it returns how many shards each node holds.
+func holders(t *testing.T, nodes []*node) []int {
+	t.Helper()
+	per := make([]int, len(nodes))
+	for s := range nodes[0].m.Count() {
+		n := 0
+		for i, nd := range nodes {
+			if nd.m.closedForTest() {
+				continue
+			}
+			if _, ok := nd.m.Holds(s); ok {
+				n++
+				per[i]++
+			}
+		}
+		if n > 1 {
+			t.Fatalf("shard %d has %d holders with valid leases at once", s, n)
+		}
+	}
+	return per
+}
+
+// waitUntil polls cond for up to d.
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("not within %v: %s", d, what)
+}
+
+func TestShards_SpreadOverNodesWithOneHolderEach(t *testing.T) {
+	nodes := startNodes(t, 3)
+	waitUntil(t, 15*time.Second, "every node holds a share of the 16 shards", func() bool {
+		per := holders(t, nodes)
+		return per[0] > 0 && per[1] > 0 && per[2] > 0 && per[0]+per[1]+per[2] == 16
+	})
+}
+
+func TestShards_FailedNodesShardsMoveAfterTheLease(t *testing.T) {
+	nodes := startNodes(t, 3)
+	waitUntil(t, 15*time.Second, "all 16 shards held", func() bool {
+		per := holders(t, nodes)
+		return per[0]+per[1]+per[2] == 16 && per[2] > 0
+	})
+	epochs := map[int]uint64{}
+	for s := range 16 {
+		if e, ok := nodes[2].m.Holds(s); ok {
+			epochs[s] = e
+		}
+	}
+	nodes[2].srv.Close() // node 2 loses its quorum: it cannot renew
+	stopped := time.Now()
+	waitUntil(t, testLease, "the cut-off node fences itself within its lease", func() bool {
+		return holders(t, nodes)[2] == 0
+	})
+	waitUntil(t, 20*time.Second, "the others take its shards", func() bool {
+		per := holders(t, nodes)
+		return per[0]+per[1] == 16
+	})
+	t.Logf("the shards moved %v after the node lost its server", time.Since(stopped).Round(time.Millisecond))
+	for s, old := range epochs {
+		for _, nd := range nodes[:2] {
+			if e, ok := nd.m.Holds(s); ok && e <= old {
+				t.Errorf("shard %d: epoch %d after %d", s, e, old)
+			}
+		}
+	}
+}
+
+func TestShards_DrainMovesEveryShardGracefully(t *testing.T) {
+	nodes := startNodes(t, 3)
+	waitUntil(t, 15*time.Second, "node 1 holds shards", func() bool { return holders(t, nodes)[1] > 0 })
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if err := nodes[0].m.Drain(ctx, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "the others hold every shard", func() bool {
+		per := holders(t, nodes)
+		return per[1] == 0 && per[0]+per[2] == 16
+	})
+	nodes[1].mu.Lock()
+	defer nodes[1].mu.Unlock()
+	if len(nodes[1].released) == 0 {
+		t.Fatal("the drained node handed its shards over without Release")
+	}
+}
