@@ -129,6 +129,9 @@ func (db *DB) destroyLocked(ctx context.Context) error {
 	if db.conn == nil {
 		return ErrNoStorage
 	}
+	if err := db.shipLocked(true); err != nil {
+		return err
+	}
 	// Closing may fail to checkpoint on a full disk: the files go anyway.
 	_ = db.disconnectLocked()
 	return db.s.remove(db.path)

@@ -65,8 +65,14 @@ type DB struct {
 	// unsynced holds, with SyncFull, the directory of the file ensureFile
 	// created until a commit made its entries durable.
 	unsynced *newFiles
+	// base: the file was created from the template since the last batch
+	// shipped to the Log, whose next Changes carry the template as Base.
+	base bool
+	// tail follows the WAL when the store has a Log.
+	tail walTail
 	// broken is set when SQLite rolled the batch back on its own (full disk,
-	// I/O error): the batch can only fail.
+	// I/O error), or when a batch that committed locally did not reach the
+	// Log: the batch can only fail.
 	broken error
 	closed bool
 }
@@ -91,6 +97,11 @@ func (db *DB) connect() error {
 		return db.wrap("open", err)
 	}
 	db.conn = conn
+	if db.s.cfg.Log != nil {
+		if err := db.startTailLocked(); err != nil {
+			return db.wrap("open", errors.Join(err, db.disconnectLocked()))
+		}
+	}
 	return nil
 }
 
@@ -132,7 +143,7 @@ func (db *DB) ensureFile() error {
 	if err != nil {
 		return db.wrap("create", err)
 	}
-	db.created, db.unsynced = true, nf
+	db.created, db.unsynced, db.base = true, nf, true
 	return db.connect()
 }
 
@@ -231,14 +242,14 @@ func (db *DB) commitLocked() error {
 		db.rollbackLocked()
 		return err
 	}
-	notify()
-	if db.deleted {
-		db.deleted = false
-		if db.emptyLocked() {
-			return db.removeLocked()
-		}
+	removed := db.deleted && db.emptyLocked()
+	db.deleted = false
+	err = db.shipLocked(removed)
+	notify() // even if shipping failed: a wake too many is harmless, one too few is not
+	if err != nil || !removed {
+		return err
 	}
-	return nil
+	return db.removeLocked()
 }
 
 // emptyLocked reports whether the object stores nothing: no KV pair and no
@@ -305,7 +316,7 @@ func (db *DB) uncreateLocked(err error) error {
 	db.unsynced = nil
 	cerr := db.disconnectLocked()
 	nf.undo()
-	db.created = false
+	db.created, db.base = false, false
 	return errors.Join(err, cerr)
 }
 
@@ -322,6 +333,7 @@ func (db *DB) disconnectLocked() error {
 	}
 	clear(db.stmts)
 	db.timers = 0
+	db.closeTail()
 	err := db.conn.Close()
 	db.conn = nil
 	db.dropAuth()

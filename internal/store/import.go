@@ -87,6 +87,9 @@ func (db *DB) importLocked(ctx context.Context, src string, force bool) error {
 		}
 		return err
 	}
+	if err := db.shipLocked(false); err != nil {
+		return err
+	}
 	// A new connection keeps nothing cached about the replaced schema (such
 	// as whether the timers table exists), and is configured like any.
 	if err := db.disconnectLocked(); err != nil {

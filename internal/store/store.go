@@ -56,6 +56,10 @@ type Config struct {
 	Faults *Faults
 	// Timers hears of commits that change an object's timers. Optional.
 	Timers TimerIndex
+	// Log, if set, receives every committed batch before it is acknowledged
+	// and restores objects when they are opened (cluster mode). Nil keeps
+	// the store as it is on a single node.
+	Log Log
 	// Spares is how many new objects' files are kept ready, so that creating
 	// an object does not wait for its files to be written. Defaults to
 	// DefaultSpares; negative means none.
@@ -246,6 +250,11 @@ func (s *Store) Open(class string, id ids.ID) (*DB, error) {
 		return nil, err
 	}
 	db := newDB(s, class, id)
+	if s.cfg.Log != nil {
+		if err := s.restore(class, id); err != nil {
+			return nil, err
+		}
+	}
 	ok, err := s.Exists(class, id)
 	if err != nil {
 		return nil, fmt.Errorf("store: stat %s: %w", db.path, err)
