@@ -160,6 +160,7 @@ func (w *workload) big(id ids.ID) {
 
 // importInto replaces one object's data with an export of another's.
 func (w *workload) importInto(from, to ids.ID) {
+	put(w.t, w.dbs[from], "exported", "yes") // the source has storage
 	src := filepath.Join(w.t.TempDir(), "export.db")
 	if err := w.dbs[from].Export(w.t.Context(), src); err != nil {
 		w.t.Fatalf("Export: %v", err)

@@ -122,8 +122,7 @@ func restorerFor(s *Store, id ids.ID) *Restorer {
 
 func TestRestorer_RefusesBadChangesAndInstallsNothing(t *testing.T) {
 	t.Parallel()
-	s := newStore(t, Config{Spares: -1})
-	tmpl, err := s.tmpl()
+	tmpl, err := newStore(t, Config{Spares: -1}).tmpl()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +143,7 @@ func TestRestorer_RefusesBadChangesAndInstallsNothing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			s := newStore(t, Config{Spares: -1}) // alone: a snapshot sees every file
 			id := objID(tc.name)
 			db := openDB(t, s, id)
 			put(t, db, "keep", "me")

@@ -244,7 +244,8 @@ func (s *Store) Exists(class string, id ids.ID) (bool, error) {
 
 // Open returns the object's database. A database file is created only when
 // the object first writes; until then reads see an empty store. The caller
-// must Close it, and must not open the same object twice at once.
+// must Close it, and must not open the same object twice at once. With a
+// [Config.Log], the Log's Restore runs first, and its error is Open's.
 func (s *Store) Open(class string, id ids.ID) (*DB, error) {
 	if err := ids.ValidClass(class); err != nil {
 		return nil, err

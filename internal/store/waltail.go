@@ -38,7 +38,8 @@ const (
 	walFrameHeaderSize = 24
 	walMagic           = 0x377f0682 // | 1: checksums in big-endian words
 	walVersion         = 3007000
-	walReadChunk       = 64 << 10
+	walReadChunk       = 1 << 20
+	walFirstRead       = 4 // frames
 )
 
 // walTail follows an object's -wal file from one commit to the next. It
@@ -143,9 +144,10 @@ func (w *walTail) scan(buf []byte) (_ []byte, end int, sum [2]uint32, size uint3
 }
 
 // readMore appends to buf the next bytes of the WAL after w.off+len(buf):
-// at least one frame's worth if the file has it.
+// a few frames first (most commits write a page or two), then twice as
+// much as read so far, up to walReadChunk at a time.
 func (w *walTail) readMore(buf []byte, frame int) ([]byte, error) {
-	want := max(walReadChunk/frame, 1) * frame
+	want := max(walFirstRead, min(len(buf), walReadChunk)/frame) * frame
 	n := len(buf)
 	buf = slices.Grow(buf, want)[:n+want]
 	got, err := w.f.ReadAt(buf[n:], w.off+int64(n))
