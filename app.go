@@ -53,6 +53,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 			WriteTimeout: ws.WriteTimeout},
 		Admin: node.AdminLimits(cfg.Admin),
 		Clock: cfg.Clock, Logger: cfg.Logger, Tracer: tp.Tracer(tracerName), Handlers: handlers{}, Faults: cfg.faults,
+		Cluster: cfg.Cluster.node(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", cfg.Dir, err)

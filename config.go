@@ -87,6 +87,9 @@ type Config struct {
 	// Admin bounds the operator's admin operations ([Admin], `roost
 	// objects`). The zero value is the defaults.
 	Admin AdminConfig
+	// Cluster, if set, makes the app a node of a cluster. Nil (the
+	// default): a single node, exactly as without cluster support.
+	Cluster *ClusterConfig
 
 	// faults injects storage failures (tests in this module only).
 	faults *node.Faults
@@ -199,6 +202,9 @@ func (c *Config) validate() error {
 		return errors.New("config: TimerConcurrency must not be negative")
 	}
 	c.TimerRetry.fill()
+	if err := c.Cluster.validate(); err != nil {
+		return err
+	}
 	return c.Admin.fill()
 }
 

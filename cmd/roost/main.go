@@ -57,7 +57,7 @@ ROOST_ADMIN_TOKEN.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newBenchCmd(), newObjectsCmd(), newWorkflowsCmd())
+	root.AddCommand(newServeCmd(), newBenchCmd(), newObjectsCmd(), newWorkflowsCmd(), newClusterCmd())
 	return root
 }
 

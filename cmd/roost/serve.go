@@ -39,6 +39,7 @@ type serveOptions struct {
 	adminToken                                  string
 	admin                                       roost.AdminConfig
 	demo                                        bool
+	cluster                                     clusterOptions
 }
 
 func newServeCmd() *cobra.Command {
@@ -109,6 +110,7 @@ answered at once, then in-flight events finish and commit.`,
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight events")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	o.cluster.flags(f)
 	f.StringVar(&o.otlpEndpoint, "otlp-endpoint", "", "send OpenTelemetry trace spans to this OTLP/HTTP endpoint, e.g. http://127.0.0.1:4318 (also on when OTEL_EXPORTER_OTLP_ENDPOINT is set; off by default)")
 	return cmd
 }
@@ -152,6 +154,10 @@ func serve(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	defer ln.Close()
+	cluster, err := o.cluster.config(ln.Addr())
+	if err != nil {
+		return err
+	}
 	app, err := roost.Open(ctx, roost.Config{
 		Dir: o.data, Durability: o.durability, IdleTimeout: o.idleTimeout,
 		MaxActiveObjects: o.maxActive, MaxPendingEvents: o.maxPending, MaxBodyBytes: o.maxBody, BodyTimeout: o.httpBodyTimeout,
@@ -162,6 +168,7 @@ func serve(ctx context.Context, o serveOptions) error {
 			WriteTimeout: o.wsWriteTimeout},
 		TimerRetry: roost.RetryPolicy{Initial: o.timerRetryDelay, MaxRetries: cmp.Or(o.timerRetries, -1)}, // 0 means none here
 		Admin:      o.admin,
+		Cluster:    cluster,
 	})
 	if err != nil {
 		return err

@@ -72,6 +72,9 @@ type Config struct {
 	// answer instead of holding the object. Zero means none; the node sets
 	// its SQL timeout.
 	WriteStall time.Duration
+	// Cluster, in cluster mode, serves the cluster routes; nil answers them
+	// not_found.
+	Cluster Cluster
 }
 
 // Server is the admin API's HTTP handler; mount it at [Prefix]. It is safe
@@ -82,6 +85,8 @@ type Server struct {
 	log        *slog.Logger
 	maxResult  int64
 	writeStall time.Duration
+	// clusterAdmin serves the cluster routes; nil on a single node.
+	clusterAdmin Cluster
 }
 
 // New returns the API's handler for cfg. It panics if cfg.Objects is nil:
@@ -90,7 +95,8 @@ func New(cfg Config) *Server {
 	if cfg.Objects == nil {
 		panic("admin: Config.Objects is required")
 	}
-	s := &Server{objects: cfg.Objects, log: cfg.Logger, maxResult: cfg.MaxResultBytes, writeStall: cfg.WriteStall}
+	s := &Server{objects: cfg.Objects, log: cfg.Logger, maxResult: cfg.MaxResultBytes, writeStall: cfg.WriteStall,
+		clusterAdmin: cfg.Cluster}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -118,6 +124,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case strings.HasPrefix(p, objectsPath+"/"):
 		s.object(w, r, p[len(objectsPath):])
+	case p == clusterPath || strings.HasPrefix(p, clusterPath+"/"):
+		s.cluster(w, r, p[len(clusterPath):])
 	default:
 		gateway.WriteError(w, errcode.New(errcode.NotFound, "no admin route %s; objects are at %s", quote(p), objectsPath))
 	}

@@ -47,6 +47,9 @@ const (
 	UnknownInstance  Code = "unknown_instance"   // 404: the workflow has no instance of that ID
 	InvalidState     Code = "invalid_state"      // 409: the instance's status does not allow the operation
 	Nondeterminism   Code = "nondeterminism"     // 500: a workflow's replay asked for other steps than its journal holds
+	NotOwner         Code = "not_owner"          // 503: cluster: the object is moving between nodes or its owner is unknown now; retry
+	NoQuorum         Code = "no_quorum"          // 503: cluster: this node cannot reach a quorum of the cluster; it serves nothing it cannot prove current
+	Corrupt          Code = "corrupt"            // 500: cluster: the object's replicated log does not verify; the object is refused
 )
 
 var statuses = map[Code]int{
@@ -84,6 +87,9 @@ var statuses = map[Code]int{
 	Timeout:          http.StatusGatewayTimeout,
 	Canceled:         499,
 	Internal:         http.StatusInternalServerError,
+	NotOwner:         http.StatusServiceUnavailable,
+	NoQuorum:         http.StatusServiceUnavailable,
+	Corrupt:          http.StatusInternalServerError,
 }
 
 // Status is the HTTP status for code; unknown codes answer 500.

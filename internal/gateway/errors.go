@@ -7,6 +7,27 @@ import (
 	"github.com/roost-dev/roost/internal/errcode"
 )
 
+// ErrorCodeHeader carries the code of an error answer written by
+// [WriteError].
+const ErrorCodeHeader = "Roost-Error-Code"
+
+// ReadError turns an answer that WriteError wrote back into the error it
+// reports: a node that forwarded a call to another gives its caller the
+// same error, code and message, as the owner did. It returns nil for an
+// answer without ErrorCodeHeader (the object's own answer).
+func ReadError(resp *http.Response) error {
+	code := resp.Header.Get(ErrorCodeHeader)
+	if code == "" {
+		return nil
+	}
+	var b errorBody
+	_ = json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 1<<20)).Decode(&b)
+	if b.Error.Message == "" {
+		b.Error.Message = "the owner node answered " + resp.Status
+	}
+	return &errcode.Error{Code: errcode.Code(code), Message: b.Error.Message}
+}
+
 // errorBody is the JSON shape of every error answer.
 type errorBody struct {
 	Error errorDetail `json:"error"`
@@ -27,6 +48,9 @@ type errorDetail struct {
 // log an internal error themselves before writing it. Every 503 answer
 // (overloaded, shutting_down, object_reset) carries "Retry-After: 1".
 //
+// The code is also in the header Roost-Error-Code (ErrorCodeHeader), by
+// which a node tells a forwarded call's error from an object's own answer.
+//
 // WriteError must be called before anything else is written to w.
 func WriteError(w http.ResponseWriter, err error) {
 	code := errcode.Of(err)
@@ -38,6 +62,7 @@ func WriteError(w http.ResponseWriter, err error) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set(ErrorCodeHeader, string(code))
 	if status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", "1")
 	}

@@ -141,7 +141,29 @@ func (g *Gateway) serveObject(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
-	resp, err := checkResponse(g.objects.Fetch(r.Context(), rt.Class, rt.ID, rt.Name, forward(r, rt, body)))
+	g.fetch(w, r, rt, forward(r, rt, body))
+}
+
+// ServeForwarded serves a request that another node of the cluster
+// forwarded to this one, the object's owner: req is already in the form
+// the object sees (see forward), addressed to class and id, and its body
+// is read in full like any object request's.
+func (g *Gateway) ServeForwarded(w http.ResponseWriter, r *http.Request, class string, id ids.ID, name string) {
+	body, err := g.readBody(w, r)
+	if err != nil {
+		WriteError(w, err)
+		return
+	}
+	in := r.Clone(r.Context())
+	in.Body = io.NopCloser(bytes.NewReader(body))
+	in.ContentLength = int64(len(body))
+	g.fetch(w, r, Route{Class: class, ID: id, Name: name, ByID: name == ""}, in)
+}
+
+// fetch delivers in to the object of rt and writes its response to w (r is
+// the client's request, which a WebSocket upgrade takes over).
+func (g *Gateway) fetch(w http.ResponseWriter, r *http.Request, rt Route, in *http.Request) {
+	resp, err := checkResponse(g.objects.Fetch(r.Context(), rt.Class, rt.ID, rt.Name, in))
 	if err != nil {
 		g.writeError(w, rt, err)
 		return

@@ -28,8 +28,12 @@ func (n *Node) Admin() *Admin { return &Admin{n: n} }
 // empty token it serves loopback callers only.
 func (n *Node) AdminHandler(token string) http.Handler {
 	lim := n.cfg.Admin
-	return admin.New(admin.Config{Objects: n.Admin(), Token: token, Logger: n.log,
-		MaxResultBytes: lim.SQLMaxBytes, WriteStall: max(lim.SQLTimeout, 0)})
+	cfg := admin.Config{Objects: n.Admin(), Token: token, Logger: n.log,
+		MaxResultBytes: lim.SQLMaxBytes, WriteStall: max(lim.SQLTimeout, 0)}
+	if n.cluster != nil {
+		cfg.Cluster = clusterAdmin{n.cluster}
+	}
+	return admin.New(cfg)
 }
 
 // The admin types, re-exported by the root package.

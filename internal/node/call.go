@@ -33,6 +33,12 @@ type Ref struct {
 func (n *Node) Do(ctx context.Context, ref Ref, fn func(ctx context.Context, inst any) error) error {
 	// mu is held while fn runs: once Do marked the call abandoned under it,
 	// fn has returned or will never run.
+	if remote, err := n.remote(ctx, ref); remote || err != nil {
+		if err == nil {
+			err = errcode.New(errcode.NotOwner, "%s/%s is owned by another node: Do runs Go code in the instance, so it works only on the object's owner; use a Stub's RPC methods or Fetch", ref.Class, ref.ID)
+		}
+		return err
+	}
 	var mu sync.Mutex
 	abandoned := false
 	err := n.rt.Deliver(ctx, &runtime.Event{Class: ref.Class, ID: ref.ID, Name: ref.Name, Kind: runtime.KindCall,
@@ -78,6 +84,13 @@ func (n *Node) call(ctx context.Context, ref Ref, method string, payload []byte)
 	if c.Call == nil {
 		return nil, errcode.New(errcode.UnknownMethod, "class %s has no RPC method %q (register it in ClassOptions.Methods)", ref.Class, method)
 	}
+	if remote, err := n.remote(ctx, ref); remote || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return n.cluster.Call(ctx, ref.Class, ref.ID, ref.Name, method, payload)
+	}
+	epoch := n.epoch(ref)
 	var reply []byte // set by the event, read only after it committed
 	err := n.rt.Deliver(ctx, &runtime.Event{Class: ref.Class, ID: ref.ID, Name: ref.Name, Kind: runtime.KindRPC,
 		Fn: func(ctx context.Context, inst any, _ *store.DB) error {
@@ -85,6 +98,9 @@ func (n *Node) call(ctx context.Context, ref Ref, method string, payload []byte)
 			reply, err = c.Call(ctx, inst, method, payload)
 			return err
 		}})
+	if err == nil {
+		err = n.stillOwner(ref, epoch)
+	}
 	if err != nil {
 		return nil, err
 	}

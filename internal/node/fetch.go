@@ -26,6 +26,13 @@ import (
 // §9.3.2 defines HEAD: so every class answers HEAD on its GET routes, as
 // handlers on an http.ServeMux do, instead of 405 (issue 12).
 func (n *Node) Fetch(ctx context.Context, ref Ref, req *http.Request) (*http.Response, error) {
+	if remote, err := n.remote(ctx, ref); remote || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return n.cluster.Forward(ctx, ref.Class, ref.ID, ref.Name, req)
+	}
+	epoch := n.epoch(ref)
 	head := req.Method == http.MethodHead
 	in := headAsGet(req)
 	rec := &recorder{header: http.Header{}}
@@ -33,6 +40,9 @@ func (n *Node) Fetch(ctx context.Context, ref Ref, req *http.Request) (*http.Res
 		Fn: func(ctx context.Context, inst any, _ *store.DB) error {
 			return HandlerError(n.handlers.ServeHTTP(ctx, inst, rec, in.WithContext(ctx)))
 		}})
+	if err == nil {
+		err = n.stillOwner(ref, epoch)
+	}
 	if err != nil {
 		if rec.socket != nil {
 			n.hub.Abort(rec.socket)

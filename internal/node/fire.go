@@ -46,6 +46,11 @@ const maxFiresPerCommit = 64
 // commits them as one batch (one fsync). A failed run is recorded by an
 // event of its own, which schedules the retry.
 func (n *Node) fire(ctx context.Context, k scheduler.Key) {
+	if n.cluster != nil {
+		if _, ok := n.cluster.Local(k.Class, k.ID); !ok {
+			return // the shard's owner fires it (it loaded the shard's wakes)
+		}
+	}
 	r := &fireRound{failed: map[string]bool{}}
 	first := n.fireOne(ctx, k, r)
 	results := []fireResult{first}

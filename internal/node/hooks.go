@@ -19,10 +19,14 @@ func (h hooks) Left(o runtime.ObjectRef, reason string) { h.n.metrics.Evicted(o.
 
 // AfterBatch records the object's activity, and its size after writes, in
 // the catalog; an object whose files a commit removed (DeleteAll) leaves it.
+// In cluster mode it snapshots an object whose log outgrew its database.
 func (h hooks) AfterBatch(o runtime.ObjectRef, db *store.DB, wrote bool, d time.Duration, err error) {
 	n := h.n
 	if wrote {
 		n.metrics.Commit(d, err)
+		if n.cluster != nil && err == nil && db.Exists() {
+			n.cluster.Snapshot(o.Class, o.ID, db)
+		}
 	}
 	k := catalog.Key{Class: o.Class, ID: o.ID}
 	if !db.Exists() {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/roost-dev/roost/internal/catalog"
 	"github.com/roost-dev/roost/internal/clock"
+	"github.com/roost-dev/roost/internal/cluster"
 	"github.com/roost-dev/roost/internal/gateway"
 	"github.com/roost-dev/roost/internal/metrics"
 	"github.com/roost-dev/roost/internal/runtime"
@@ -65,7 +66,13 @@ type Config struct {
 	Handlers Handlers
 	// Faults injects storage failures (tests only).
 	Faults *store.Faults
+	// Cluster, if set, makes the node a member of a cluster (its Dir and
+	// Logger are the node's). Nil: a single node.
+	Cluster *ClusterConfig
 }
+
+// ClusterConfig configures a node's membership in a cluster.
+type ClusterConfig = cluster.Config
 
 // AdminLimits bound the admin operations (see roost.AdminConfig). The
 // root package fills the defaults.
@@ -109,6 +116,8 @@ type Node struct {
 	tracer   trace.Tracer
 	handlers Handlers
 	work     *work
+	// cluster is the node's cluster membership; nil on a single node.
+	cluster *cluster.Cluster
 
 	classes sync.Map // class name → *Class
 	parkMu  sync.Mutex
@@ -150,19 +159,30 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, log: cfg.Logger, metrics: metrics.New(), tracer: cfg.Tracer, handlers: cfg.Handlers,
 		work: newWork(), parked: map[string][]scheduler.Key{}, draining: make(chan struct{})}
 	n.wakes = &wakes{indexed: map[catalog.Key]time.Time{}}
-	st, err := store.Open(store.Config{
+	scfg := store.Config{
 		Dir: cfg.Dir, Synchronous: cfg.Sync, MaxKeySize: cfg.MaxKeySize, MaxValueSize: cfg.MaxValueSize,
 		MaxDatabaseSize: cfg.MaxDatabaseSize, Faults: cfg.Faults, Timers: n.wakes,
-	})
+	}
+	if cfg.Cluster != nil {
+		// The log is the truth: a local file is a cache restored from it.
+		scfg.Log, scfg.Synchronous = clusterLog{n}, store.SyncNormal
+	}
+	st, err := store.Open(scfg)
 	if err != nil {
 		return nil, err
 	}
 	n.store = st
+	if err := n.joinCluster(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if err := n.openCatalog(ctx); err != nil {
+		n.leaveCluster(ctx)
 		st.Close()
 		return nil, err
 	}
 	if err := n.start(ctx); err != nil {
+		n.leaveCluster(ctx)
 		n.catalog.Close()
 		st.Close()
 		return nil, err
@@ -205,6 +225,11 @@ func (n *Node) start(ctx context.Context) error {
 	}
 	n.indexed = nil
 	n.metrics.SetSources(n.metricSources())
+	if n.cluster != nil {
+		n.wakes.cluster = n.cluster
+		n.cluster.SetEvictor(rt.Evict)
+		n.cluster.SetAcquired(n.loadShardWakes)
+	}
 	n.sched.Start()
 	n.hub.Start()
 	n.log.Debug("node open", "dir", cfg.Dir, "pending_wakes", pending)
@@ -265,19 +290,23 @@ func (n *Node) Close(ctx context.Context) error {
 	n.closeOnce.Do(func() {
 		n.Drain()
 		hubErr := n.hub.Close(ctx) // waits for the sockets' close events to reach their objects
+		// The shards are handed over while the runtime still commits the
+		// events of their objects.
+		clusterErr := n.leaveCluster(ctx)
 		n.sched.Close()
 		rtErr := n.rt.Close(ctx)
 		err := n.catalog.Close()
 		if err == nil && rtErr == nil {
 			err = os.WriteFile(filepath.Join(n.cfg.Dir, cleanFile), nil, 0o600)
 		}
-		n.closeErr = errors.Join(rtErr, err, hubErr, n.store.Close())
+		n.closeErr = errors.Join(rtErr, err, hubErr, clusterErr, n.store.Close())
 	})
 	return n.closeErr
 }
 
-// Handler returns the HTTP gateway.
-func (n *Node) Handler() http.Handler { return n.gw }
+// Handler returns the node's HTTP handler: the gateway, and in cluster
+// mode the requests other nodes forward to this one.
+func (n *Node) Handler() http.Handler { return handler{n} }
 
 // Handle mounts h on the gateway for pattern (http.ServeMux syntax).
 func (n *Node) Handle(pattern string, h http.Handler) { n.gw.Handle(pattern, h) }

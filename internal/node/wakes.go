@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/roost-dev/roost/internal/catalog"
+	"github.com/roost-dev/roost/internal/cluster"
 	"github.com/roost-dev/roost/internal/ids"
 	"github.com/roost-dev/roost/internal/scheduler"
 )
@@ -16,6 +17,9 @@ import (
 type wakes struct {
 	cat   *catalog.Catalog
 	sched *scheduler.Scheduler
+	// cluster, in cluster mode, holds the durable copy of the wakes instead
+	// of the catalog, so that a shard's new owner finds them.
+	cluster *cluster.Cluster
 
 	mu sync.Mutex
 	// indexed is, per object, a time at or before its earliest timer that
@@ -39,7 +43,10 @@ func (w *wakes) Prepare(class string, id ids.ID, next time.Time, created bool) e
 		return nil
 	}
 	set := w.cat.SetWake
-	if created {
+	switch {
+	case w.cluster != nil:
+		set = func(_ context.Context, k catalog.Key, at time.Time) error { return w.cluster.SetWake(k.Class, k.ID, at) }
+	case created:
 		set = w.cat.SetWakeOfNew
 	}
 	if err := set(context.Background(), k, next); err != nil {
@@ -56,7 +63,11 @@ func (w *wakes) Committed(class string, id ids.ID, next time.Time, count int) {
 	k := catalog.Key{Class: class, ID: id}
 	w.mu.Lock()
 	if next.IsZero() {
+		_, had := w.indexed[k]
 		delete(w.indexed, k)
+		if had && w.cluster != nil {
+			defer w.cluster.ClearWake(class, id)
+		}
 	} else {
 		w.indexed[k] = next
 	}

@@ -381,3 +381,58 @@ func withChain(ctx context.Context, k objKey) context.Context {
 
 // Context is canceled when the runtime gives up on a graceful close.
 func (r *Runtime) Context() context.Context { return r.ctx }
+
+// Evict asks every live object that match selects to leave memory once its
+// queued events ran (in cluster mode: the objects of a shard the node hands
+// over or lost), and waits until their files are closed or ctx ends.
+func (r *Runtime) Evict(ctx context.Context, match func(class string, id ids.ID) bool) error {
+	r.mu.Lock()
+	var done []chan struct{}
+	for k, o := range r.objects {
+		if !match(k.class, k.id) {
+			continue
+		}
+		done = append(done, o.done)
+		if !o.evict && !o.leaving {
+			o.evict = true
+			r.evicting++
+			o.signal()
+		}
+	}
+	r.mu.Unlock()
+	for _, d := range done {
+		select {
+		case <-d:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// ChainLink names an object in a call chain.
+type ChainLink struct {
+	Class string
+	ID    ids.ID
+}
+
+// Chain returns the objects whose events are running in ctx's call chain,
+// innermost first: a node forwards it with a call to another node.
+func Chain(ctx context.Context) []ChainLink {
+	var links []ChainLink
+	c, _ := ctx.Value(chainKey{}).(*callChain)
+	for ; c != nil; c = c.parent {
+		links = append(links, ChainLink{c.key.class, c.key.id})
+	}
+	return links
+}
+
+// WithChain returns ctx carrying a call chain another node forwarded
+// (innermost first, as Chain returns it), so that a call that comes back to
+// an object of the chain fails with call_cycle on every node.
+func WithChain(ctx context.Context, links []ChainLink) context.Context {
+	for i := len(links) - 1; i >= 0; i-- {
+		ctx = withChain(ctx, objKey{links[i].Class, links[i].ID})
+	}
+	return ctx
+}

@@ -15,7 +15,9 @@ type Log interface {
 	// Restore is called by [Store.Open] before it looks at the object's
 	// file. It brings the local file up to date with the log through r, or
 	// leaves it alone (the Log knows the local file is current: it then
-	// calls none of r's methods). An error means the object cannot be
+	// calls none of r's methods). A restored file is not synced: after a
+	// crash of the process or the machine, the Log must restore again
+	// before it trusts a local file. An error means the object cannot be
 	// served now (fenced, log unreachable, log corrupt): Open returns it.
 	Restore(class string, id ids.ID, r *Restorer) error
 	// Append is called once a batch committed locally, before the commit

@@ -18,8 +18,8 @@ import (
 //
 // The file is built beside the data (in the data directory's .tmp, emptied
 // when the store opens) and replaces the object's files only in Finish: a
-// failure or a crash at any point leaves the old local files or none, never
-// a half-restored one under the object's name. Every input is checked
+// failure at any point leaves the old local files, never a half-restored
+// one under the object's name. Nothing is synced (see Finish). Every input is checked
 // (page size, page numbers, lengths, sizes within Config.MaxDatabaseSize):
 // bad Changes return an error, and then Finish installs nothing.
 type Restorer struct {
@@ -156,8 +156,8 @@ func (r *Restorer) setBase(base []byte) error {
 }
 
 // Finish installs the result in place of the object's local files: the
-// database file (synced), without a WAL; or, if the result is no object,
-// removes them. After Finish the Restorer is done.
+// database file, without a WAL (not synced: see install); or, if the result
+// is no object, removes them. After Finish the Restorer is done.
 func (r *Restorer) Finish() error {
 	if err := r.usable(); err != nil {
 		return err
@@ -196,16 +196,12 @@ func pageSizeOf(h []byte) int {
 	return n
 }
 
-// install syncs the file built and moves it into place. The old WAL goes
-// first: SQLite would apply its frames to the new file. A crash in between
-// leaves the old database without its WAL, which the log replaces at the
-// next restore.
+// install moves the file built into place. The old WAL goes first: SQLite
+// would apply its frames to the new file. Nothing is synced: the local file
+// is a cache, and a Log must not trust it after a crash (a crashed node
+// restores its objects from the log).
 func (r *Restorer) install() error {
-	if err := r.f.Sync(); err != nil {
-		return err
-	}
-	dir := path.Dir(r.file)
-	if err := r.s.ensureDir(dir); err != nil {
+	if err := r.s.ensureDir(path.Dir(r.file)); err != nil {
 		return err
 	}
 	for _, f := range []string{r.file + "-wal", r.file + "-journal"} {
@@ -213,10 +209,7 @@ func (r *Restorer) install() error {
 			return err
 		}
 	}
-	if err := r.s.root.Rename(r.tmp, r.file); err != nil {
-		return err
-	}
-	return syncDir(r.s.root, dir)
+	return r.s.root.Rename(r.tmp, r.file)
 }
 
 // removeObject removes the object's files, if it has any.

@@ -59,7 +59,9 @@ func (db *DB) failShipLocked(err error) error {
 
 // captureLocked reads the frames of the transaction that just committed.
 func (db *DB) captureLocked(bp *[]byte) (Changes, error) {
-	if err := db.openTailLocked(); err != nil {
+	if err := db.openTailLocked(); errors.Is(err, os.ErrNotExist) && !db.base {
+		return Changes{}, nil // no WAL: the transaction wrote nothing
+	} else if err != nil {
 		return Changes{}, err
 	}
 	pages, size, buf, err := db.tail.next(*bp)

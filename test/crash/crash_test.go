@@ -5,11 +5,8 @@
 package crash
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -27,45 +24,18 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/roost-dev/roost/internal/ids"
+	"github.com/roost-dev/roost/test/internal/proc"
 )
-
-// roostBin is the binary TestMain builds from ./cmd/roost.
-var roostBin string
 
 const (
-	listenTimeout = 60 * time.Second // longest wait for the "listening" line
-	exitTimeout   = 30 * time.Second // longest wait for the process to exit after a signal
+	listenTimeout = proc.ListenTimeout // longest wait for the "listening" line
+	exitTimeout   = proc.ExitTimeout   // longest wait for the process to exit after a signal
 )
 
-func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "roost-crash-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "crash: make temp dir:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	roostBin = filepath.Join(dir, "roost")
-	build := exec.Command("go", "build", "-o", roostBin, "github.com/roost-dev/roost/cmd/roost")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "crash: go build ./cmd/roost failed: %v\n%s\n", err, out)
-		return 1
-	}
-	code := m.Run()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "crash: goroutine leak:", err)
-			return 1
-		}
-	}
-	return code
-}
+// TestMain builds roost (and the test servers) once, on first use, and
+// fails the package on a leaked goroutine.
+func TestMain(m *testing.M) { os.Exit(proc.Main(m)) }
 
 func TestCrash_CountersSurviveKill9(t *testing.T) {
 	t.Parallel()
@@ -94,7 +64,7 @@ func TestCrash_CountersSurviveKill9(t *testing.T) {
 		lost += checkCounters(t, srv, names, ledgers, seen, round)
 		t.Logf("round %d: killed after %v; %d acknowledged, %d in flight", round, delay.Round(time.Millisecond), a, u)
 	}
-	srv.stop(t)
+	srv.term(t)
 	checked := checkFiles(t, sqlite, dir, names, seen)
 	t.Logf("totals: rounds=%d acknowledged=%d unacknowledged=%d counters_checked=%d lost=%d",
 		rounds, acked, unacked, checked, lost)
@@ -140,15 +110,15 @@ func TestCrash_GracefulShutdownCommitsInFlight(t *testing.T) {
 	select {
 	case <-signal:
 	case <-time.After(listenTimeout):
-		t.Fatalf("fewer than %d increments acknowledged within %v; stderr:\n%s", signalAfter, listenTimeout, srv.logs)
+		t.Fatalf("fewer than %d increments acknowledged within %v; stderr:\n%s", signalAfter, listenTimeout, srv.Tail())
 	}
 	ackedBeforeSignal := acks.Load()
-	srv.stop(t) // SIGTERM while the rest are queued at the object; must exit 0
+	srv.term(t) // SIGTERM while the rest are queued at the object; must exit 0
 	wg.Wait()
 
 	srv = startServer(t, dir)
 	got := get(t, srv, "g")
-	srv.stop(t)
+	srv.term(t)
 	a, e := acks.Load(), errored.Load()
 	t.Logf("requests=%d acknowledged=%d (%d after SIGTERM) refused=%d errored=%d final=%d",
 		requests, a, a-ackedBeforeSignal, refused.Load(), e, got)
@@ -174,7 +144,7 @@ func warmUp(t *testing.T, srv *server, name string, n int) {
 	}
 	wg.Wait()
 	if err := failed.Load(); err != nil {
-		t.Fatalf("warm-up: %v; stderr:\n%s", *err, srv.logs)
+		t.Fatalf("warm-up: %v; stderr:\n%s", *err, srv.Tail())
 	}
 }
 
@@ -245,7 +215,7 @@ func loadUntilKill(t *testing.T, srv *server, names []string, ledgers []ledger, 
 	srv.kill(t)
 	wg.Wait()
 	if n := failures.Load(); n > 0 {
-		t.Errorf("%d increments failed while the server was up; first: %s\nstderr:\n%s", n, *firstFailure.Load(), srv.logs)
+		t.Errorf("%d increments failed while the server was up; first: %s\nstderr:\n%s", n, *firstFailure.Load(), srv.Tail())
 	}
 	return nAcked.Load(), nUnacked.Load()
 }
@@ -351,13 +321,11 @@ func sqlite3(t testing.TB, shell, file, sql string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// server is one running roost process.
+// server is one running roost process and the HTTP client the tests use
+// on it.
 type server struct {
-	cmd    *exec.Cmd
+	*proc.Process
 	addr   string
-	logs   *logBuffer
-	exited chan struct{} // closed once stderr is drained and the process waited for
-	err    error         // cmd.Wait's result; read only after exited is closed
 	client *http.Client
 }
 
@@ -365,21 +333,16 @@ type server struct {
 // its "listening" line. A cleanup kills it if the test has not stopped it.
 func startServer(t testing.TB, dataDir string) *server {
 	t.Helper()
-	return startServerWith(t, exec.Command(roostBin, "serve", "--addr", "127.0.0.1:0", "--data", dataDir))
+	return startServerWith(t, spec(proc.Roost(t), "serve", "--addr", "127.0.0.1:0", "--data", dataDir))
 }
 
-// startServerWith starts a prepared roost command (see startServer).
-func startServerWith(t testing.TB, cmd *exec.Cmd) *server {
+// spec describes a server to start: a binary and its arguments.
+func spec(bin string, args ...string) proc.Spec { return proc.Spec{Path: bin, Args: args} }
+
+// startServerWith starts a server (see startServer).
+func startServerWith(t testing.TB, spec proc.Spec) *server {
 	t.Helper()
-	s := &server{logs: &logBuffer{}, exited: make(chan struct{}), cmd: cmd}
-	s.cmd.Stdout = s.logs
-	stderr, err := s.cmd.StderrPipe()
-	if err != nil {
-		t.Fatalf("stderr pipe: %v", err)
-	}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", roostBin, err)
-	}
+	p := proc.Start(t, spec)
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
 		MaxIdleConns:        256,
@@ -387,94 +350,27 @@ func startServerWith(t testing.TB, cmd *exec.Cmd) *server {
 		IdleConnTimeout:     30 * time.Second,
 		DisableCompression:  true,
 	}
-	s.client = &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	t.Cleanup(func() {
-		select {
-		case <-s.exited:
-		default:
-			s.cmd.Process.Signal(syscall.SIGKILL)
-			<-s.exited
-		}
-		tr.CloseIdleConnections()
-	})
-	addrc := make(chan string, 1)
-	go func() {
-		defer close(s.exited)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-		found := false
-		for sc.Scan() {
-			line := sc.Text()
-			s.logs.Write([]byte(line + "\n"))
-			if a, ok := listenAddr(line); ok && !found {
-				found = true
-				addrc <- a
-			}
-		}
-		io.Copy(s.logs, stderr) // after a scan error (a line over 1 MiB), keep draining
-		s.err = s.cmd.Wait()
-	}()
-	select {
-	case s.addr = <-addrc:
-	case <-s.exited:
-		t.Fatalf("roost exited before listening (%v); stderr:\n%s", s.err, s.logs)
-	case <-time.After(listenTimeout):
-		t.Fatalf("roost did not log its listening address within %v; stderr:\n%s", listenTimeout, s.logs)
-	}
-	return s
-}
-
-// listenAddr returns the addr= value of slog's "listening" line.
-func listenAddr(line string) (string, bool) {
-	if !strings.Contains(line, "msg=listening") {
-		return "", false
-	}
-	for f := range strings.FieldsSeq(line) {
-		if a, ok := strings.CutPrefix(f, "addr="); ok {
-			return strings.Trim(a, `"`), true
-		}
-	}
-	return "", false
+	t.Cleanup(tr.CloseIdleConnections)
+	return &server{Process: p, addr: p.Addr(), client: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
 }
 
 // kill SIGKILLs the server and waits for it to die of that signal.
 func (s *server) kill(t testing.TB) {
 	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatalf("SIGKILL: %v (did the server exit on its own?); stderr:\n%s", err, s.logs)
-	}
-	s.wait(t, "SIGKILL")
-	var ee *exec.ExitError
-	if !errors.As(s.err, &ee) || !ee.Sys().(syscall.WaitStatus).Signaled() ||
-		ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		t.Fatalf("roost ended with %v, want killed by SIGKILL; stderr:\n%s", s.err, s.logs)
-	}
+	s.Kill(t)
 }
 
-// stop SIGTERMs the server and requires a clean exit (status 0) within exitTimeout.
-func (s *server) stop(t testing.TB) {
+// term SIGTERMs the server and requires a clean exit (status 0) within
+// proc.ExitTimeout.
+func (s *server) term(t testing.TB) {
 	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("SIGTERM: %v (did the server exit on its own?); stderr:\n%s", err, s.logs)
-	}
+	s.Signal(t, syscall.SIGTERM)
 	// A connection the transport dialed but never sent a request on stays
 	// "new" on the server, and http.Server.Shutdown waits 5s before closing
 	// such connections. Closing ours spares that wait; busy ones are untouched.
 	s.client.CloseIdleConnections()
-	s.wait(t, "SIGTERM")
-	if s.err != nil {
-		t.Fatalf("roost exited with %v after SIGTERM, want status 0; stderr:\n%s", s.err, s.logs)
-	}
-}
-
-func (s *server) wait(t testing.TB, sig string) {
-	t.Helper()
-	select {
-	case <-s.exited:
-	case <-time.After(exitTimeout):
-		s.cmd.Process.Signal(syscall.SIGKILL)
-		<-s.exited
-		t.Fatalf("roost did not exit within %v of %s; stderr:\n%s", exitTimeout, sig, s.logs)
+	if err := s.Wait(t, proc.ExitTimeout); err != nil {
+		t.Fatalf("roost exited with %v after SIGTERM, want status 0; output:\n%s", err, s.Tail())
 	}
 }
 
@@ -519,7 +415,7 @@ func get(t testing.TB, s *server, name string) int64 {
 	t.Helper()
 	v, err := read(s, name)
 	if err != nil {
-		t.Fatalf("%v; stderr:\n%s", err, s.logs)
+		t.Fatalf("%v; stderr:\n%s", err, s.Tail())
 	}
 	return v
 }
@@ -540,22 +436,4 @@ func read(s *server, name string) (int64, error) {
 		return 0, fmt.Errorf("GET counter %s: body %q: %v", name, body, err)
 	}
 	return *v.Value, nil
-}
-
-// logBuffer collects a process's output; it is safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/roost-dev/roost/test/internal/proc"
 )
 
 // toldBound is how soon after SIGTERM a server whose clients only wait (a
@@ -33,7 +35,7 @@ const toldBound = 10 * time.Second
 func TestLifecycle_ShutdownTellsWaitingClientsFirst(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	srv := startServerWith(t, exec.Command(roostBin, "serve", "--addr", "127.0.0.1:0", "--data", dir,
+	srv := startServerWith(t, spec(proc.Roost(t), "serve", "--addr", "127.0.0.1:0", "--data", dir,
 		"--shutdown-timeout", "3s", "--log-level", "debug"))
 	if status, body, err := post(srv, "/workflows/order/instances", []byte(`{"id":"o1","params":{"customer":"ann","item":"soup","cents":1200}}`)); err != nil || status != http.StatusCreated {
 		t.Fatalf("create o1: %d %s %v", status, body, err)
@@ -49,9 +51,7 @@ func TestLifecycle_ShutdownTellsWaitingClientsFirst(t *testing.T) {
 	waitMetric(t, srv, "roost_workflow_waits", 1)
 
 	sent := time.Now()
-	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	srv.Signal(t, syscall.SIGTERM)
 	ws.SetReadDeadline(time.Now().Add(toldBound))
 	_, _, err = ws.ReadMessage()
 	var ce *websocket.CloseError
@@ -67,19 +67,19 @@ func TestLifecycle_ShutdownTellsWaitingClientsFirst(t *testing.T) {
 		t.Errorf("the long poll had no answer %v after SIGTERM", toldBound)
 	}
 	select {
-	case <-srv.exited:
+	case <-srv.Exited():
 		took := time.Since(sent)
-		t.Logf("exited %v after SIGTERM (%v)", took.Round(time.Millisecond), srv.err)
-		if srv.err != nil {
-			t.Fatalf("roost exited with %v, want status 0; stderr:\n%s", srv.err, srv.logs)
+		t.Logf("exited %v after SIGTERM (%v)", took.Round(time.Millisecond), srv.Err())
+		if srv.Err() != nil {
+			t.Fatalf("roost exited with %v, want status 0; stderr:\n%s", srv.Err(), srv.Tail())
 		}
 	case <-time.After(toldBound):
-		t.Fatalf("roost had not exited %v after SIGTERM; stderr:\n%s", toldBound, srv.logs)
+		t.Fatalf("roost had not exited %v after SIGTERM; stderr:\n%s", toldBound, srv.Tail())
 	}
-	again := startServerWith(t, exec.Command(roostBin, "serve", "--addr", "127.0.0.1:0", "--data", dir, "--log-level", "debug"))
-	again.stop(t)
-	if strings.Contains(again.logs.String(), "unclean") {
-		t.Fatalf("the next start reported an unclean shutdown:\n%s", again.logs)
+	again := startServerWith(t, spec(proc.Roost(t), "serve", "--addr", "127.0.0.1:0", "--data", dir, "--log-level", "debug"))
+	again.term(t)
+	if strings.Contains(again.Output(), "unclean") {
+		t.Fatalf("the next start reported an unclean shutdown:\n%s", again.Tail())
 	}
 }
 
@@ -99,11 +99,11 @@ func TestLifecycle_SecondServerOnTheSameDataDirectoryFailsAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	out, err := runToEnd(t, roostBin, "serve", "--addr", "127.0.0.1:0", "--data", dir)
+	out, err := runToEnd(t, proc.Roost(t), "serve", "--addr", "127.0.0.1:0", "--data", dir)
 	if err == nil {
 		t.Fatalf("the second server ran; output:\n%s", out)
 	}
-	pid := strconv.Itoa(first.cmd.Process.Pid)
+	pid := strconv.Itoa(first.PID())
 	if !strings.Contains(out, "in use") || !strings.Contains(out, "pid "+pid) {
 		t.Errorf("the second server's error does not say the directory is in use by pid %s:\n%s", pid, out)
 	}
@@ -119,7 +119,7 @@ func TestLifecycle_SecondServerOnTheSameDataDirectoryFailsAtOnce(t *testing.T) {
 	if out := increment(first, "a"); out.kind != outAcked || out.value != 2 {
 		t.Errorf("the first server after the second's attempt: %+v, want value 2", out)
 	}
-	first.stop(t)
+	first.term(t)
 }
 
 // A second server on a port that is taken fails before it touches its
@@ -132,7 +132,7 @@ func TestLifecycle_BusyPortFailsBeforeTheDataDirectory(t *testing.T) {
 	}
 	defer ln.Close()
 	dir := filepath.Join(t.TempDir(), "data")
-	out, err := runToEnd(t, roostBin, "serve", "--addr", ln.Addr().String(), "--data", dir)
+	out, err := runToEnd(t, proc.Roost(t), "serve", "--addr", ln.Addr().String(), "--data", dir)
 	if err == nil || !strings.Contains(out, "listen") {
 		t.Fatalf("serve on a busy port: %v, output:\n%s", err, out)
 	}

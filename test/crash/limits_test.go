@@ -3,11 +3,12 @@ package crash
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/roost-dev/roost/test/internal/proc"
 )
 
 // TestLimits_FileDescriptorsBoundedUnderACap runs the server under a hard cap
@@ -22,9 +23,9 @@ func TestLimits_FileDescriptorsBoundedUnderACap(t *testing.T) {
 		objects = 2000
 		workers = 16
 	)
-	cmd := exec.Command("bash", "-c", `ulimit -n `+strconv.Itoa(fdCap)+` && exec "$0" "$@"`,
-		roostBin, "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--max-active", "32")
-	srv := startServerWith(t, cmd)
+	s := spec(proc.Roost(t), "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--max-active", "32")
+	s.MaxOpenFiles = fdCap
+	srv := startServerWith(t, s)
 	var next, failed atomic.Int64
 	var maxFDs atomic.Int64
 	var wg sync.WaitGroup
@@ -37,7 +38,7 @@ func TestLimits_FileDescriptorsBoundedUnderACap(t *testing.T) {
 					return
 				}
 				if n%50 == 0 {
-					maxFDs.Store(max(maxFDs.Load(), int64(openFiles(t, srv.cmd.Process.Pid))))
+					maxFDs.Store(max(maxFDs.Load(), int64(openFiles(t, srv.PID()))))
 				}
 			}
 		})
@@ -48,7 +49,7 @@ func TestLimits_FileDescriptorsBoundedUnderACap(t *testing.T) {
 			t.Errorf("counter fd-%d = %d, want 1", n, v)
 		}
 	}
-	srv.stop(t)
+	srv.term(t)
 	t.Logf("objects touched: %d, failed: %d, most open files seen: %d (cap %d)", objects, failed.Load(), maxFDs.Load(), fdCap)
 }
 

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/roost-dev/roost/internal/ids"
+	"github.com/roost-dev/roost/test/internal/proc"
 )
 
 // The timer crash test's shape.
@@ -51,7 +51,7 @@ func TestCrash_TimersSurviveKill9(t *testing.T) {
 	dir := t.TempDir()
 	fires := filepath.Join(t.TempDir(), "fires.log")
 	sup := &supervisor{start: func() *server {
-		return startServerWith(t, exec.Command(bin, "--addr", "127.0.0.1:0", "--data", dir,
+		return startServerWith(t, spec(bin, "--addr", "127.0.0.1:0", "--data", dir,
 			"--fires", fires, "--fail-suffix", failSuffix))
 	}}
 	sup.restart(t)
@@ -95,25 +95,19 @@ func TestCrash_TimersSurviveKill9(t *testing.T) {
 	}
 	checkRuns(t, st)
 
-	sup.current().stop(t)
-	srv := startServerWith(t, exec.Command(bin, "--addr", "127.0.0.1:0", "--data", dir, "--fires", fires))
-	if logs := srv.logs.String(); strings.Contains(logs, "unclean shutdown") {
+	sup.current().term(t)
+	srv := startServerWith(t, spec(bin, "--addr", "127.0.0.1:0", "--data", dir, "--fires", fires))
+	if logs := srv.Output(); strings.Contains(logs, "unclean shutdown") {
 		t.Errorf("the restart after a graceful stop reconciled the catalog as after a crash; stderr:\n%s", logs)
 	}
 	checkNothingPending(t, srv, a.acked())
-	srv.stop(t)
+	srv.term(t)
 }
 
-// buildServer builds the command test/crash/<name> into a temporary
-// directory.
+// buildServer builds the command test/crash/<name> (once per test binary).
 func buildServer(t *testing.T, name string) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), name)
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/roost-dev/roost/test/crash/"+name).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build ./test/crash/%s: %v\n%s", name, err, out)
-	}
-	return bin
+	return proc.Build(t, "github.com/roost-dev/roost/test/crash/"+name)
 }
 
 // supervisor keeps one timerd running: restart kills the current process
@@ -174,7 +168,7 @@ func (s *supervisor) logs() string {
 	defer s.mu.Unlock()
 	var b strings.Builder
 	for i, srv := range s.all {
-		fmt.Fprintf(&b, "--- timerd run %d (pid %d) ---\n%s", i+1, srv.cmd.Process.Pid, srv.logs)
+		fmt.Fprintf(&b, "--- timerd run %d (pid %d) ---\n%s", i+1, srv.PID(), srv.Output())
 	}
 	return b.String()
 }
@@ -548,13 +542,13 @@ func checkNothingPending(t *testing.T, srv *server, plans []*armPlan) {
 		name := plans[i].name
 		resp, err := srv.client.Get("http://" + srv.addr + "/ticker/" + name + "/pending")
 		if err != nil {
-			t.Fatalf("GET %s/pending: %v; stderr:\n%s", name, err, srv.logs)
+			t.Fatalf("GET %s/pending: %v; stderr:\n%s", name, err, srv.Tail())
 		}
 		var v struct{ Pending *int }
 		err = json.NewDecoder(resp.Body).Decode(&v)
 		resp.Body.Close()
 		if err != nil || resp.StatusCode != http.StatusOK || v.Pending == nil {
-			t.Fatalf("GET %s/pending: %d (%v); stderr:\n%s", name, resp.StatusCode, err, srv.logs)
+			t.Fatalf("GET %s/pending: %d (%v); stderr:\n%s", name, resp.StatusCode, err, srv.Tail())
 		}
 		if *v.Pending != 0 {
 			t.Errorf("ticker %s has %d timers pending after every fire ran, want 0", name, *v.Pending)

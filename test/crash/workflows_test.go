@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -57,7 +56,7 @@ func TestCrash_WorkflowsSurviveKill9(t *testing.T) {
 	dir := t.TempDir()
 	steps := filepath.Join(t.TempDir(), "steps.log")
 	sup := &supervisor{start: func() *server {
-		return startServerWith(t, exec.Command(bin, "--addr", "127.0.0.1:0", "--data", dir,
+		return startServerWith(t, spec(bin, "--addr", "127.0.0.1:0", "--data", dir,
 			"--steps", steps, "--step-delay", wfStepDelay.String()))
 	}}
 	sup.restart(t)
@@ -119,10 +118,10 @@ func TestCrash_WorkflowsSurviveKill9(t *testing.T) {
 
 	// A graceful stop and restart: the restart must see a clean shutdown,
 	// and no step may run again.
-	srv.stop(t)
+	srv.term(t)
 	before := readStepLog(t, steps).lines
-	srv = startServerWith(t, exec.Command(bin, "--addr", "127.0.0.1:0", "--data", dir, "--steps", steps))
-	if logs := srv.logs.String(); strings.Contains(logs, "unclean shutdown") {
+	srv = startServerWith(t, spec(bin, "--addr", "127.0.0.1:0", "--data", dir, "--steps", steps))
+	if logs := srv.Output(); strings.Contains(logs, "unclean shutdown") {
 		t.Errorf("the restart after a graceful stop reconciled the catalog as after a crash; stderr:\n%s", logs)
 	}
 	checkListed(t, srv, sts, sup)
@@ -131,7 +130,7 @@ func TestCrash_WorkflowsSurviveKill9(t *testing.T) {
 		t.Errorf("after a graceful restart, %d more step executions were logged, want none: a complete instance ran again",
 			l.lines-before)
 	}
-	srv.stop(t)
+	srv.term(t)
 }
 
 // wfID is the ID of instance i; its params are {"n": i}.
@@ -340,7 +339,7 @@ func waitComplete(t *testing.T, srv *server, ids map[string]int, since, deadline
 		}
 		wg.Wait()
 		if len(errs) > 0 {
-			t.Fatalf("%d status requests failed with no kill; first: %v; stderr:\n%s", len(errs), errs[0], srv.logs)
+			t.Fatalf("%d status requests failed with no kill; first: %v; stderr:\n%s", len(errs), errs[0], srv.Tail())
 		}
 		<-time.After(500 * time.Millisecond)
 	}
@@ -566,9 +565,9 @@ func reportIncomplete(t *testing.T, sup *supervisor, sts map[string]*wfStatus, l
 		}
 		b.WriteString("\n")
 		for i, srv := range servers {
-			for line := range strings.Lines(srv.logs.String()) {
+			for line := range strings.Lines(srv.Output()) {
 				if strings.Contains(line, "instance="+id+" ") || strings.HasSuffix(line, "instance="+id+"\n") {
-					fmt.Fprintf(&b, "      flowd run %d (pid %d): %s", i+1, srv.cmd.Process.Pid, line)
+					fmt.Fprintf(&b, "      flowd run %d (pid %d): %s", i+1, srv.PID(), line)
 				}
 			}
 		}
@@ -588,7 +587,7 @@ func checkListed(t *testing.T, srv *server, sts map[string]*wfStatus, sup *super
 	for cursor := ""; ; {
 		resp, err := srv.client.Get("http://" + srv.addr + "/workflows/five/instances?limit=1000&cursor=" + cursor)
 		if err != nil {
-			t.Fatalf("list instances: %v; stderr:\n%s", err, srv.logs)
+			t.Fatalf("list instances: %v; stderr:\n%s", err, srv.Tail())
 		}
 		var page struct {
 			Instances []struct{ ID, Status string }
@@ -597,7 +596,7 @@ func checkListed(t *testing.T, srv *server, sts map[string]*wfStatus, sup *super
 		err = json.NewDecoder(resp.Body).Decode(&page)
 		resp.Body.Close()
 		if err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("list instances: %d (%v); stderr:\n%s", resp.StatusCode, err, srv.logs)
+			t.Fatalf("list instances: %d (%v); stderr:\n%s", resp.StatusCode, err, srv.Tail())
 		}
 		for _, in := range page.Instances {
 			listed[in.ID] = in.Status
@@ -635,7 +634,7 @@ func runsOf(sup *supervisor, s *wfStatus) []int {
 		pid, _, _ := strings.Cut(tok, "-")
 		n := 0
 		for i, srv := range sup.all {
-			if strconv.Itoa(srv.cmd.Process.Pid) == pid {
+			if strconv.Itoa(srv.PID()) == pid {
 				n = i + 1
 			}
 		}

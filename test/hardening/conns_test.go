@@ -106,8 +106,8 @@ func TestConns_BeyondTheLimitConnectionsGet503AndObjectsKeepTheirFiles(t *testin
 		}
 		peak = max(peak, srv.fds(t))
 	}
-	if peak > fdCap || strings.Contains(srv.logs.String(), "too many open files") {
-		t.Fatalf("open files peaked at %d (cap %d); logs:\n%s", peak, fdCap, srv.logs)
+	if peak > fdCap || strings.Contains(srv.Output(), "too many open files") {
+		t.Fatalf("open files peaked at %d (cap %d); logs:\n%s", peak, fdCap, srv.Tail())
 	}
 	t.Logf("open-file cap %d: %d connections served (max_conns), %d refused with 503, %d new objects opened; at most %d files open",
 		fdCap, len(served), refused, objects, peak)
@@ -116,7 +116,7 @@ func TestConns_BeyondTheLimitConnectionsGet503AndObjectsKeepTheirFiles(t *testin
 // loggedMaxConns returns the max_conns of the server's "listening" line.
 func loggedMaxConns(t *testing.T, srv *server) int {
 	t.Helper()
-	for line := range strings.Lines(srv.logs.String()) {
+	for line := range strings.Lines(srv.Output()) {
 		if _, v, ok := strings.Cut(line, "max_conns="); ok && strings.Contains(line, "msg=listening") {
 			n, err := strconv.Atoi(strings.Fields(v)[0])
 			if err != nil {
@@ -125,7 +125,7 @@ func loggedMaxConns(t *testing.T, srv *server) int {
 			return n
 		}
 	}
-	t.Fatalf("no max_conns in the listening line; logs:\n%s", srv.logs)
+	t.Fatalf("no max_conns in the listening line; logs:\n%s", srv.Tail())
 	return 0
 }
 

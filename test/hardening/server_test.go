@@ -8,69 +8,34 @@ package hardening
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
+	"github.com/roost-dev/roost/test/internal/proc"
 )
 
-// roostBin is the binary TestMain builds from ./cmd/roost.
-var roostBin string
+// answerWait bounds every wait for what the server owes (an answer, a
+// close): far above the timeouts the tests pass, so that only a server that
+// never does it fails.
+const answerWait = 30 * time.Second
 
-const (
-	listenTimeout = 60 * time.Second // longest wait for the "listening" line
-	// answerWait bounds every wait for what the server owes (an answer, a
-	// close): far above the timeouts the tests pass, so that only a server
-	// that never does it fails.
-	answerWait = 30 * time.Second
-)
-
-func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "roost-hardening-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "hardening: make temp dir:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	roostBin = filepath.Join(dir, "roost")
-	build := exec.Command("go", "build", "-o", roostBin, "github.com/roost-dev/roost/cmd/roost")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "hardening: go build ./cmd/roost failed: %v\n%s\n", err, out)
-		return 1
-	}
-	code := m.Run()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "hardening: goroutine leak:", err)
-			return 1
-		}
-	}
-	return code
-}
+// TestMain builds roost once, on first use, and fails the package on a
+// leaked goroutine.
+func TestMain(m *testing.M) { os.Exit(proc.Main(m)) }
 
 // server is a running roost serve.
 type server struct {
-	cmd    *exec.Cmd
-	addr   string
-	logs   *logBuffer
-	exited chan struct{}
+	*proc.Process
+	addr string
 }
 
 // start runs `roost serve` on a free loopback port and a temporary data
@@ -79,60 +44,14 @@ type server struct {
 func start(t testing.TB, fdCap int, flags ...string) *server {
 	t.Helper()
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir()}, flags...)
-	cmd := exec.Command(roostBin, args...)
-	if fdCap > 0 {
-		cmd = exec.Command("bash", append([]string{"-c", "ulimit -n " + strconv.Itoa(fdCap) + ` && exec "$0" "$@"`, roostBin}, args...)...)
-	}
-	s := &server{cmd: cmd, logs: &logBuffer{}, exited: make(chan struct{})}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = s.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", roostBin, err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGKILL)
-		<-s.exited
-	})
-	addrc := make(chan string, 1)
-	go s.scan(stderr, addrc)
-	select {
-	case s.addr = <-addrc:
-	case <-s.exited:
-		t.Fatalf("roost exited before listening; output:\n%s", s.logs)
-	case <-time.After(listenTimeout):
-		t.Fatalf("roost did not log its address within %v; output:\n%s", listenTimeout, s.logs)
-	}
-	return s
-}
-
-// scan copies the server's stderr to its logs, sends the address of the
-// "listening" line on addrc, and marks the process's exit.
-func (s *server) scan(stderr io.Reader, addrc chan<- string) {
-	defer close(s.exited)
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		line := sc.Text()
-		s.logs.Write([]byte(line + "\n"))
-		if !strings.Contains(line, "msg=listening") {
-			continue
-		}
-		for f := range strings.FieldsSeq(line) {
-			if a, ok := strings.CutPrefix(f, "addr="); ok {
-				addrc <- a
-			}
-		}
-	}
-	io.Copy(s.logs, stderr)
-	s.cmd.Wait()
+	p := proc.Start(t, proc.Spec{Path: proc.Roost(t), Args: args, MaxOpenFiles: fdCap})
+	return &server{Process: p, addr: p.Addr()}
 }
 
 // rss returns the server's resident memory in bytes (VmRSS).
 func (s *server) rss(t testing.TB) int64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.PID()))
 	if err != nil {
 		t.Fatalf("read the server's status: %v", err)
 	}
@@ -152,7 +71,7 @@ func (s *server) rss(t testing.TB) int64 {
 // fds returns the number of the server's open file descriptors.
 func (s *server) fds(t testing.TB) int {
 	t.Helper()
-	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", s.cmd.Process.Pid))
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", s.PID()))
 	if err != nil {
 		t.Fatalf("count the server's open files: %v", err)
 	}
@@ -244,22 +163,4 @@ func checkError(t testing.TB, a answer, status int, code string) {
 	if a.status != status || !strings.HasPrefix(a.body, want) || a.header.Get("Content-Type") != "application/json" {
 		t.Fatalf("answer %d %q (Location %q), want %d with code %s", a.status, a.body, a.header.Get("Location"), status, code)
 	}
-}
-
-// logBuffer is a bytes.Buffer safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

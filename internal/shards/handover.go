@@ -1,0 +1,176 @@
+package shards
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// handOver hands over up to max held shards that another live member
+// prefers (all of them when this node is draining): their objects leave
+// this node first (Release), then the key is marked free, which the
+// preferred node claims at once.
+func (m *Manager) handOver(ctx context.Context, max int) {
+	for _, s := range m.toHandOver(max) {
+		m.release(ctx, s)
+	}
+}
+
+func (m *Manager) toHandOver(max int) []int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	live := m.liveLocked()
+	var out []int
+	for s, h := range m.held {
+		if len(out) == max {
+			break
+		}
+		p := preferred(s, live)
+		if h.releasing || p == m.cfg.Node || (p == "" && !m.draining) {
+			continue
+		}
+		h.releasing = true
+		out = append(out, s)
+	}
+	return out
+}
+
+// release hands shard s over: Release, then the key marked free with a
+// compare-and-set (a failure means the lease was lost meanwhile).
+func (m *Manager) release(ctx context.Context, s int) {
+	if m.cfg.Release != nil {
+		m.cfg.Release(ctx, s, false)
+	}
+	m.mu.Lock()
+	h := m.held[s]
+	m.mu.Unlock()
+	if h == nil {
+		return
+	}
+	free := lease{Epoch: h.epoch}
+	rev, err := m.put(s, free, h.rev)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.held, s)
+	if err == nil {
+		m.seenLocked(s, free, rev)
+		m.cfg.Logger.Info("shard handed over", "shard", s, "epoch", h.epoch)
+	}
+	m.notifyLocked()
+}
+
+// Drain marks node as draining: every node stops preferring it, and it
+// hands its shards over. It returns once node holds no shard, or ctx ends.
+func (m *Manager) Drain(ctx context.Context, node string) error {
+	if _, err := m.members.Put(ctx, "drain."+node, []byte("1")); err != nil {
+		return fmt.Errorf("shards: mark %s draining: %w", node, err)
+	}
+	for {
+		if n := m.countOf(node); n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("shards: %s still holds %d shards: %w", node, m.countOf(node), ctx.Err())
+		case <-time.After(m.cfg.Lease / 6):
+		}
+	}
+}
+
+// countOf returns how many shards node holds in this node's view.
+func (m *Manager) countOf(node string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, o := range m.view {
+		if o.lease.Node == node {
+			n++
+		}
+	}
+	return n
+}
+
+// Close hands every held shard over (bounded by ctx), leaves the members
+// and stops the manager's goroutines.
+func (m *Manager) Close(ctx context.Context) error {
+	m.mu.Lock()
+	m.draining = true
+	m.mu.Unlock()
+	_ = m.heartbeat(ctx)
+	var err error
+	for {
+		m.handOver(ctx, m.count)
+		m.mu.Lock()
+		left := len(m.held)
+		m.mu.Unlock()
+		if left == 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			err = fmt.Errorf("shards: %d shards not handed over: %w", left, ctx.Err())
+			break
+		}
+		time.Sleep(m.cfg.Lease / 12)
+	}
+	dctx, cancel := context.WithTimeout(context.Background(), m.cfg.Lease/3)
+	defer cancel()
+	if derr := m.members.Delete(dctx, m.cfg.Node); derr != nil && err == nil && !errors.Is(derr, context.DeadlineExceeded) {
+		err = fmt.Errorf("shards: leave: %w", derr)
+	}
+	m.cancel()
+	m.wg.Wait()
+	return err
+}
+
+// Status is the placement as this node sees it.
+type Status struct {
+	Node    string         `json:"node"`
+	Shards  int            `json:"shards"`
+	Lease   string         `json:"lease"`
+	Members []MemberStatus `json:"members"`
+	Leases  []LeaseStatus  `json:"leases"`
+}
+
+// MemberStatus is a member and the shards it holds.
+type MemberStatus struct {
+	Member
+	Live   bool `json:"live"`
+	Shards int  `json:"shards"`
+}
+
+// LeaseStatus is one shard's lease.
+type LeaseStatus struct {
+	Shard int    `json:"shard"`
+	Node  string `json:"node"`
+	Epoch uint64 `json:"epoch"`
+	// Age is how long ago this node saw the lease change (a renewal or a
+	// claim): more than the lease period means its owner is gone.
+	Age string `json:"age"`
+}
+
+// Status reports the members, shards per member and every lease.
+func (m *Manager) Status() Status {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := Status{Node: m.cfg.Node, Shards: m.count, Lease: m.cfg.Lease.String()}
+	per := map[string]int{}
+	for s, o := range m.view {
+		per[o.lease.Node]++
+		st.Leases = append(st.Leases, LeaseStatus{Shard: s, Node: o.lease.Node, Epoch: o.lease.Epoch,
+			Age: time.Since(o.seen).Round(time.Millisecond).String()})
+	}
+	sort.Slice(st.Leases, func(i, j int) bool { return st.Leases[i].Shard < st.Leases[j].Shard })
+	live := map[string]bool{}
+	for _, n := range m.liveLocked() {
+		live[n] = true
+	}
+	for name, mv := range m.nodes {
+		mem := mv.m
+		mem.Draining = mem.Draining || m.drains[name]
+		st.Members = append(st.Members, MemberStatus{Member: mem, Live: live[name], Shards: per[name]})
+	}
+	sort.Slice(st.Members, func(i, j int) bool { return st.Members[i].Name < st.Members[j].Name })
+	return st
+}

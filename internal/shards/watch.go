@@ -1,0 +1,136 @@
+package shards
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// watch starts the watches of both buckets and returns once their initial
+// values are in (or ctx ends).
+func (m *Manager) watch(ctx context.Context) error {
+	for _, kv := range []jetstream.KeyValue{m.leases, m.members} {
+		w, err := kv.WatchAll(m.ctx)
+		if err != nil {
+			return fmt.Errorf("shards: watch: %w", err)
+		}
+		synced := make(chan struct{})
+		m.wg.Go(func() { m.follow(w, kv == m.leases, synced) })
+		select {
+		case <-synced:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// follow applies a watch's updates until the manager stops.
+func (m *Manager) follow(w jetstream.KeyWatcher, leases bool, synced chan struct{}) {
+	defer w.Stop()
+	for {
+		select {
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if e == nil {
+				close(synced)
+				continue
+			}
+			m.mu.Lock()
+			if leases {
+				m.applyLeaseLocked(e)
+			} else {
+				m.applyMemberLocked(e)
+			}
+			m.notifyLocked()
+			m.mu.Unlock()
+		case <-m.ctx.Done():
+			return
+		}
+	}
+}
+
+func (m *Manager) applyLeaseLocked(e jetstream.KeyValueEntry) {
+	n, ok := strings.CutPrefix(e.Key(), "s.")
+	s, err := strconv.Atoi(n)
+	if !ok || err != nil {
+		return
+	}
+	var l lease
+	if e.Operation() == jetstream.KeyValuePut {
+		_ = json.Unmarshal(e.Value(), &l)
+	}
+	o := m.view[s]
+	if o != nil && o.rev >= e.Revision() {
+		return // our own write, applied already
+	}
+	m.view[s] = &observed{lease: l, rev: e.Revision(), seen: time.Now()}
+	if h := m.held[s]; h != nil && l.Node != m.cfg.Node {
+		// Another node took it: our lease was over (it waited the period).
+		delete(m.held, s)
+		m.fence(s, "taken by "+l.Node)
+	}
+}
+
+func (m *Manager) applyMemberLocked(e jetstream.KeyValueEntry) {
+	key := e.Key()
+	if node, ok := strings.CutPrefix(key, "drain."); ok {
+		m.drains[node] = e.Operation() == jetstream.KeyValuePut
+		return
+	}
+	if e.Operation() != jetstream.KeyValuePut {
+		delete(m.nodes, key)
+		return
+	}
+	var mem Member
+	if json.Unmarshal(e.Value(), &mem) != nil {
+		return
+	}
+	m.nodes[key] = &memberView{m: mem, rev: e.Revision(), seen: time.Now()}
+}
+
+// liveLocked returns the members that may own shards: heartbeating within
+// the lease, not draining. This node counts unless it is draining.
+func (m *Manager) liveLocked() []string {
+	var live []string
+	now := time.Now()
+	for name, mv := range m.nodes {
+		if name == m.cfg.Node {
+			continue
+		}
+		if now.Sub(mv.seen) < m.cfg.Lease+m.margin && !mv.m.Draining && !m.drains[name] {
+			live = append(live, name)
+		}
+	}
+	if !m.draining && !m.drains[m.cfg.Node] {
+		live = append(live, m.cfg.Node)
+	}
+	return live
+}
+
+// preferred returns the live member with the highest rendezvous hash for
+// the shard ("" if none).
+func preferred(shard int, live []string) string {
+	best, bestScore := "", uint64(0)
+	for _, name := range live {
+		if s := score(name, shard); best == "" || s > bestScore || (s == bestScore && name < best) {
+			best, bestScore = name, s
+		}
+	}
+	return best
+}
+
+func score(name string, shard int) uint64 {
+	h := newHash()
+	h.Write([]byte(name))
+	h.Write([]byte{'/'})
+	h.Write([]byte(strconv.Itoa(shard)))
+	return h.Sum64()
+}

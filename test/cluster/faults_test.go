@@ -1,0 +1,96 @@
+package cluster_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+// startWriters runs 12 writers on 24 counters until the returned stop.
+func startWriters(t *testing.T, w *writers) (stop func()) {
+	for i := range w.counters {
+		w.tallies[objName("c", i)] = &tally{}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Go(func() { w.run(ctx, i) })
+	}
+	return func() { cancel(); wg.Wait() }
+}
+
+func newWriters(t *testing.T, n int) *writers {
+	return &writers{c: start(t, n), counters: 24, tallies: map[string]*tally{}, lastAck: map[string]time.Time{}, lastErr: map[string]string{}}
+}
+
+// A node paused past its lease (SIGSTOP) finds itself fenced when it
+// wakes: it acknowledges no write from the state it held, so no two
+// acknowledged increments of a counter answer the same value.
+func TestCluster_PausedOwnerAcknowledgesNothingAfterItsLease(t *testing.T) {
+	w := newWriters(t, 3)
+	stop := startWriters(t, w)
+	var pauses []time.Duration
+	for round := range rounds(2) {
+		time.Sleep(time.Second)
+		n := w.c.Nodes[round%3]
+		paused := time.Now()
+		n.Stop(t)
+		pauses = append(pauses, waitFailover(t, w, paused))
+		time.Sleep(lease)
+		n.Cont(t)
+		time.Sleep(lease)
+	}
+	stop()
+	checkTallies(t, w.c, w.tallies)
+	report(t, "failover after SIGSTOP of a node", pauses)
+}
+
+// probe is a write sent to one node while it was cut off.
+type probe struct {
+	sent   time.Time
+	status int
+	err    error
+}
+
+// A node cut off from the others (both ways, then one way) acknowledges
+// nothing once its lease could have expired; the majority serves every
+// object after a lease; after healing, every acknowledged write is there.
+func TestCluster_MinorityAcknowledgesNothing(t *testing.T) {
+	w := newWriters(t, 3)
+	stop := startWriters(t, w)
+	for round, cut := range []func(){
+		func() { w.c.Isolate(0) },
+		func() { w.c.OneWay(0, 1); w.c.OneWay(0, 2) },
+	} {
+		time.Sleep(time.Second)
+		cutAt := time.Now()
+		cut()
+		probes := probeNode(t, w.c.Nodes[0].URL, 3*lease)
+		waitFailover(t, w, cutAt)
+		w.c.Heal()
+		for _, p := range probes {
+			if p.err == nil && p.status == http.StatusOK && p.sent.After(cutAt.Add(lease)) {
+				t.Errorf("round %d: the cut-off node acknowledged a write sent %v after the cut", round, p.sent.Sub(cutAt))
+			}
+		}
+		t.Logf("round %d: %d writes sent to the cut-off node", round, len(probes))
+		time.Sleep(2 * lease)
+	}
+	stop()
+	checkTallies(t, w.c, w.tallies)
+}
+
+// probeNode sends writes to one node for d and returns their outcomes.
+func probeNode(t *testing.T, url string, d time.Duration) []probe {
+	var out []probe
+	c := &http.Client{Timeout: 2 * time.Second}
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		p := probe{sent: time.Now()}
+		p.status, _, p.err = do(t.Context(), c, http.MethodPost, url+"/ctr/probe", "")
+		out = append(out, p)
+		time.Sleep(50 * time.Millisecond)
+	}
+	return out
+}
