@@ -242,7 +242,7 @@ func (r *Restorer) usable() error {
 	case r.err != nil:
 		return r.err
 	case r.done:
-		return errors.New("restore: already finished")
+		return errors.New("restore the object's file: already finished")
 	}
 	return nil
 }
@@ -250,7 +250,7 @@ func (r *Restorer) usable() error {
 // fail records err, the Restorer's first failure, and returns it.
 func (r *Restorer) fail(err error) error {
 	if err != nil && r.err == nil {
-		r.err = fmt.Errorf("restore: %w", err)
+		r.err = fmt.Errorf("restore the object's file: %w", err)
 	}
 	if err != nil {
 		return r.err
