@@ -129,11 +129,8 @@ func (db *DB) destroyLocked(ctx context.Context) error {
 	if db.conn == nil {
 		return ErrNoStorage
 	}
-	if db.s.cfg.Log != nil {
-		// Replicated: the removal is in the log before the files go.
-		if err := db.s.cfg.Log.Append(db.class, db.id, &Changes{Removed: true}); err != nil {
-			return err
-		}
+	if err := db.shipLocked(true); err != nil {
+		return err
 	}
 	// Closing may fail to checkpoint on a full disk: the files go anyway.
 	_ = db.disconnectLocked()

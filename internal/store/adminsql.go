@@ -195,7 +195,7 @@ func (db *DB) beginAdminLocked(write bool) (finish func(error) error, err error)
 		return func(err error) error {
 			if err == nil {
 				if _, err = db.conn.Exec(`COMMIT`, nil); err == nil {
-					return nil
+					return db.shipLocked(false)
 				}
 			}
 			if !db.conn.AutoCommit() {

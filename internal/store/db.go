@@ -65,12 +65,14 @@ type DB struct {
 	// unsynced holds, with SyncFull, the directory of the file ensureFile
 	// created until a commit made its entries durable.
 	unsynced *newFiles
-	// wal is where the next commit's frames start in the WAL, and fresh
-	// marks a file created since the last shipped commit (Config.Log).
-	wal   walCursor
-	fresh bool
+	// base: the file was created from the template since the last batch
+	// shipped to the Log, whose next Changes carry the template as Base.
+	base bool
+	// tail follows the WAL when the store has a Log.
+	tail walTail
 	// broken is set when SQLite rolled the batch back on its own (full disk,
-	// I/O error): the batch can only fail.
+	// I/O error), or when a batch that committed locally did not reach the
+	// Log: the batch can only fail.
 	broken error
 	closed bool
 }
@@ -95,13 +97,10 @@ func (db *DB) connect() error {
 		return db.wrap("open", err)
 	}
 	db.conn = conn
-	if db.s.cfg.Log != nil && !db.fresh {
-		// A replicated object's commits are read from the WAL: start it
-		// empty, so that none is shipped twice.
-		if err := db.execLocked("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
-			return db.wrap("open", err)
+	if db.s.cfg.Log != nil {
+		if err := db.startTailLocked(); err != nil {
+			return db.wrap("open", errors.Join(err, db.disconnectLocked()))
 		}
-		db.wal = walCursor{}
 	}
 	return nil
 }
@@ -144,8 +143,7 @@ func (db *DB) ensureFile() error {
 	if err != nil {
 		return db.wrap("create", err)
 	}
-	db.created, db.unsynced, db.fresh = true, nf, true
-	db.wal = walCursor{}
+	db.created, db.unsynced, db.base = true, nf, true
 	return db.connect()
 }
 
@@ -246,17 +244,12 @@ func (db *DB) commitLocked() error {
 	}
 	removed := db.deleted && db.emptyLocked()
 	db.deleted = false
-	if db.s.cfg.Log != nil {
-		if err := db.shipLocked(removed); err != nil {
-			db.broken = err
-			return err
-		}
+	err = db.shipLocked(removed)
+	notify() // even if shipping failed: a wake too many is harmless, one too few is not
+	if err != nil || !removed {
+		return err
 	}
-	notify()
-	if removed {
-		return db.removeLocked()
-	}
-	return nil
+	return db.removeLocked()
 }
 
 // emptyLocked reports whether the object stores nothing: no KV pair and no
@@ -323,7 +316,7 @@ func (db *DB) uncreateLocked(err error) error {
 	db.unsynced = nil
 	cerr := db.disconnectLocked()
 	nf.undo()
-	db.created = false
+	db.created, db.base = false, false
 	return errors.Join(err, cerr)
 }
 
@@ -340,6 +333,7 @@ func (db *DB) disconnectLocked() error {
 	}
 	clear(db.stmts)
 	db.timers = 0
+	db.closeTail()
 	err := db.conn.Close()
 	db.conn = nil
 	db.dropAuth()

@@ -26,9 +26,18 @@
 // commit that was reported as failed can never reappear after a restart (the
 // "fsyncgate" problem). Tests inject such failures with [Faults].
 //
-// Cluster mode (later) plugs in below the same DB type: a committed batch is a
-// unit that can be shipped to a replicated log, and a fenced owner's commit
-// fails like a failed fsync.
+// Cluster mode plugs in through [Config.Log]: the log is the truth and the
+// local file a cache. After each commit, and before it is acknowledged, the
+// frames the commit appended to the object's WAL are read back (through the
+// os.Root, following SQLite's own rules for which frames are committed: see
+// waltail.go) and handed to [Log.Append] as page images ([Changes]); a new
+// object's first Changes carry the template it was made from, and a commit
+// that leaves the object without files says so. A failed Append (a fenced
+// owner, an unreachable log) fails the commit like a failed fsync, and the DB
+// is broken. [Store.Open] first lets [Log.Restore] rebuild the object's file
+// through a [Restorer], which writes page images into a new file and moves it
+// into place. [DB.Image] copies a whole database for snapshots. With no Log
+// nothing of this runs.
 //
 // This package imports nothing from HTTP or NATS.
 package store

@@ -87,15 +87,15 @@ func (db *DB) importLocked(ctx context.Context, src string, force bool) error {
 		}
 		return err
 	}
+	if err := db.shipLocked(false); err != nil {
+		return err
+	}
 	// A new connection keeps nothing cached about the replaced schema (such
 	// as whether the timers table exists), and is configured like any.
 	if err := db.disconnectLocked(); err != nil {
 		return err
 	}
-	if err := db.connect(); err != nil {
-		return err
-	}
-	return db.shipImageLocked()
+	return db.connect()
 }
 
 // holdsDataLocked reports whether the object stores anything: a KV pair, a

@@ -56,8 +56,9 @@ type Config struct {
 	Faults *Faults
 	// Timers hears of commits that change an object's timers. Optional.
 	Timers TimerIndex
-	// Log, in cluster mode, receives every commit before it is
-	// acknowledged and restores objects before they open (see [Log]).
+	// Log, if set, receives every committed batch before it is acknowledged
+	// and restores objects when they are opened (cluster mode). Nil keeps
+	// the store as it is on a single node.
 	Log Log
 	// Spares is how many new objects' files are kept ready, so that creating
 	// an object does not wait for its files to be written. Defaults to
@@ -87,9 +88,6 @@ func (c *Config) fill() error {
 	}
 	if c.Spares == 0 {
 		c.Spares = DefaultSpares
-	}
-	if c.Log != nil {
-		c.Spares = -1 // a new object's base is the template itself (see captureLocked)
 	}
 	if c.MaxKeySize < 1 || c.MaxValueSize < 1 || c.MaxDatabaseSize < 64<<10 {
 		return fmt.Errorf("store: config: limits must be positive and MaxDatabaseSize ≥ 64 KiB, got key %d, value %d, database %d",
@@ -246,7 +244,8 @@ func (s *Store) Exists(class string, id ids.ID) (bool, error) {
 
 // Open returns the object's database. A database file is created only when
 // the object first writes; until then reads see an empty store. The caller
-// must Close it, and must not open the same object twice at once.
+// must Close it, and must not open the same object twice at once. With a
+// [Config.Log], the Log's Restore runs first, and its error is Open's.
 func (s *Store) Open(class string, id ids.ID) (*DB, error) {
 	if err := ids.ValidClass(class); err != nil {
 		return nil, err
