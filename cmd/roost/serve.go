@@ -67,7 +67,12 @@ Also served: GET /metrics (Prometheus) and the admin API under /_roost/ (used by
 "roost objects"; loopback callers only unless --admin-token is set).
 
 Each object's data is one SQLite file under --data, which one server at a
-time may use: a second one on it fails at once. SIGINT or SIGTERM stops the
+time may use: a second one on it fails at once.
+
+Cluster mode (--node with --cluster and --join, or --nats-url): several
+servers share the objects, each owned by one node at a time, every commit
+replicated to NATS JetStream (embedded) before it is answered; any node
+serves any object. See the README's "Cluster mode" and 'roost cluster'. SIGINT or SIGTERM stops the
 server gracefully: WebSockets are closed (1001) and waiting requests are
 answered at once, then in-flight events finish and commit.`,
 		Args: cobra.NoArgs,
