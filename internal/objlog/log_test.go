@@ -23,7 +23,7 @@ const class = "thing"
 // startJetStream runs a real single NATS server with JetStream on a
 // temporary directory (fsync on every write) and returns a JetStream
 // client of it.
-func startJetStream(t *testing.T) jetstream.JetStream {
+func startJetStream(t testing.TB) jetstream.JetStream {
 	t.Helper()
 	srv, err := server.NewServer(&server.Options{ServerName: "t", DontListen: true, JetStream: true,
 		StoreDir: t.TempDir(), SyncAlways: true, NoLog: true, NoSigs: true})
