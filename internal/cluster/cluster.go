@@ -270,13 +270,17 @@ func (c *Cluster) SetAcquired(fn func(ctx context.Context, shard int)) {
 	c.acquired.Store(&fn)
 	for shard := range c.shards.Count() {
 		if _, ok := c.shards.Holds(shard); ok {
-			c.onAcquired(shard)
+			c.onAcquired(shard, "")
 		}
 	}
 }
 
-// onAcquired runs the SetAcquired function for a shard this node took.
-func (c *Cluster) onAcquired(shard int) {
+// onAcquired counts a failover and runs the SetAcquired function for a
+// shard this node took.
+func (c *Cluster) onAcquired(shard int, from string) {
+	if from != "" && from != c.cfg.Node {
+		c.metrics.failovers.Inc()
+	}
 	fn := c.acquired.Load()
 	if fn == nil {
 		return

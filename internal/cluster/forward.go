@@ -92,11 +92,11 @@ func (c *Cluster) Call(ctx context.Context, class string, id ids.ID, name, metho
 	return io.ReadAll(resp.Body)
 }
 
-// send finds the owner and sends it the request make builds, again after a
+// send finds the owner and sends it the request build makes, again after a
 // short wait when the owner said it is not (or no longer) the owner or
 // could not be reached, since then the request did not run; until ctx ends
 // or a few tries failed.
-func (c *Cluster) send(ctx context.Context, class string, id ids.ID, make func(shards.Member) (*http.Request, error)) (*http.Response, error) {
+func (c *Cluster) send(ctx context.Context, class string, id ids.ID, build func(shards.Member) (*http.Request, error)) (*http.Response, error) {
 	var last error
 	for try := 0; try < 5; try++ {
 		if try > 0 && !sleep(ctx, time.Duration(try)*c.cfg.Lease/4) {
@@ -106,7 +106,7 @@ func (c *Cluster) send(ctx context.Context, class string, id ids.ID, make func(s
 		if err != nil {
 			return nil, err
 		}
-		req, err := make(m)
+		req, err := build(m)
 		if err != nil {
 			return nil, err
 		}
@@ -115,7 +115,7 @@ func (c *Cluster) send(ctx context.Context, class string, id ids.ID, make func(s
 		c.metrics.forwarded(time.Since(start), err)
 		if err != nil {
 			if !isDialError(err) {
-				return nil, unknownOutcome(m, err, ctx)
+				return nil, unknownOutcome(ctx, m, err)
 			}
 			last = err
 			continue
@@ -187,7 +187,7 @@ func isDialError(err error) bool {
 	return errors.As(err, &op) && op.Op == "dial"
 }
 
-func unknownOutcome(m shards.Member, err error, ctx context.Context) error {
+func unknownOutcome(ctx context.Context, m shards.Member, err error) error {
 	if ctx.Err() != nil {
 		return errcode.Wrap(errcode.Of(ctx.Err()), ctx.Err())
 	}

@@ -11,6 +11,7 @@ type Metrics struct {
 	appendSeconds  prometheus.Histogram
 	appendFailures prometheus.Counter
 	fences         prometheus.Counter
+	failovers      prometheus.Counter
 	restoreSeconds *prometheus.HistogramVec
 	snapshotBytes  prometheus.Histogram
 	corrupt        prometheus.Counter
@@ -26,6 +27,8 @@ func newMetrics() *Metrics {
 			Help: "Commits the replicated log did not acknowledge (not acknowledged to clients either)."}),
 		fences: prometheus.NewCounter(prometheus.CounterOpts{Name: "roost_cluster_fences_total",
 			Help: "Times this node found itself fenced: a shard lease lost, or another node appended to an object's log."}),
+		failovers: prometheus.NewCounter(prometheus.CounterOpts{Name: "roost_cluster_failovers_total",
+			Help: "Shards this node took over from a node whose lease had expired."}),
 		restoreSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "roost_cluster_restore_seconds",
 			Help: "Time to restore an object from its replicated log (snapshot and records), by result.", Buckets: buckets}, []string{"result"}),
 		snapshotBytes: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "roost_cluster_snapshot_bytes",
@@ -39,7 +42,7 @@ func newMetrics() *Metrics {
 
 // Collectors returns the collectors, for a registry.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.appendSeconds, m.appendFailures, m.fences, m.restoreSeconds, m.snapshotBytes,
+	return []prometheus.Collector{m.appendSeconds, m.appendFailures, m.fences, m.failovers, m.restoreSeconds, m.snapshotBytes,
 		m.corrupt, m.forwardSeconds}
 }
 

@@ -147,9 +147,8 @@ func (l *Log) set(subj string, o *object) {
 	}
 }
 
-// Forget drops what the node knows of objects (after it lost their
-// shard): their next activation here restores from the log. keep reports
-// the subjects to keep.
+// Forget drops what the node knows of the objects drop selects (after it
+// lost their shard): their next activation here restores from the log.
 func (l *Log) Forget(drop func(class string, id ids.ID) bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

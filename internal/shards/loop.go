@@ -146,7 +146,7 @@ func (m *Manager) claim() {
 		m.mu.Unlock()
 		m.cfg.Logger.Info("shard taken", "shard", s, "epoch", next.Epoch, "from", l.Node)
 		if m.cfg.Acquired != nil {
-			m.cfg.Acquired(s)
+			m.cfg.Acquired(s, l.Node)
 		}
 	}
 }

@@ -69,8 +69,9 @@ type Config struct {
 	// lease lost (fenced true). The node stops serving the shard's objects
 	// before it returns. Optional.
 	Release func(ctx context.Context, shard int, fenced bool)
-	// Acquired is called after this node took a shard. Optional.
-	Acquired func(shard int)
+	// Acquired is called after this node took a shard; from is the node
+	// whose lease had expired (a failover), "" for a free shard. Optional.
+	Acquired func(shard int, from string)
 }
 
 // Member is a node of the cluster as the placement sees it.
