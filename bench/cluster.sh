@@ -23,6 +23,9 @@ go build -o "$WORK/roost" ./cmd/roost
 ulimit -n "$(ulimit -Hn)"
 
 answers() { curl -s -o /dev/null --max-time 1 "http://$1/metrics"; }
+for port in 8801 8802 8803; do
+  if answers "127.0.0.1:$port"; then echo "something already answers on 127.0.0.1:$port; stop it first" >&2; exit 1; fi
+done
 wait_up() { for _ in $(seq 1 300); do answers "$1" && return 0; sleep 0.1; done; echo "no answer on $1" >&2; exit 1; }
 
 # start_single / start_cluster print the PIDs; HOSTS is set to the HTTP addresses.

@@ -232,3 +232,32 @@ func TestLog_ReadsOfAMissingObjectCreateNothing(t *testing.T) {
 		t.Fatalf("a read wrote to the log: %v", err)
 	}
 }
+
+// An object whose first batch rolled back leaves no file behind: its next
+// activation's first commit carries the base, so another node restores it.
+func TestLog_RolledBackCreationLeavesNoBaselessHistory(t *testing.T) {
+	js := startJetStream(t)
+	a := newMember(t, js, 1, 0)
+	id := ids.FromName(class, "rolled")
+	db, err := a.store.Open(class, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if err := db.BeginEvent(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Put(ctx, "k", []byte("never")); err != nil {
+		t.Fatal(err)
+	}
+	db.EndEvent(false) // the event failed: its writes roll back
+	db.Rollback()
+	db.Close()
+	if err := a.put(t, id, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	b := newMember(t, js, 2, 0)
+	if got, err := b.get(t, id, "k"); err != nil || got != "v" {
+		t.Fatalf("another node reads %q, %v; want v", got, err)
+	}
+}
