@@ -312,7 +312,14 @@ func (db *DB) closeLocked() error {
 		db.unsynced.close() // nothing was committed: nothing needs it
 		db.unsynced = nil
 	}
-	return db.disconnectLocked()
+	err := db.disconnectLocked()
+	if db.fresh && db.s.cfg.Log != nil {
+		// A replicated object's file that no commit shipped (its batch was
+		// rolled back): the log has no base for its pages, so the file
+		// goes, as if never created.
+		err = errors.Join(err, db.wrap("delete files", db.s.remove(db.path)))
+	}
+	return err
 }
 
 // uncreateLocked removes the files of an object created in this batch whose

@@ -1,0 +1,125 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/roost-dev/roost/internal/ids"
+)
+
+// wantSame fails the test unless the object restored into s holds what db
+// holds.
+func wantSame(t testing.TB, s *Store, db *DB) {
+	t.Helper()
+	d, err := dump(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRestored(t, s, map[ids.ID]string{db.ID(): d})
+}
+
+// failedCommit puts key in a batch whose Append fails, and checks that the
+// commit fails and the DB is broken.
+func failedCommit(t *testing.T, rec *recorder, db *DB, key string) {
+	t.Helper()
+	n := rec.count(testClass, db.ID())
+	rec.failNext(testClass, db.ID())
+	event(t, db, true, func(ctx context.Context) {
+		if err := db.Put(ctx, key, []byte("lost")); err != nil {
+			t.Fatalf("Put: %v", err)
+		}
+	})
+	if err := db.Commit(); !errors.Is(err, errAppend) {
+		t.Fatalf("Commit with a failing Append = %v, want %v", err, errAppend)
+	}
+	if got := rec.count(testClass, db.ID()); got != n {
+		t.Fatalf("the log has %d records after a failed Append, want %d", got, n)
+	}
+	if err := db.Put(t.Context(), "after", nil); err == nil {
+		t.Fatal("Put after a failed commit succeeded, want the DB broken")
+	}
+}
+
+// TestReplicateAppendFails checks that a failed Append fails the commit,
+// and that the next Open rebuilds the file without the batch.
+func TestReplicateAppendFails(t *testing.T) {
+	rec := newRecorder()
+	a, b := replStore(t, rec, keepLocal), replStore(t, rec, replayAll)
+	db := openDB(t, a, objID("fails"))
+	put(t, db, "kept", "1")
+	failedCommit(t, rec, db, "lost")
+	restores := rec.restores
+	db = reopen(t, a, db)
+	if rec.restores != restores+1 {
+		t.Fatalf("Open after a failed Append restored %d times, want once", rec.restores-restores)
+	}
+	wantValue(t, db, "kept", "1")
+	wantMissing(t, db, "lost")
+	wantIntegrity(t, db)
+	put(t, db, "next", "2")
+	wantSame(t, b, db)
+
+	t.Run("first commit", func(t *testing.T) {
+		db := openDB(t, a, objID("fails-first"))
+		failedCommit(t, rec, db, "lost")
+		db = reopen(t, a, db)
+		wantExists(t, a, db.ID(), false)
+		put(t, db, "new", "3")
+		wantSame(t, b, db)
+	})
+}
+
+// TestReplicateShipsNothing checks that a batch that writes no page ships
+// nothing, with the WAL in the middle of a generation and empty.
+func TestReplicateShipsNothing(t *testing.T) {
+	rec := newRecorder()
+	s := replStore(t, rec, keepLocal)
+	db := openDB(t, s, objID("nothing"))
+	idle := func(what string) {
+		t.Helper()
+		n := rec.count(testClass, db.ID())
+		event(t, db, true, func(ctx context.Context) {
+			get(t, db, "k")
+			queryStrings(t, db, "SELECT a FROM t")
+			if _, err := db.Delete(ctx, "missing"); err != nil {
+				t.Fatalf("Delete: %v", err)
+			}
+		})
+		commit(t, db)
+		if got := rec.count(testClass, db.ID()); got != n {
+			t.Fatalf("%s: a batch that wrote nothing shipped %d records", what, got-n)
+		}
+	}
+	exec(t, t.Context(), db, "CREATE TABLE t (a TEXT)")
+	put(t, db, "k", "v")
+	idle("after a commit")
+	db = reopen(t, s, db)
+	idle("after a reopen")
+	empty := openDB(t, s, objID("nothing-new"))
+	if _, _, err := empty.Get(t.Context(), "k"); err != nil || empty.Commit() != nil {
+		t.Fatalf("read of a new object: %v", err)
+	}
+	wantExists(t, s, empty.ID(), false)
+	if n := rec.count(testClass, empty.ID()); n != 0 {
+		t.Fatalf("a new object's read shipped %d records", n)
+	}
+}
+
+// TestReplicateRolledBackCreate checks an object whose file was created by
+// a batch that was rolled back, then closed: its next commit must still
+// ship the base the log never had.
+func TestReplicateRolledBackCreate(t *testing.T) {
+	rec := newRecorder()
+	a, b := replStore(t, rec, keepLocal), replStore(t, rec, replayAll)
+	db := openDB(t, a, objID("rolled-back"))
+	event(t, db, true, func(ctx context.Context) {
+		if err := db.Put(ctx, "k", []byte("v")); err != nil {
+			t.Fatalf("Put: %v", err)
+		}
+	})
+	db.Rollback()
+	db = reopen(t, a, db)
+	put(t, db, "k2", "v2")
+	wantSame(t, b, db)
+}
