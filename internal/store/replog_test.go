@@ -201,6 +201,7 @@ func wantRestored(t testing.TB, s *Store, want map[ids.ID]string) {
 		if err != nil {
 			t.Fatalf("restore %s: Open: %v", id, err)
 		}
+		objectFile(t, s, id) // no restore left its temporary file
 		got, err := dump(db)
 		db.Close()
 		if err != nil {

@@ -22,6 +22,9 @@ type Restorer struct {
 	// none: the result so far is "no object".
 	none     bool
 	pageSize int64
+	// err is the failure of Start or Apply: later calls return it, until
+	// Start begins again, and Finish installs nothing.
+	err error
 }
 
 // restoreSuffix marks a database file being restored.
@@ -30,6 +33,11 @@ const restoreSuffix = ".restore"
 // Start begins the restore from base, a whole database file (nil: from no
 // object).
 func (r *Restorer) Start(base []byte) error {
+	r.err = r.start(base)
+	return r.err
+}
+
+func (r *Restorer) start(base []byte) error {
 	if r.tmp == nil {
 		if err := r.s.ensureDir(path.Dir(r.file)); err != nil {
 			return fmt.Errorf("restore: %w", err)
@@ -80,8 +88,18 @@ func pageSizeOf(db []byte) (int64, error) {
 
 // Apply applies one commit's changes.
 func (r *Restorer) Apply(ch *Changes) error {
-	if r.tmp == nil {
+	if r.err == nil {
+		r.err = r.apply(ch)
+	}
+	return r.err
+}
+
+func (r *Restorer) apply(ch *Changes) error {
+	switch {
+	case r.tmp == nil:
 		return errors.New("restore: Apply before Start")
+	case ch == nil:
+		return errors.New("restore: no changes")
 	}
 	if ch.Removed {
 		return r.reset(nil)
@@ -128,9 +146,14 @@ const maxRestorePages = (10 << 30) / 512
 // Finish installs the result in place of the local files: the old WAL is
 // removed first, so SQLite never replays its frames onto the new file.
 // With no result (no base, or a removal) the object's files are removed.
+// After a failed Start or Apply it installs nothing and returns that error.
 // No fsync: in cluster mode the local file is a cache that a restarted
 // node rebuilds from the log.
 func (r *Restorer) Finish() error {
+	if r.err != nil {
+		r.abort()
+		return r.err
+	}
 	if r.tmp == nil {
 		return nil
 	}
@@ -142,7 +165,10 @@ func (r *Restorer) Finish() error {
 		}
 	}
 	if err == nil && r.none {
-		err = r.s.remove(r.file)
+		// No object: the empty file being written goes too.
+		if err = r.s.root.Remove(r.file + restoreSuffix); err == nil {
+			err = r.s.remove(r.file)
+		}
 	} else if err == nil {
 		err = r.s.root.Rename(r.file+restoreSuffix, r.file)
 	}
