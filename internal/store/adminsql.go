@@ -195,7 +195,7 @@ func (db *DB) beginAdminLocked(write bool) (finish func(error) error, err error)
 		return func(err error) error {
 			if err == nil {
 				if _, err = db.conn.Exec(`COMMIT`, nil); err == nil {
-					return nil
+					return db.shipAdminLocked()
 				}
 			}
 			if !db.conn.AutoCommit() {
@@ -220,6 +220,19 @@ func (db *DB) beginAdminLocked(write bool) (finish func(error) error, err error)
 		}
 		return err
 	}, nil
+}
+
+// shipAdminLocked sends an operator's committed write to the log (cluster
+// mode), like a batch's: after an error the DB must be closed.
+func (db *DB) shipAdminLocked() error {
+	if db.s.cfg.Log == nil {
+		return nil
+	}
+	if err := db.shipLocked(false); err != nil {
+		db.broken = err
+		return err
+	}
+	return nil
 }
 
 // runAdminLocked runs the statements as user SQL, hands their rows to out

@@ -123,3 +123,45 @@ func TestReplicateRolledBackCreate(t *testing.T) {
 	put(t, db, "k2", "v2")
 	wantSame(t, b, db)
 }
+
+// TestReplicateAdminWrite checks that an operator's write reaches the log
+// before AdminQuery returns, on an object with a file and a new one.
+func TestReplicateAdminWrite(t *testing.T) {
+	rec := newRecorder()
+	a, b := replStore(t, rec, keepLocal), replStore(t, rec, replayAll)
+	for _, name := range []string{"admin-old", "admin-new"} {
+		db := openDB(t, a, objID(name))
+		if name == "admin-old" {
+			put(t, db, "k", "v")
+		}
+		_, err := db.AdminQuery(t.Context(), "CREATE TABLE t (a); INSERT INTO t VALUES (1)", nil, true, 0)
+		if err != nil {
+			t.Fatalf("AdminQuery: %v", err)
+		}
+		db = reopen(t, a, db)
+		wantSame(t, b, db)
+	}
+}
+
+// TestReplicateQueryOutsideEvent checks that a write made by Query outside
+// any batch (a concurrent class's) reaches the log when its rows close.
+func TestReplicateQueryOutsideEvent(t *testing.T) {
+	rec := newRecorder()
+	a, b := replStore(t, rec, keepLocal), replStore(t, rec, replayAll)
+	db := openDB(t, a, objID("query"))
+	db.SetSerial(false)
+	exec(t, t.Context(), db, "CREATE TABLE t (a TEXT)")
+	n := rec.count(testClass, db.ID())
+	if got := queryStrings(t, db, "INSERT INTO t VALUES ('x') RETURNING a"); len(got) != 1 {
+		t.Fatalf("INSERT … RETURNING = %q", got)
+	}
+	if got := rec.count(testClass, db.ID()); got != n+1 {
+		t.Fatalf("the write shipped %d records, want 1", got-n)
+	}
+	queryStrings(t, db, "SELECT a FROM t")
+	if got := rec.count(testClass, db.ID()); got != n+1 {
+		t.Fatalf("a read shipped %d records", got-n-1)
+	}
+	db = reopen(t, a, db)
+	wantSame(t, b, db)
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 
@@ -120,7 +121,9 @@ func (o *replObject) batch(ctx context.Context) error {
 }
 
 // concurrentWrites writes from three goroutines at once, each write in
-// its own transaction, committed on its own.
+// its own transaction, committed on its own; then with a Query outside
+// any transaction. (A Query's rows that write keep the write transaction
+// until they close: another goroutine's write meanwhile fails.)
 func (o *replObject) concurrentWrites(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
@@ -135,8 +138,30 @@ func (o *replObject) concurrentWrites(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
 	o.noteSalts()
-	return errors.Join(errs...)
+	return queryWrite(ctx, o.db, o.rng)
+}
+
+// queryWrite writes with Query, outside any transaction: the write
+// commits when the rows close. Another goroutine's DeleteAll may drop the
+// table in between.
+func queryWrite(ctx context.Context, db *DB, rng *rand.Rand) error {
+	if _, err := db.Exec(ctx, "CREATE TABLE IF NOT EXISTS q (a)"); err != nil {
+		return err
+	}
+	rows, err := db.Query(ctx, "INSERT INTO q VALUES (?) RETURNING length(a)", randomValue(rng))
+	if err != nil && strings.Contains(err.Error(), "no such table") {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
+	for rows.Next() {
+	}
+	return errors.Join(rows.Err(), rows.Close())
 }
 
 // noteSalts records the WAL generation of the last commit.
