@@ -81,7 +81,13 @@ func (db *DB) importLocked(ctx context.Context, src string, force bool) error {
 	clear(db.stmts)
 	// The copy is one transaction of the object's connection: its WAL, its
 	// synchronous setting and its size limit (max_page_count) apply.
-	if err := backup(ctx, db.conn, stage); err != nil {
+	err = backup(ctx, db.conn, stage)
+	if err == nil && db.s.cfg.Log != nil {
+		if err = db.shipLocked(false); err != nil {
+			db.broken = err // the log's next Restore rebuilds the file
+		}
+	}
+	if err != nil {
 		if created {
 			err = errors.Join(err, db.removeLocked())
 		}

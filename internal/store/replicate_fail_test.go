@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/roost-dev/roost/internal/ids"
@@ -44,8 +46,14 @@ func failedCommit(t *testing.T, rec *recorder, db *DB, key string) {
 // TestReplicateAppendFails checks that a failed Append fails the commit,
 // and that the next Open rebuilds the file without the batch.
 func TestReplicateAppendFails(t *testing.T) {
+	for _, sync := range []Sync{SyncNormal, SyncFull} {
+		t.Run(string(sync), func(t *testing.T) { appendFails(t, sync) })
+	}
+}
+
+func appendFails(t *testing.T, sync Sync) {
 	rec := newRecorder()
-	a, b := replStore(t, rec, keepLocal), replStore(t, rec, replayAll)
+	a, b := replStoreSync(t, rec, keepLocal, sync), replStore(t, rec, replayAll)
 	db := openDB(t, a, objID("fails"))
 	put(t, db, "kept", "1")
 	failedCommit(t, rec, db, "lost")
@@ -163,5 +171,65 @@ func TestReplicateQueryOutsideEvent(t *testing.T) {
 		t.Fatalf("a read shipped %d records", got-n-1)
 	}
 	db = reopen(t, a, db)
+	wantSame(t, b, db)
+}
+
+// TestReplicateImport checks that an import (one transaction through the
+// object's WAL) reaches the log, into a new object and over one with data.
+func TestReplicateImport(t *testing.T) {
+	rec := newRecorder()
+	a, b := replStore(t, rec, keepLocal), replStore(t, rec, replayAll)
+	src := openDB(t, a, objID("import-src"))
+	fillObject(t, src)
+	file := export(t, src)
+	for _, name := range []string{"import-new", "import-old"} {
+		db := openDB(t, a, objID(name))
+		if name == "import-old" {
+			put(t, db, "old", string(make([]byte, 300<<10)))
+		}
+		if err := db.Import(t.Context(), file, true); err != nil {
+			t.Fatalf("Import: %v", err)
+		}
+		db = reopen(t, a, db)
+		wantFilled(t, db)
+		wantSame(t, b, db)
+	}
+}
+
+// bigEvent puts 3 MiB in one event, more than the page cache: SQLite
+// writes (spills) pages to the WAL before the commit.
+func bigEvent(t *testing.T, db *DB, ok bool) {
+	event(t, db, ok, func(ctx context.Context) {
+		for i := range 3 {
+			if err := db.Put(ctx, string(rune('a'+i)), make([]byte, 1<<20)); err != nil {
+				t.Fatalf("Put: %v", err)
+			}
+		}
+	})
+}
+
+// TestReplicateSpill checks the pages a rolled-back write spilled to the
+// WAL: a rolled-back event's come before the commit's own versions; a
+// rolled-back batch's stay in the WAL after a smaller commit.
+func TestReplicateSpill(t *testing.T) {
+	rec := newRecorder()
+	a, b := replStore(t, rec, keepLocal), replStore(t, rec, replayAll)
+	db := openDB(t, a, objID("spill"))
+	put(t, db, "k", "v")
+	bigEvent(t, db, false)
+	put(t, db, "k2", "v2")
+	wantSame(t, b, db)
+	bigEvent(t, db, true)
+	db.Rollback()
+	put(t, db, "k3", "v3")
+	db.mu.Lock()
+	left := db.wal.off
+	db.mu.Unlock()
+	wal, err := os.Stat(filepath.Join(a.abs, filepath.FromSlash(Path(testClass, db.ID()))+"-wal"))
+	if err != nil || wal.Size() <= left+4096 {
+		t.Fatalf("the WAL is %v bytes (%v), want the rolled-back frames after %d", wal.Size(), err, left)
+	}
+	wantSame(t, b, db)
+	put(t, db, "k4", "v4")
 	wantSame(t, b, db)
 }

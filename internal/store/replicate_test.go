@@ -2,12 +2,14 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/roost-dev/roost/internal/ids"
 )
@@ -32,10 +34,10 @@ func randomValue(rng *rand.Rand) []byte {
 	case 2:
 		n = 1 + rng.IntN(1<<20)
 	}
+	var seed [32]byte
+	binary.LittleEndian.PutUint64(seed[:], rng.Uint64())
 	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(rng.Uint32())
-	}
+	rand.NewChaCha8(seed).Read(b)
 	return b
 }
 
@@ -51,8 +53,10 @@ func randomWrite(ctx context.Context, db *DB, rng *rand.Rand) error {
 	case op < 12:
 		_, err := db.DeleteMany(ctx, []string{key, key + "x", fmt.Sprintf("k%02d", rng.IntN(24))})
 		return err
-	case op < 17:
+	case op < 16:
 		return sqlWrite(ctx, db, rng)
+	case op < 17:
+		return timerWrite(ctx, db, rng)
 	case op < 18:
 		err := db.Transaction(ctx, func(ctx context.Context) error {
 			if err := db.Put(ctx, key, randomValue(rng)); err != nil {
@@ -67,6 +71,17 @@ func randomWrite(ctx context.Context, db *DB, rng *rand.Rand) error {
 	default:
 		return db.DeleteAll(ctx)
 	}
+}
+
+// timerWrite sets or deletes a timer.
+func timerWrite(ctx context.Context, db *DB, rng *rand.Rand) error {
+	name := fmt.Sprint("t", rng.IntN(5))
+	if rng.IntN(3) == 0 {
+		_, err := db.DeleteTimer(ctx, name)
+		return err
+	}
+	due := time.Unix(int64(rng.IntN(1<<30)), 0)
+	return db.SetTimer(ctx, Timer{Name: name, Kind: "timer", Due: due, Scheduled: due, Payload: []byte(name)})
 }
 
 // sqlWrite writes rows of a table with indexes.
@@ -199,12 +214,12 @@ func (o *replObject) reopen(s *Store) error {
 	return nil
 }
 
-// openObjects opens n objects of the workload, the last one concurrent.
+// openObjects opens n objects of the workload, the last two concurrent.
 func openObjects(t *testing.T, s *Store, n int) []*replObject {
 	objs := make([]*replObject, n)
 	for i := range objs {
 		id := objID(fmt.Sprint("repl-", i))
-		objs[i] = &replObject{id: id, rng: rand.New(rand.NewPCG(uint64(i), 13)), serial: i != n-1, salts: map[[8]byte]bool{}}
+		objs[i] = &replObject{id: id, rng: rand.New(rand.NewPCG(uint64(i), 13)), serial: i < n-2, salts: map[[8]byte]bool{}}
 		objs[i].db = openDB(t, s, id)
 		objs[i].db.SetSerial(objs[i].serial)
 	}
@@ -246,10 +261,10 @@ func runPhase(t *testing.T, s *Store, objs []*replObject, n int) map[ids.ID]stri
 func TestReplicateWorkload(t *testing.T) {
 	rec := newRecorder()
 	a, b := replStore(t, rec, keepLocal), replStore(t, rec, replayAll)
-	objs := openObjects(t, a, 5)
+	objs := openObjects(t, a, 8)
 	var want map[ids.ID]string
 	for phase := range 3 {
-		want = runPhase(t, a, objs, 12)
+		want = runPhase(t, a, objs, 16)
 		wantRestored(t, b, want)
 		if phase == 0 {
 			for _, o := range objs {
@@ -262,11 +277,12 @@ func TestReplicateWorkload(t *testing.T) {
 	t.Run("from an image", func(t *testing.T) {
 		wantRestored(t, replStore(t, rec, fromImage), want)
 	})
-	restarts := 0
+	restarts, records := 0, 0
 	for _, o := range objs {
 		restarts += len(o.salts) - 1
+		records += rec.count(testClass, o.id)
 	}
-	t.Logf("WAL restarts: %d, restores: %d, records: %d", restarts, rec.restores, len(rec.recs))
+	t.Logf("WAL restarts: %d, restores: %d, records: %d", restarts, rec.restores, records)
 	if restarts < 10 {
 		t.Errorf("the WAL restarted %d times, want ≥ 10: the workload is too small", restarts)
 	}

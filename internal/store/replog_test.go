@@ -130,10 +130,16 @@ func (r *recorder) snapshot(t testing.TB, class string, db *DB) {
 	r.images[k] = image{data: []byte(b.String()), n: len(r.recs[k])}
 }
 
-// replStore opens a store in dir whose log is rec, restoring with mode.
+// replStore opens a store whose log is rec, restoring with mode.
 func replStore(t testing.TB, rec *recorder, mode restoreMode) *Store {
 	t.Helper()
-	return newStore(t, Config{Synchronous: SyncNormal, Log: recLog{rec: rec, mode: mode}})
+	return replStoreSync(t, rec, mode, SyncNormal)
+}
+
+// replStoreSync is replStore with the durability mode sync.
+func replStoreSync(t testing.TB, rec *recorder, mode restoreMode, sync Sync) *Store {
+	t.Helper()
+	return newStore(t, Config{Synchronous: sync, Log: recLog{rec: rec, mode: mode}})
 }
 
 // dump returns the object's whole logical content (its schema and every
