@@ -129,6 +129,12 @@ func (db *DB) destroyLocked(ctx context.Context) error {
 	if db.conn == nil {
 		return ErrNoStorage
 	}
+	if db.s.cfg.Log != nil {
+		if err := db.shipLocked(true); err != nil {
+			db.broken = err
+			return err
+		}
+	}
 	// Closing may fail to checkpoint on a full disk: the files go anyway.
 	_ = db.disconnectLocked()
 	return db.s.remove(db.path)

@@ -233,3 +233,17 @@ func TestReplicateSpill(t *testing.T) {
 	put(t, db, "k4", "v4")
 	wantSame(t, b, db)
 }
+
+// TestReplicateRemove checks that an operator's Remove reaches the log.
+func TestReplicateRemove(t *testing.T) {
+	rec := newRecorder()
+	a, b := replStore(t, rec, keepLocal), replStore(t, rec, replayAll)
+	db := openDB(t, a, objID("remove"))
+	put(t, db, "k", "v")
+	if err := db.Remove(t.Context()); err != nil {
+		t.Fatalf("Remove: %v", err)
+	}
+	wantSame(t, b, db)
+	put(t, db, "k2", "v2")
+	wantSame(t, b, db)
+}
