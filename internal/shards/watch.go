@@ -87,8 +87,10 @@ func (m *Manager) applyMemberLocked(e jetstream.KeyValueEntry) {
 	}
 	if e.Operation() != jetstream.KeyValuePut {
 		delete(m.nodes, key)
+		m.gone[key] = time.Now()
 		return
 	}
+	delete(m.gone, key)
 	var mem Member
 	if json.Unmarshal(e.Value(), &mem) != nil {
 		return

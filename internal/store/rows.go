@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -20,6 +21,9 @@ type Rows struct {
 	cur    []driver.Value
 	err    error
 	closed bool
+	// ship: the query ran on its own, outside any batch, in a replicated
+	// store; what it wrote commits when it closes, and is shipped then.
+	ship bool
 }
 
 // Columns returns the column names.
@@ -68,6 +72,11 @@ func (r *Rows) closeLocked() {
 	r.closed = true
 	delete(r.db.rows, r)
 	r.rows.Close()
+	if r.ship && r.db.broken == nil {
+		if err := r.db.shipLocked(false); err != nil {
+			r.db.broken, r.err = err, cmp.Or(r.err, err)
+		}
+	}
 }
 
 // Scan copies the current row into dest, one pointer per column, converting

@@ -99,7 +99,7 @@ func (db *DB) Query(ctx context.Context, query string, args ...any) (*Rows, erro
 		rows.Close()
 		return nil, err
 	}
-	r := &Rows{db: db, rows: rows, cols: rows.Columns()}
+	r := &Rows{db: db, rows: rows, cols: rows.Columns(), ship: !db.inTx && db.s.cfg.Log != nil}
 	db.rows[r] = struct{}{}
 	return r, nil
 }
