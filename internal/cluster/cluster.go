@@ -163,18 +163,23 @@ func (c *Cluster) connect(ctx context.Context) error {
 }
 
 func (c *Cluster) open(ctx context.Context, js jetstream.JetStream) error {
-	var err error
-	c.shards, err = shards.Start(ctx, shards.Config{JS: js, Node: c.cfg.Node, Addr: c.cfg.Advertise,
-		Shards: c.cfg.Shards, Replicas: c.cfg.Replicas, Lease: c.cfg.Lease, Logger: c.cfg.Logger, Release: c.release, Acquired: c.onAcquired})
+	err := placed(ctx, func() (err error) {
+		c.shards, err = shards.Start(ctx, shards.Config{JS: js, Node: c.cfg.Node, Addr: c.cfg.Advertise,
+			Shards: c.cfg.Shards, Replicas: c.cfg.Replicas, Lease: c.cfg.Lease, Logger: c.cfg.Logger, Release: c.release, Acquired: c.onAcquired})
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("cluster: shards: %w", err)
 	}
-	if c.wakes, err = openWakes(ctx, js, c.cfg.Replicas); err != nil {
+	if err = placed(ctx, func() (err error) { c.wakes, err = openWakes(ctx, js, c.cfg.Replicas); return err }); err != nil {
 		c.shards.Close(ctx)
 		return err
 	}
-	c.log, err = objlog.Open(ctx, objlog.Config{JS: js, Replicas: c.cfg.Replicas, Lease: c.Holds,
-		Logger: c.cfg.Logger, Observer: c.metrics})
+	err = placed(ctx, func() (err error) {
+		c.log, err = objlog.Open(ctx, objlog.Config{JS: js, Replicas: c.cfg.Replicas, Lease: c.Holds,
+			Logger: c.cfg.Logger, Observer: c.metrics})
+		return err
+	})
 	if err != nil {
 		c.shards.Close(ctx)
 		return fmt.Errorf("cluster: log: %w", err)
