@@ -127,10 +127,20 @@ func preferred(shard int, live []string) string {
 	return best
 }
 
+// score is the rendezvous weight of a member for a shard. FNV-1a alone
+// is not enough: names that differ in one byte ("n1", "n3") keep their
+// order for almost every shard, so one member was preferred for nearly all
+// shards and another for none. A 64-bit finalizer (MurmurHash3's fmix64)
+// spreads them.
 func score(name string, shard int) uint64 {
 	h := newHash()
 	h.Write([]byte(name))
 	h.Write([]byte{'/'})
 	h.Write([]byte(strconv.Itoa(shard)))
-	return h.Sum64()
+	x := h.Sum64()
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	return x ^ x>>33
 }
