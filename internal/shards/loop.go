@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash"
 	"hash/fnv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -59,8 +60,13 @@ func (m *Manager) put(s int, l lease, rev uint64) (uint64, error) {
 	return m.leases.Update(ctx, shardKey(s), b, rev)
 }
 
-// renew renews every held lease. A renewal's validity counts from its
-// start.
+// renewers bounds the lease renewals in flight at once.
+const renewers = 16
+
+// renew renews every held lease that is due, several at once: one at a
+// time, a node holding most shards of a busy cluster (each renewal a
+// replicated write) could not renew them all within the lease. A
+// renewal's validity counts from its start.
 func (m *Manager) renew() {
 	m.mu.Lock()
 	held := make(map[int]holding, len(m.held))
@@ -68,6 +74,8 @@ func (m *Manager) renew() {
 		held[s] = *h
 	}
 	m.mu.Unlock()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, renewers)
 	for s, h := range held {
 		start := time.Now()
 		if !start.Before(h.validUntil) {
@@ -76,19 +84,29 @@ func (m *Manager) renew() {
 		if h.validUntil.Sub(start) > m.cfg.Lease*2/3-m.margin {
 			continue // renewed less than a third of the period ago
 		}
-		rev, err := m.put(s, lease{Node: m.cfg.Node, Epoch: h.epoch}, h.rev)
-		m.mu.Lock()
-		if cur := m.held[s]; cur != nil && cur.epoch == h.epoch {
-			switch {
-			case err == nil:
-				cur.rev, cur.validUntil = rev, start.Add(m.cfg.Lease-m.margin)
-				m.seenLocked(s, lease{Node: m.cfg.Node, Epoch: h.epoch}, rev)
-			case errors.Is(err, jetstream.ErrKeyExists):
-				delete(m.held, s) // the revision moved: another node took it
-				m.fence(s, "lost the compare-and-set")
-			}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			m.renewOne(s, h, start)
+		})
+	}
+	wg.Wait()
+}
+
+// renewOne renews shard s's lease h, started at start.
+func (m *Manager) renewOne(s int, h holding, start time.Time) {
+	rev, err := m.put(s, lease{Node: m.cfg.Node, Epoch: h.epoch}, h.rev)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if cur := m.held[s]; cur != nil && cur.epoch == h.epoch {
+		switch {
+		case err == nil:
+			cur.rev, cur.validUntil = rev, start.Add(m.cfg.Lease-m.margin)
+			m.seenLocked(s, lease{Node: m.cfg.Node, Epoch: h.epoch}, rev)
+		case errors.Is(err, jetstream.ErrKeyExists):
+			delete(m.held, s) // the revision moved: another node took it
+			m.fence(s, "lost the compare-and-set")
 		}
-		m.mu.Unlock()
 	}
 }
 
