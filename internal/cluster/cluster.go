@@ -85,7 +85,7 @@ type Cluster struct {
 	evict   atomic.Pointer[Evictor]
 	// acquired is what to do with a shard this node takes (SetAcquired);
 	// its runs are joined by wg and canceled by stop at Close.
-	acquired atomic.Pointer[func(ctx context.Context, shard int)]
+	acquired atomic.Pointer[func(ctx context.Context, shard int) error]
 	ctx      context.Context
 	stop     context.CancelFunc
 	wg       sync.WaitGroup
@@ -270,8 +270,10 @@ func (c *Cluster) Close(ctx context.Context) error {
 
 // SetAcquired tells the cluster what to do with each shard this node takes
 // (at once for the shards it holds already): the node loads the shard's
-// wakes. fn runs on its own goroutine, owned by the cluster.
-func (c *Cluster) SetAcquired(fn func(ctx context.Context, shard int)) {
+// wakes. fn runs on its own goroutine, owned by the cluster, and again
+// after a failure while this node holds the shard: a takeover after a
+// node died often meets JetStream still electing new stream leaders.
+func (c *Cluster) SetAcquired(fn func(ctx context.Context, shard int) error) {
 	c.acquired.Store(&fn)
 	for shard := range c.shards.Count() {
 		if _, ok := c.shards.Holds(shard); ok {
@@ -286,9 +288,27 @@ func (c *Cluster) onAcquired(shard int) {
 	if fn == nil {
 		return
 	}
-	c.wg.Go(func() {
+	c.wg.Go(func() { c.acquire(*fn, shard) })
+}
+
+// acquire runs fn for shard until it succeeds, this node no longer holds
+// the shard, or the cluster closes.
+func (c *Cluster) acquire(fn func(context.Context, int) error, shard int) {
+	for {
 		ctx, cancel := context.WithTimeout(c.ctx, 2*c.cfg.Lease)
-		defer cancel()
-		(*fn)(ctx, shard)
-	})
+		err := fn(ctx, shard)
+		cancel()
+		if err == nil {
+			return
+		}
+		c.cfg.Logger.Warn("take a shard over: retrying", "shard", shard, "err", err)
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-time.After(c.cfg.Lease / 4):
+		}
+		if _, ok := c.shards.Holds(shard); !ok {
+			return
+		}
+	}
 }
