@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -79,6 +80,11 @@ func TestCluster_DrainFailsNoRequest(t *testing.T) {
 			t.Errorf("GET %s/_roost/cluster after the drain: %s holds %d shards, draining %v", u, n3.Name, held, draining)
 		}
 	}
+	// A graceful move fences nothing: the drained node lost no lease.
+	metrics := must(t, c.Client(), http.MethodGet, n3.URL+"/metrics", "")
+	if !strings.Contains(metrics, "\nroost_cluster_fences_total 0\n") {
+		t.Errorf("%s fenced itself during its drain: %s", n3.Name, metricLine(metrics, "roost_cluster_fences_total "))
+	}
 	time.Sleep(time.Second)
 	n3.Term(t)
 	time.Sleep(time.Second)
@@ -108,4 +114,15 @@ func checkStrict(t *testing.T, c *cluster.Cluster, w *strictWriters) {
 		}
 	}
 	t.Logf("%d acknowledged increments on %d counters, %d failed requests", total, len(w.acked), len(w.failures))
+}
+
+// metricLine returns the line of a Prometheus exposition that starts with
+// prefix.
+func metricLine(metrics, prefix string) string {
+	for line := range strings.Lines(metrics) {
+		if strings.HasPrefix(line, prefix) {
+			return strings.TrimSpace(line)
+		}
+	}
+	return prefix + "(missing)"
 }
