@@ -72,6 +72,9 @@ func (m *Manager) applyLeaseLocked(e jetstream.KeyValueEntry) {
 		return // our own write, applied already
 	}
 	m.view[s] = &observed{lease: l, rev: e.Revision(), seen: time.Now()}
+	if h := m.held[s]; h != nil && h.releasing && l.Node == "" && l.Epoch == h.epoch {
+		return // our own hand-over, seen before release recorded it: no fence
+	}
 	if h := m.held[s]; h != nil && l.Node != m.cfg.Node {
 		// Another node took it: our lease was over (it waited the period).
 		delete(m.held, s)
