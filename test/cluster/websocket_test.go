@@ -76,7 +76,7 @@ func TestCluster_WebSocketThroughAnotherNode(t *testing.T) {
 	// The client reconnects (an upgrade answers 503 not_owner until the
 	// object has a new owner): the object serves from its new owner.
 	var again *websocket.Conn
-	for range 100 {
+	for time.Since(killed) < 60*time.Second {
 		if ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(other.URL, "http")+"/echo/"+name, nil); err == nil {
 			again = ws
 			t.Cleanup(func() { ws.Close() })
