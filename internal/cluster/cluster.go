@@ -85,7 +85,7 @@ type Cluster struct {
 	evict   atomic.Pointer[Evictor]
 	// acquired is what to do with a shard this node takes (SetAcquired);
 	// its runs are joined by wg and canceled by stop at Close.
-	acquired atomic.Pointer[func(ctx context.Context, shard int)]
+	acquired atomic.Pointer[func(ctx context.Context, shard int) error]
 	ctx      context.Context
 	stop     context.CancelFunc
 	wg       sync.WaitGroup
@@ -163,18 +163,23 @@ func (c *Cluster) connect(ctx context.Context) error {
 }
 
 func (c *Cluster) open(ctx context.Context, js jetstream.JetStream) error {
-	var err error
-	c.shards, err = shards.Start(ctx, shards.Config{JS: js, Node: c.cfg.Node, Addr: c.cfg.Advertise,
-		Shards: c.cfg.Shards, Replicas: c.cfg.Replicas, Lease: c.cfg.Lease, Logger: c.cfg.Logger, Release: c.release, Acquired: c.onAcquired})
+	err := placed(ctx, func() (err error) {
+		c.shards, err = shards.Start(ctx, shards.Config{JS: js, Node: c.cfg.Node, Addr: c.cfg.Advertise,
+			Shards: c.cfg.Shards, Replicas: c.cfg.Replicas, Lease: c.cfg.Lease, Logger: c.cfg.Logger, Release: c.release, Acquired: c.onAcquired})
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("cluster: shards: %w", err)
 	}
-	if c.wakes, err = openWakes(ctx, js, c.cfg.Replicas); err != nil {
+	if err = placed(ctx, func() (err error) { c.wakes, err = openWakes(ctx, js, c.cfg.Replicas); return err }); err != nil {
 		c.shards.Close(ctx)
 		return err
 	}
-	c.log, err = objlog.Open(ctx, objlog.Config{JS: js, Replicas: c.cfg.Replicas, Lease: c.Holds,
-		Logger: c.cfg.Logger, Observer: c.metrics})
+	err = placed(ctx, func() (err error) {
+		c.log, err = objlog.Open(ctx, objlog.Config{JS: js, Replicas: c.cfg.Replicas, Lease: c.Holds,
+			Logger: c.cfg.Logger, Observer: c.metrics})
+		return err
+	})
 	if err != nil {
 		c.shards.Close(ctx)
 		return fmt.Errorf("cluster: log: %w", err)
@@ -265,8 +270,10 @@ func (c *Cluster) Close(ctx context.Context) error {
 
 // SetAcquired tells the cluster what to do with each shard this node takes
 // (at once for the shards it holds already): the node loads the shard's
-// wakes. fn runs on its own goroutine, owned by the cluster.
-func (c *Cluster) SetAcquired(fn func(ctx context.Context, shard int)) {
+// wakes. fn runs on its own goroutine, owned by the cluster, and again
+// after a failure while this node holds the shard: a takeover after a
+// node died often meets JetStream still electing new stream leaders.
+func (c *Cluster) SetAcquired(fn func(ctx context.Context, shard int) error) {
 	c.acquired.Store(&fn)
 	for shard := range c.shards.Count() {
 		if _, ok := c.shards.Holds(shard); ok {
@@ -285,9 +292,27 @@ func (c *Cluster) onAcquired(shard int, from string) {
 	if fn == nil {
 		return
 	}
-	c.wg.Go(func() {
+	c.wg.Go(func() { c.acquire(*fn, shard) })
+}
+
+// acquire runs fn for shard until it succeeds, this node no longer holds
+// the shard, or the cluster closes.
+func (c *Cluster) acquire(fn func(context.Context, int) error, shard int) {
+	for {
 		ctx, cancel := context.WithTimeout(c.ctx, 2*c.cfg.Lease)
-		defer cancel()
-		(*fn)(ctx, shard)
-	})
+		err := fn(ctx, shard)
+		cancel()
+		if err == nil {
+			return
+		}
+		c.cfg.Logger.Warn("take a shard over: retrying", "shard", shard, "err", err)
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-time.After(c.cfg.Lease / 4):
+		}
+		if _, ok := c.shards.Holds(shard); !ok {
+			return
+		}
+	}
 }

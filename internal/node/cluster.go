@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -145,18 +146,18 @@ func (n *Node) leaveCluster(ctx context.Context) error {
 
 // loadShardWakes schedules the wakes of the objects of a shard this node
 // took over: their alarms, timers and cron fire here from now on (what came
-// due meanwhile fires at once).
-func (n *Node) loadShardWakes(ctx context.Context, shard int) {
+// due meanwhile fires at once). The cluster calls it again after an error.
+func (n *Node) loadShardWakes(ctx context.Context, shard int) error {
 	count := 0
 	err := n.cluster.Wakes(ctx, shard, func(class string, id ids.ID, at time.Time) {
 		n.sched.Set(scheduler.Key{Class: class, ID: id}, at)
 		count++
 	})
 	if err != nil {
-		n.log.Warn("load the wakes of a shard taken over; its timers fire when their objects are next active", "shard", shard, "err", err)
-		return
+		return fmt.Errorf("load the wakes of shard %d: %w", shard, err)
 	}
 	n.log.Debug("shard taken over", "shard", shard, "wakes", count)
+	return nil
 }
 
 // adminRouter forwards the admin API's requests for an object that

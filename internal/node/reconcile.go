@@ -69,8 +69,16 @@ func (n *Node) reconcile(ctx context.Context) error {
 }
 
 // indexObject reads an object's timers and size into the catalog. It runs
-// before the runtime starts, so it may open the object directly.
+// before the runtime starts, so it may open the object directly (not in
+// cluster mode: see below).
 func (n *Node) indexObject(ctx context.Context, k catalog.Key, f catalog.DiskInfo) error {
+	if n.cluster != nil {
+		// The file is a cache of the object's log, which only the owner
+		// of its shard may open (restore), and the cluster's wake index
+		// holds its timers (loaded with each shard this node takes).
+		n.catalog.Update(catalog.Update{Key: k, Created: f.Modified, LastActive: f.Modified, Size: f.Size, SetSize: true})
+		return nil
+	}
 	db, err := n.store.Open(k.Class, k.ID)
 	if err != nil {
 		return fmt.Errorf("index %s/%s: %w", k.Class, k.ID, err)

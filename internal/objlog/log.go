@@ -225,8 +225,11 @@ func (l *Log) Append(class string, id ids.ID, ch *store.Changes) error {
 	o.logBytes += int64(len(data))
 	o.dbBytes = int64(ch.Size) * pageSizeOf(ch)
 	if now, ok := l.cfg.Lease(class, id); !ok || now != epoch {
+		// The record is in the log (the next owner restores it), but this
+		// node may acknowledge nothing after its lease: the client must
+		// not read the refusal as "not applied".
 		l.set(subj, nil)
-		return errNotOwner(class, id)
+		return errcode.New(errcode.NotOwner, "this node lost the lease of %s/%s while its commit was published: the write is in the log but was not acknowledged (its outcome is unknown to the caller)", class, id)
 	}
 	return nil
 }

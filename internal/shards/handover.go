@@ -145,9 +145,9 @@ type LeaseStatus struct {
 	Shard int    `json:"shard"`
 	Node  string `json:"node"`
 	Epoch uint64 `json:"epoch"`
-	// Age is how long ago this node saw the owner renew its lease (its
-	// member key): more than the lease period means the owner is gone.
-	Age string `json:"age,omitempty"`
+	// Age is how long ago this node saw the lease change (a renewal or a
+	// claim): more than the lease period means its owner is gone.
+	Age string `json:"age"`
 }
 
 // Status reports the members, shards per member and every lease.
@@ -158,11 +158,8 @@ func (m *Manager) Status() Status {
 	per := map[string]int{}
 	for s, o := range m.view {
 		per[o.lease.Node]++
-		ls := LeaseStatus{Shard: s, Node: o.lease.Node, Epoch: o.lease.Epoch}
-		if mv := m.nodes[o.lease.Node]; mv != nil {
-			ls.Age = time.Since(mv.seen).Round(time.Millisecond).String()
-		}
-		st.Leases = append(st.Leases, ls)
+		st.Leases = append(st.Leases, LeaseStatus{Shard: s, Node: o.lease.Node, Epoch: o.lease.Epoch,
+			Age: time.Since(o.seen).Round(time.Millisecond).String()})
 	}
 	sort.Slice(st.Leases, func(i, j int) bool { return st.Leases[i].Shard < st.Leases[j].Shard })
 	live := map[string]bool{}

@@ -3,22 +3,16 @@
 // node at a time, which holds a lease on it recorded in a JetStream KV
 // bucket as {node, epoch}.
 //
-// Leases and self-fencing: a node's lease covers every shard it holds.
-// The node renews it every third of the lease period by writing its member
-// key (its heartbeat); the lease is valid until the start of its last
-// successful renewal plus the period minus a margin, on the node's own
-// monotonic clock. [Manager.Holds] checks that on every call, so a process
-// paused past its lease (SIGSTOP, a long GC pause) finds itself fenced as
-// soon as it runs again, before it can acknowledge anything; a node whose
-// lease lapsed drops all its shards and claims them again only with a
-// compare-and-set that fails if another node took them meanwhile. Another
-// node takes a shard over only when it has seen the owner's member key
-// unchanged for the full period plus the margin, with a compare-and-set on
-// the shard's key that bumps the epoch: by then the old owner's lease has
-// ended on its own clock. One write per node per renewal, whatever the
-// number of shards: renewing each shard's key on its own (the first
-// design) made 64 writes a second per node, which under load took longer
-// than the lease and fenced healthy nodes (BENCHMARKS.md).
+// Leases and self-fencing: the owner renews each lease every third of the
+// lease period with a compare-and-set on the key's revision. Its lease is
+// valid until the start of its last successful renewal plus the period
+// minus a margin, on its own monotonic clock; [Manager.Holds] checks that
+// on every call, so a process paused past its lease (SIGSTOP, a long GC
+// pause) finds itself fenced as soon as it runs again, before it can
+// acknowledge anything. Another node takes a shard over only when it has
+// seen the shard's revision unchanged for the full period plus the margin,
+// with a compare-and-set that bumps the epoch: by then the old owner's
+// lease has ended on its own clock.
 //
 // The placement a node sees (KV watches) is a hint for routing requests:
 // KV reads may be stale. The proof of ownership is the node's own valid
@@ -103,9 +97,10 @@ type observed struct {
 
 // holding is a shard this node holds.
 type holding struct {
-	epoch     uint64
-	rev       uint64 // the shard key's revision written by the claim
-	releasing bool   // being handed over: no new events
+	epoch      uint64
+	rev        uint64
+	validUntil time.Time // monotonic
+	releasing  bool      // being handed over: no new events
 }
 
 // memberView is a member as last seen.
@@ -124,15 +119,10 @@ type Manager struct {
 	margin  time.Duration
 	started time.Time
 
-	mu   sync.Mutex
-	held map[int]*holding
-	// validUntil ends the node's lease (monotonic): the start of its last
-	// successful heartbeat plus the period minus the margin.
-	validUntil time.Time
-	view       map[int]*observed
-	nodes      map[string]*memberView
-	// gone holds when a member's key was deleted (it left gracefully).
-	gone     map[string]time.Time
+	mu       sync.Mutex
+	held     map[int]*holding
+	view     map[int]*observed
+	nodes    map[string]*memberView
 	drains   map[string]bool // drain marks
 	draining bool            // this node hands everything over (Close)
 	changed  chan struct{}   // closed and replaced on every change
@@ -154,7 +144,7 @@ func Start(ctx context.Context, cfg Config) (*Manager, error) {
 		cfg.Lease = 3 * time.Second
 	}
 	m := &Manager{cfg: cfg, margin: cfg.Lease / 5, started: time.Now(), held: map[int]*holding{},
-		view: map[int]*observed{}, nodes: map[string]*memberView{}, gone: map[string]time.Time{}, drains: map[string]bool{}, changed: make(chan struct{})}
+		view: map[int]*observed{}, nodes: map[string]*memberView{}, drains: map[string]bool{}, changed: make(chan struct{})}
 	var err error
 	if m.leases, err = bucket(ctx, cfg.JS, LeasesBucket, cfg.Replicas); err != nil {
 		return nil, err
@@ -231,7 +221,7 @@ func (m *Manager) Count() int { return m.count }
 func (m *Manager) ShardOf(key string) int {
 	h := fnv.New64a()
 	h.Write([]byte(key))
-	return int(mix(h.Sum64()) % uint64(m.count))
+	return int(h.Sum64() % uint64(m.count))
 }
 
 func shardKey(s int) string { return "s." + strconv.Itoa(s) }
@@ -243,7 +233,7 @@ func (m *Manager) Holds(shard int) (uint64, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	h := m.held[shard]
-	if h == nil || !time.Now().Before(m.validUntil) {
+	if h == nil || !time.Now().Before(h.validUntil) {
 		return 0, false
 	}
 	return h.epoch, true
@@ -282,7 +272,7 @@ func (m *Manager) ownerLocked(shard int) (Member, bool) {
 	}
 	if o.lease.Node == m.cfg.Node {
 		h := m.held[shard]
-		if h == nil || h.releasing || !time.Now().Before(m.validUntil) {
+		if h == nil || h.releasing || !time.Now().Before(h.validUntil) {
 			return Member{}, false // moving away from here
 		}
 		return Member{Name: m.cfg.Node, Addr: m.cfg.Addr}, true

@@ -72,6 +72,9 @@ func (m *Manager) applyLeaseLocked(e jetstream.KeyValueEntry) {
 		return // our own write, applied already
 	}
 	m.view[s] = &observed{lease: l, rev: e.Revision(), seen: time.Now()}
+	if h := m.held[s]; h != nil && h.releasing && l.Node == "" && l.Epoch == h.epoch {
+		return // our own hand-over, seen before release recorded it: no fence
+	}
 	if h := m.held[s]; h != nil && l.Node != m.cfg.Node {
 		// Another node took it: our lease was over (it waited the period).
 		delete(m.held, s)
@@ -87,10 +90,8 @@ func (m *Manager) applyMemberLocked(e jetstream.KeyValueEntry) {
 	}
 	if e.Operation() != jetstream.KeyValuePut {
 		delete(m.nodes, key)
-		m.gone[key] = time.Now()
 		return
 	}
-	delete(m.gone, key)
 	var mem Member
 	if json.Unmarshal(e.Value(), &mem) != nil {
 		return
@@ -129,22 +130,20 @@ func preferred(shard int, live []string) string {
 	return best
 }
 
+// score is the rendezvous weight of a member for a shard. FNV-1a alone
+// is not enough: names that differ in one byte ("n1", "n3") keep their
+// order for almost every shard, so one member was preferred for nearly all
+// shards and another for none. A 64-bit finalizer (MurmurHash3's fmix64)
+// spreads them.
 func score(name string, shard int) uint64 {
 	h := newHash()
 	h.Write([]byte(name))
 	h.Write([]byte{'/'})
 	h.Write([]byte(strconv.Itoa(shard)))
-	return mix(h.Sum64())
-}
-
-// mix is MurmurHash3's 64-bit finalizer: FNV-1a alone leaves the scores
-// of names that differ in one byte correlated across shards (one node of
-// n1, n2, n3 could win none).
-func mix(h uint64) uint64 {
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	return h
+	x := h.Sum64()
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	return x ^ x>>33
 }

@@ -11,6 +11,14 @@
 //	      adds 1 to a stored count, which GET answers
 //	call  GET /call/{name}?to={name}: an RPC call to the counter ctr/{to} (Add),
 //	      from the node that owns call/{name}, which may not own ctr/{to}
+//	ticker POST /ticker/{name} {"name":…, "alarm":ms, "timers":{"t1":ms,…}} sets its
+//	      alarm and named timers (Unix ms); each run appends a line to --fires
+//	      (ticker.go); GET answers the name of the node that owns it
+//	cyc   GET /cyc/{name}?path=a,b: an RPC call to cyc/a, which calls cyc/b, …;
+//	      answers the node of the last one (cycle.go)
+//	echo  GET /echo/{name} with a WebSocket upgrade: every message goes to every
+//	      socket of the object, prefixed with its owner's name; without an
+//	      upgrade, answers the owner's name (cycle.go)
 package main
 
 import (
@@ -51,6 +59,7 @@ func run() error {
 	advertise := flag.String("advertise", "", "HTTP address other nodes forward to")
 	lease := flag.Duration("lease", 2*time.Second, "shard lease")
 	ctorLog := flag.String("ctor-log", "", "file the ctor class's constructor appends to")
+	fires := flag.String("fires", "", "file every run of a ticker's alarm or timer appends to")
 	flag.Parse()
 	if *data == "" || *node == "" || *listen == "" {
 		return errors.New("--data, --node and --cluster are required")
@@ -77,6 +86,7 @@ func run() error {
 		return err
 	}
 	register(app, *ctorLog)
+	registerMore(app, *node, &fireLog{path: *fires, node: *node})
 	app.Handle("/_roost/", app.AdminHandler(""))
 	app.Handle("GET /metrics", app.MetricsHandler())
 	srv := &http.Server{Handler: app.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -107,6 +117,15 @@ func register(app *roost.App, ctorLog string) {
 		&roost.ClassOptions{Methods: []roost.MethodHandler{addMethod}})
 	roost.Register(app, "ctor", func(st *roost.State) (*ctor, error) { return newCtor(st, ctorLog) })
 	roost.Register(app, "call", func(st *roost.State) (*caller, error) { return &caller{ctr}, nil })
+}
+
+// registerMore registers the classes of ticker.go and cycle.go.
+func registerMore(app *roost.App, node string, fires *fireLog) {
+	roost.Register(app, "ticker", func(st *roost.State) (*ticker, error) { return &ticker{st, fires, node}, nil })
+	var ns *roost.Namespace
+	ns = roost.RegisterWithOptions(app, "cyc", func(st *roost.State) (*cyc, error) { return &cyc{ns, node}, nil },
+		&roost.ClassOptions{Methods: []roost.MethodHandler{bounceMethod}})
+	roost.Register(app, "echo", func(st *roost.State) (*echo, error) { return &echo{st, node}, nil })
 }
 
 // reg is a register.
