@@ -1,6 +1,7 @@
 package objlog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/roost-dev/roost/internal/errcode"
@@ -243,23 +245,75 @@ func pageSizeOf(ch *store.Changes) int64 {
 }
 
 // publish appends data to subj if its last sequence is expect, and returns
-// the record's sequence.
+// the record's sequence. A publish whose outcome is unknown (no answer: a
+// stream leader election, a lost connection) is sent again, within
+// Config.Timeout: the expected sequence makes that safe. If the first one
+// landed, the second fails its check, and the subject's last record is
+// then this very record (the same bytes, whose checksum names its
+// predecessor), which counts as success.
 func (l *Log) publish(subj string, expect uint64, data []byte) (uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout)
 	defer cancel()
-	ack, err := l.cfg.JS.Publish(ctx, subj, data, jetstream.WithExpectLastSequencePerSubject(expect),
-		jetstream.WithExpectStream(StreamName))
-	if err != nil {
-		return 0, err
+	for try := 0; ; try++ {
+		pctx, pcancel := context.WithTimeout(ctx, l.cfg.Timeout/4)
+		ack, err := l.cfg.JS.Publish(pctx, subj, data, jetstream.WithExpectLastSequencePerSubject(expect),
+			jetstream.WithExpectStream(StreamName))
+		pcancel()
+		switch {
+		case err == nil:
+			return ack.Sequence, nil
+		case try > 0 && wrongLast(err):
+			if seq, ok := l.landed(ctx, subj, data); ok {
+				return seq, nil
+			}
+			return 0, err
+		case wrongLast(err) || ctx.Err() != nil || !retryable(err):
+			return 0, err
+		}
+		if !sleepCtx(ctx, 50*time.Millisecond) {
+			return 0, err
+		}
 	}
-	return ack.Sequence, nil
+}
+
+// wrongLast reports a failed expected-sequence check.
+func wrongLast(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+// retryable reports a publish error whose outcome is unknown.
+func retryable(err error) bool {
+	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrConnectionClosed) ||
+		errors.Is(err, nats.ErrConnectionReconnecting)
+}
+
+// landed reports whether the subject's last record is data (an earlier
+// try of this publish), and its sequence.
+func (l *Log) landed(ctx context.Context, subj string, data []byte) (uint64, bool) {
+	msg, err := l.stream.GetLastMsgForSubject(ctx, subj)
+	if err != nil || !bytes.Equal(msg.Data, data) {
+		return 0, false
+	}
+	return msg.Sequence, true
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // publishFailed turns a failed publish into the commit's error.
 func (l *Log) publishFailed(class string, id ids.ID, err error) error {
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+	if wrongLast(err) {
 		l.cfg.Observer.Fenced()
 		l.cfg.Logger.Warn("fenced: another node appended to the object's log; the commit is not acknowledged",
 			"class", class, "id", id.String())

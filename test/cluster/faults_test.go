@@ -47,16 +47,13 @@ func TestCluster_PausedOwnerAcknowledgesNothingAfterItsLease(t *testing.T) {
 	report(t, "failover after SIGSTOP of a node", pauses)
 }
 
-// probe is a write sent to one node while it was cut off.
-type probe struct {
-	sent   time.Time
-	status int
-	err    error
-}
-
 // A node cut off from the others (both ways, then one way) acknowledges
-// nothing once its lease could have expired; the majority serves every
-// object after a lease; after healing, every acknowledged write is there.
+// no write from its own state once its lease could have expired: writes
+// sent through it during the cut go into the same counters as the other
+// writers', whose tallies then show no lost update and no value answered
+// twice. (It may still forward a write to the owner of an object it never
+// owned, over HTTP, which is fine.) The majority serves every object after
+// a lease; after healing, every acknowledged write is there.
 func TestCluster_MinorityAcknowledgesNothing(t *testing.T) {
 	w := newWriters(t, 3)
 	stop := startWriters(t, w)
@@ -67,30 +64,26 @@ func TestCluster_MinorityAcknowledgesNothing(t *testing.T) {
 		time.Sleep(time.Second)
 		cutAt := time.Now()
 		cut()
-		probes := probeNode(t, w.c.Nodes[0].URL, 3*lease)
+		n := probeNode(t, w, w.c.Nodes[0].URL, 3*lease)
 		waitFailover(t, w, cutAt)
 		w.c.Heal()
-		for _, p := range probes {
-			if p.err == nil && p.status == http.StatusOK && p.sent.After(cutAt.Add(lease)) {
-				t.Errorf("round %d: the cut-off node acknowledged a write sent %v after the cut", round, p.sent.Sub(cutAt))
-			}
-		}
-		t.Logf("round %d: %d writes sent to the cut-off node", round, len(probes))
+		t.Logf("round %d: %d writes sent through the cut-off node", round, n)
 		time.Sleep(2 * lease)
 	}
 	stop()
 	checkTallies(t, w.c, w.tallies)
 }
 
-// probeNode sends writes to one node for d and returns their outcomes.
-func probeNode(t *testing.T, url string, d time.Duration) []probe {
-	var out []probe
+// probeNode increments the counters through one node for d, recording the
+// outcomes in w's tallies, and returns how many writes it sent.
+func probeNode(t *testing.T, w *writers, url string, d time.Duration) int {
 	c := &http.Client{Timeout: 2 * time.Second}
-	for end := time.Now().Add(d); time.Now().Before(end); {
-		p := probe{sent: time.Now()}
-		p.status, _, p.err = do(t.Context(), c, http.MethodPost, url+"/ctr/probe", "")
-		out = append(out, p)
+	n := 0
+	for end := time.Now().Add(d); time.Now().Before(end); n++ {
+		name := objName("c", n%w.counters)
+		status, body, err := do(t.Context(), c, http.MethodPost, url+"/ctr/"+name, "")
+		w.record(name, status, body, err, false)
 		time.Sleep(50 * time.Millisecond)
 	}
-	return out
+	return n
 }
