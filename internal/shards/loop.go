@@ -45,7 +45,10 @@ func (m *Manager) heartbeat(ctx context.Context) error {
 	b, _ := json.Marshal(mem)
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.Lease/3)
 	defer cancel()
-	_, err := m.members.Put(ctx, m.cfg.Node, b)
+	rev, err := m.members.Put(ctx, m.cfg.Node, b)
+	if err == nil {
+		m.stalled(rev)
+	}
 	return err
 }
 

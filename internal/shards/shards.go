@@ -126,6 +126,11 @@ type Manager struct {
 	drains   map[string]bool // drain marks
 	draining bool            // this node hands everything over (Close)
 	changed  chan struct{}   // closed and replaced on every change
+	// probe is the revision of this node's last heartbeat and watched the
+	// highest revision the members watch delivered (see stalled); rewatch
+	// asks the two watches (members, leases) to start again.
+	probe, watched uint64
+	rewatch        [2]chan struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -144,7 +149,8 @@ func Start(ctx context.Context, cfg Config) (*Manager, error) {
 		cfg.Lease = 3 * time.Second
 	}
 	m := &Manager{cfg: cfg, margin: cfg.Lease / 5, started: time.Now(), held: map[int]*holding{},
-		view: map[int]*observed{}, nodes: map[string]*memberView{}, drains: map[string]bool{}, changed: make(chan struct{})}
+		view: map[int]*observed{}, nodes: map[string]*memberView{}, drains: map[string]bool{}, changed: make(chan struct{}),
+		rewatch: [2]chan struct{}{make(chan struct{}, 1), make(chan struct{}, 1)}}
 	var err error
 	if m.leases, err = bucket(ctx, cfg.JS, LeasesBucket, cfg.Replicas); err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,7 +21,7 @@ func (m *Manager) watch(ctx context.Context) error {
 			return fmt.Errorf("shards: watch: %w", err)
 		}
 		synced := make(chan struct{})
-		m.wg.Go(func() { m.follow(w, kv == m.leases, synced) })
+		m.wg.Go(func() { m.follow(kv, w, kv == m.leases, synced) })
 		select {
 		case <-synced:
 		case <-ctx.Done():
@@ -30,9 +31,42 @@ func (m *Manager) watch(ctx context.Context) error {
 	return nil
 }
 
-// follow applies a watch's updates until the manager stops.
-func (m *Manager) follow(w jetstream.KeyWatcher, leases bool, synced chan struct{}) {
-	defer w.Stop()
+// follow applies a watch's updates until the manager stops, and replaces
+// the watch when the heartbeat finds it stalled (see stalled).
+//
+// Why: a watch is an ordered consumer that lives on one server. When that
+// server dies (or is paused), nats.go notices only after missed idle
+// heartbeats, over 10 s, and until then this node sees no renewal and no
+// claim, so it forwards requests to a dead owner. A new watch delivers
+// every key's latest value again; entries already seen are ignored by
+// revision.
+func (m *Manager) follow(kv jetstream.KeyValue, w jetstream.KeyWatcher, leases bool, synced chan struct{}) {
+	once := sync.OnceFunc(func() { close(synced) })
+	for {
+		m.consume(w, leases, once)
+		w.Stop()
+		if m.ctx.Err() != nil {
+			return
+		}
+		for {
+			var err error
+			if w, err = kv.WatchAll(m.ctx); err == nil {
+				break
+			}
+			if !sleepCtx(m.ctx, 100*time.Millisecond) {
+				return
+			}
+		}
+	}
+}
+
+// consume applies a watch's entries until it ends, the manager stops, or
+// the heartbeat asks for a new watch.
+func (m *Manager) consume(w jetstream.KeyWatcher, leases bool, synced func()) {
+	rewatch := m.rewatch[0]
+	if leases {
+		rewatch = m.rewatch[1]
+	}
 	for {
 		select {
 		case e, ok := <-w.Updates():
@@ -40,7 +74,7 @@ func (m *Manager) follow(w jetstream.KeyWatcher, leases bool, synced chan struct
 				return
 			}
 			if e == nil {
-				close(synced)
+				synced()
 				continue
 			}
 			m.mu.Lock()
@@ -51,9 +85,42 @@ func (m *Manager) follow(w jetstream.KeyWatcher, leases bool, synced chan struct
 			}
 			m.notifyLocked()
 			m.mu.Unlock()
+		case <-rewatch:
+			return
 		case <-m.ctx.Done():
 			return
 		}
+	}
+}
+
+// stalled checks, at a heartbeat that wrote revision rev, whether the
+// members watch delivered the previous heartbeat; if not, both watches are
+// replaced.
+func (m *Manager) stalled(rev uint64) {
+	m.mu.Lock()
+	stuck := m.probe != 0 && m.watched < m.probe
+	m.probe = rev
+	m.mu.Unlock()
+	if !stuck {
+		return
+	}
+	m.cfg.Logger.Info("the placement watch stalled: replacing it")
+	for _, ch := range m.rewatch {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
@@ -91,6 +158,10 @@ func (m *Manager) applyMemberLocked(e jetstream.KeyValueEntry) {
 	if e.Operation() != jetstream.KeyValuePut {
 		delete(m.nodes, key)
 		return
+	}
+	m.watched = max(m.watched, e.Revision())
+	if mv := m.nodes[key]; mv != nil && e.Revision() <= mv.rev {
+		return // a replaced watch delivers the latest value again: not a new heartbeat
 	}
 	var mem Member
 	if json.Unmarshal(e.Value(), &mem) != nil {
