@@ -1,6 +1,9 @@
 package clock
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Clock tells the time and runs timers. Implementations are safe for
 // concurrent use.
@@ -51,3 +54,16 @@ func (r realTimer) C() <-chan time.Time { return r.t.C }
 func (r realTimer) Stop() bool { return r.t.Stop() }
 
 func (r realTimer) Reset(d time.Duration) bool { return r.t.Reset(d) }
+
+// Sleep waits d on the real clock, or until ctx ends; it reports whether
+// the whole d passed.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/roost-dev/roost/internal/clock"
 	"github.com/roost-dev/roost/internal/errcode"
 	"github.com/roost-dev/roost/internal/gateway"
 	"github.com/roost-dev/roost/internal/ids"
@@ -99,7 +100,7 @@ func (c *Cluster) Call(ctx context.Context, class string, id ids.ID, name, metho
 func (c *Cluster) send(ctx context.Context, class string, id ids.ID, build func(shards.Member) (*http.Request, error)) (*http.Response, error) {
 	var last error
 	for try := 0; try < 5; try++ {
-		if try > 0 && !sleep(ctx, time.Duration(try)*c.cfg.Lease/4) {
+		if try > 0 && !clock.Sleep(ctx, time.Duration(try)*c.cfg.Lease/4) {
 			break
 		}
 		m, err := c.owner(ctx, class, id)
@@ -191,22 +192,11 @@ func unknownOutcome(ctx context.Context, m shards.Member, err error) error {
 	if ctx.Err() != nil {
 		return errcode.Wrap(errcode.Of(ctx.Err()), ctx.Err())
 	}
-	return &errcode.Error{Code: errcode.NotOwner, Message: fmt.Sprintf("the owner node %s failed while it served the request (its outcome is unknown): %v", m.Name, err), Err: err}
+	return &errcode.Error{Code: errcode.NoQuorum, Message: fmt.Sprintf("the owner node %s failed while it served the request (its outcome is unknown): %v", m.Name, err), Err: err}
 }
 
 func unavailableErr(what string, err error) error {
 	return &errcode.Error{Code: errcode.NoQuorum, Message: fmt.Sprintf("%s: %v", what, err), Err: err}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // proxyUpgrade is the body of a forwarded WebSocket upgrade: it proxies the

@@ -48,7 +48,7 @@ const (
 	InvalidState     Code = "invalid_state"      // 409: the instance's status does not allow the operation
 	Nondeterminism   Code = "nondeterminism"     // 500: a workflow's replay asked for other steps than its journal holds
 	NotOwner         Code = "not_owner"          // 503: cluster: the object is moving between nodes or its owner is unknown now; retry
-	NoQuorum         Code = "no_quorum"          // 503: cluster: this node cannot reach a quorum of the cluster; it serves nothing it cannot prove current
+	NoQuorum         Code = "no_quorum"          // 503: cluster: this node cannot reach a quorum or lost its lease while it committed; the write's outcome is unknown
 	Corrupt          Code = "corrupt"            // 500: cluster: the object's replicated log does not verify; the object is refused
 )
 

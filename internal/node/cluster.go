@@ -10,6 +10,7 @@ import (
 
 	"github.com/roost-dev/roost/internal/admin"
 	"github.com/roost-dev/roost/internal/cluster"
+	"github.com/roost-dev/roost/internal/errcode"
 	"github.com/roost-dev/roost/internal/gateway"
 	"github.com/roost-dev/roost/internal/ids"
 	"github.com/roost-dev/roost/internal/scheduler"
@@ -73,7 +74,9 @@ func (n *Node) stillOwner(ref Ref, epoch uint64) error {
 		return nil
 	}
 	if now, ok := n.cluster.Holds(ref.Class, ref.ID); !ok || now != epoch {
-		return cluster.NotOwner(ref.Class, ref.ID)
+		// Not not_owner, which a forwarding node retries: the event ran,
+		// and its writes may be in the log.
+		return errcode.New(errcode.NoQuorum, "this node lost the lease of %s/%s while the request ran: its outcome is unknown", ref.Class, ref.ID)
 	}
 	return nil
 }

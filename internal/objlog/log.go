@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/roost-dev/roost/internal/clock"
 	"github.com/roost-dev/roost/internal/errcode"
 	"github.com/roost-dev/roost/internal/ids"
 	"github.com/roost-dev/roost/internal/store"
@@ -231,7 +232,9 @@ func (l *Log) Append(class string, id ids.ID, ch *store.Changes) error {
 		// node may acknowledge nothing after its lease: the client must
 		// not read the refusal as "not applied".
 		l.set(subj, nil)
-		return errcode.New(errcode.NotOwner, "this node lost the lease of %s/%s while its commit was published: the write is in the log but was not acknowledged (its outcome is unknown to the caller)", class, id)
+		// Not not_owner: a node that forwarded the request retries that,
+		// and this write is in the log already.
+		return errcode.New(errcode.NoQuorum, "this node lost the lease of %s/%s while its commit was published: the write is in the log but was not acknowledged (its outcome is unknown to the caller)", class, id)
 	}
 	return nil
 }
@@ -270,7 +273,7 @@ func (l *Log) publish(subj string, expect uint64, data []byte) (uint64, error) {
 		case wrongLast(err) || ctx.Err() != nil || !retryable(err):
 			return 0, err
 		}
-		if !sleepCtx(ctx, 50*time.Millisecond) {
+		if !clock.Sleep(ctx, 50*time.Millisecond) {
 			return 0, err
 		}
 	}
@@ -298,17 +301,6 @@ func (l *Log) landed(ctx context.Context, subj string, data []byte) (uint64, boo
 		return 0, false
 	}
 	return msg.Sequence, true
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // publishFailed turns a failed publish into the commit's error.

@@ -174,6 +174,3 @@ func (m *Manager) Status() Status {
 	sort.Slice(st.Members, func(i, j int) bool { return st.Members[i].Name < st.Members[j].Name })
 	return st
 }
-
-// closedForTest reports whether Close ran.
-func (m *Manager) closedForTest() bool { return m.ctx.Err() != nil }

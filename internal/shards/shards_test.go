@@ -193,3 +193,6 @@ func TestShards_DrainMovesEveryShardGracefully(t *testing.T) {
 		t.Fatal("the drained node handed its shards over without Release")
 	}
 }
+
+// closedForTest reports whether Close ran.
+func (m *Manager) closedForTest() bool { return m.ctx.Err() != nil }

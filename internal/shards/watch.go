@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/roost-dev/roost/internal/clock"
 )
 
 // watch starts the watches of both buckets and returns once their initial
@@ -53,7 +55,7 @@ func (m *Manager) follow(kv jetstream.KeyValue, w jetstream.KeyWatcher, leases b
 			if w, err = kv.WatchAll(m.ctx); err == nil {
 				break
 			}
-			if !sleepCtx(m.ctx, 100*time.Millisecond) {
+			if !clock.Sleep(m.ctx, 100*time.Millisecond) {
 				return
 			}
 		}
@@ -110,17 +112,6 @@ func (m *Manager) stalled(rev uint64) {
 		case ch <- struct{}{}:
 		default:
 		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
 
