@@ -50,9 +50,9 @@ func (l clusterLog) Append(class string, id ids.ID, ch *store.Changes) error {
 }
 
 // remote reports whether the object must be served by another node: in
-// cluster mode, when this node does not hold its shard's lease. A request
-// that another node forwarded here is never forwarded again: it gets
-// not_owner (errLocal is then set).
+// cluster mode, when this node does not take events for its shard. A
+// request that another node forwarded here for the object is not forwarded
+// again: it gets not_owner (nothing ran), which the forwarder retries.
 func (n *Node) remote(ctx context.Context, ref Ref) (remote bool, err error) {
 	if n.cluster == nil {
 		return false, nil
