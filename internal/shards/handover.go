@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/roost-dev/roost/internal/clock"
 )
 
 // handOver hands over up to max held shards that another live member
@@ -112,7 +114,7 @@ func (m *Manager) Close(ctx context.Context) error {
 			err = fmt.Errorf("shards: %d shards not handed over: %w", left, ctx.Err())
 			break
 		}
-		time.Sleep(m.cfg.Lease / 12)
+		clock.Sleep(ctx, m.cfg.Lease/12)
 	}
 	dctx, cancel := context.WithTimeout(context.Background(), m.cfg.Lease/3)
 	defer cancel()

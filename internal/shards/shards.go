@@ -37,6 +37,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/roost-dev/roost/internal/clock"
 )
 
 // Buckets of the placement.
@@ -203,8 +205,7 @@ func (m *Manager) shardCount(ctx context.Context) (int, error) {
 	}
 	// The key exists, but a read served by a follower may not see it yet.
 	e, err := m.leases.Get(ctx, countKey)
-	for try := 0; errors.Is(err, jetstream.ErrKeyNotFound) && try < 50; try++ {
-		time.Sleep(100 * time.Millisecond)
+	for try := 0; errors.Is(err, jetstream.ErrKeyNotFound) && try < 50 && clock.Sleep(ctx, 100*time.Millisecond); try++ {
 		e, err = m.leases.Get(ctx, countKey)
 	}
 	if err != nil {

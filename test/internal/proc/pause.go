@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/roost-dev/roost/internal/clock"
 )
 
 // pollEvery is the interval of the bounded polls below.
@@ -44,7 +46,7 @@ func (p *Process) awaitState(t testing.TB, what string, ok func(state byte) bool
 		if time.Now().After(deadline) {
 			t.Fatalf("%s not %s within %v (state %c, %v)", p, what, ExitTimeout, s, err)
 		}
-		time.Sleep(pollEvery)
+		clock.Sleep(t.Context(), pollEvery)
 	}
 }
 
@@ -93,7 +95,7 @@ func WaitHTTP(t testing.TB, url string, d time.Duration, gone <-chan struct{}, t
 		if time.Now().After(deadline) {
 			t.Fatalf("GET %s not 200 within %v (last answer %s); output:\n%s", url, d, last, tailOf(tail))
 		}
-		time.Sleep(pollEvery)
+		clock.Sleep(t.Context(), pollEvery)
 	}
 }
 

@@ -2,6 +2,7 @@ package proc_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,10 +12,19 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/roost-dev/roost/test/internal/proc"
 )
 
-func TestMain(m *testing.M) { os.Exit(proc.Main(m)) }
+func TestMain(m *testing.M) {
+	code := proc.Main(m)
+	if err := goleak.Find(); code == 0 && err != nil {
+		fmt.Fprintln(os.Stderr, "goleak:", err)
+		code = 1
+	}
+	os.Exit(code)
+}
 
 // serve starts roost serve on a free port and a temporary data directory.
 func serve(t *testing.T, spec proc.Spec) *proc.Process {
