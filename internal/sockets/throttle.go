@@ -19,9 +19,12 @@ import "time"
 //   - Per object: a receiver is off track when a write to it has been
 //     blocked for stallAfter (its client stopped reading), or when, half
 //     of ThrottleWait into a wait, it wrote too little to catch up within
-//     ThrottleWait (its client reads too slowly). The time an object's
-//     senders wait for an off-track receiver is charged to the object's
-//     budget: ThrottleWait, refilled at a tenth of the time passing. Once
+//     ThrottleWait (its client reads too slowly); both are timed by the
+//     waiting sender's ticks, which a pause of the whole process does not
+//     advance (the readers of a starved process are not slow consumers).
+//     The time an object's senders wait for an off-track receiver is
+//     charged to the object's budget: ThrottleWait, refilled at a tenth of
+//     the time passing. Once
 //     it is spent, off-track receivers are closed (1008) instead of
 //     waited for. Stalled clients therefore hold a room up at most
 //     ThrottleWait at once, then a tenth of the time, however many stall
@@ -92,6 +95,9 @@ type lagging struct {
 	since   time.Time // when it went behind
 	written int64     // what it had written when the wait began
 	need    int64     // the bytes it must write to catch up
+
+	blocked     int64 // the write in progress (its writeSince) at the last sweep
+	blockedTick int   // the tick of the sweep that first saw it
 }
 
 // throttle pushes back on the sender of a message to object k: while
@@ -125,10 +131,11 @@ func (h *Hub) waitFor(k Key, waits []lagging) {
 	start := time.Now()
 	charged := start // the wait is charged from its start, then from each sweep
 	var tick *time.Ticker
+	ticks := 0 // the sweeps' clock: a pause of the whole process does not advance it
 	for {
 		now := time.Now()
 		var off bool
-		if waits, off = h.sweep(k, waits, start, charged, now); len(waits) == 0 {
+		if waits, off = h.sweep(k, waits, ticks, charged, now); len(waits) == 0 {
 			break
 		}
 		if off {
@@ -141,6 +148,7 @@ func (h *Hub) waitFor(k Key, waits []lagging) {
 		select {
 		case <-waits[0].drained:
 		case <-tick.C:
+			ticks++
 		}
 	}
 }
@@ -148,8 +156,8 @@ func (h *Hub) waitFor(k Key, waits []lagging) {
 // sweep drops the waits that drained, closes the slow consumers and, if
 // k's budget is spent by the wait since from, the off-track sockets; it
 // returns the waits left, and whether some were off track (and the wait
-// charged).
-func (h *Hub) sweep(k Key, waits []lagging, start, from, now time.Time) ([]lagging, bool) {
+// charged). ticks is the number of stallTicks the wait has seen.
+func (h *Hub) sweep(k Key, waits []lagging, ticks int, from, now time.Time) ([]lagging, bool) {
 	kept := waits[:0]
 	off := false
 	for _, w := range waits {
@@ -162,7 +170,7 @@ func (h *Hub) sweep(k Key, waits []lagging, start, from, now time.Time) ([]laggi
 			w.s.closeIfStillBehind(w.drained)
 			continue
 		}
-		off = off || w.offTrack(start, now, h.cfg.ThrottleWait)
+		off = w.offTrack(ticks, h.cfg.ThrottleWait) || off
 		kept = append(kept, w)
 	}
 	if !off || h.charge(k, from, now) {
@@ -171,7 +179,7 @@ func (h *Hub) sweep(k Key, waits []lagging, start, from, now time.Time) ([]laggi
 	waits = kept
 	kept = waits[:0]
 	for _, w := range waits {
-		if w.offTrack(start, now, h.cfg.ThrottleWait) {
+		if w.offTrack(ticks, h.cfg.ThrottleWait) {
 			w.s.closeIfStillBehind(w.drained)
 			continue
 		}
@@ -180,14 +188,19 @@ func (h *Hub) sweep(k Key, waits []lagging, start, from, now time.Time) ([]laggi
 	return kept, true
 }
 
-// offTrack reports whether a write to the socket has been blocked for
-// stallAfter, or, from half of wait on, whether it wrote too little since
-// start to catch up within wait.
-func (w lagging) offTrack(start, now time.Time, wait time.Duration) bool {
-	if since := w.s.writeSince.Load(); since != 0 && now.Sub(time.Unix(0, since)) >= stallAfter {
+// offTrack reports whether the sweeps saw one write to the socket blocked
+// for stallAfter, or, from half of wait on, whether it wrote too little
+// since the wait began to catch up within wait. Both count the wait's
+// ticks, not the time passing: when the whole process stalls (a GC pause,
+// a starved machine), its clients' reads stall with it and are not to
+// blame.
+func (w *lagging) offTrack(ticks int, wait time.Duration) bool {
+	if since := w.s.writeSince.Load(); since == 0 || since != w.blocked {
+		w.blocked, w.blockedTick = since, ticks
+	} else if time.Duration(ticks-w.blockedTick)*stallTick >= stallAfter {
 		return true
 	}
-	elapsed := now.Sub(start)
+	elapsed := time.Duration(ticks) * stallTick
 	if elapsed < wait/2 {
 		return false
 	}
