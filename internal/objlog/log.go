@@ -258,7 +258,7 @@ func (l *Log) publish(subj string, expect uint64, data []byte) (uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout)
 	defer cancel()
 	for try := 0; ; try++ {
-		pctx, pcancel := context.WithTimeout(ctx, l.cfg.Timeout/4)
+		pctx, pcancel := context.WithTimeout(ctx, min(l.cfg.Timeout/4, attemptTimeout))
 		ack, err := l.cfg.JS.Publish(pctx, subj, data, jetstream.WithExpectLastSequencePerSubject(expect),
 			jetstream.WithExpectStream(StreamName))
 		pcancel()
@@ -278,6 +278,11 @@ func (l *Log) publish(subj string, expect uint64, data []byte) (uint64, error) {
 		}
 	}
 }
+
+// attemptTimeout bounds one try of a publish. A stream whose leader died
+// never answers the tries in flight; its followers elect a new one within
+// about two seconds (see internal/natsd), and the next try lands there.
+const attemptTimeout = 500 * time.Millisecond
 
 // wrongLast reports a failed expected-sequence check.
 func wrongLast(err error) bool {

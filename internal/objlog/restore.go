@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/roost-dev/roost/internal/clock"
 	"github.com/roost-dev/roost/internal/errcode"
 	"github.com/roost-dev/roost/internal/store"
 )
@@ -61,7 +63,9 @@ func (l *Log) replay(ctx context.Context, subj string, last uint64, snap *snapsh
 	var epoch uint64
 	n := 0
 	for next <= last {
-		msg, err := l.stream.GetMsg(ctx, next, jetstream.WithGetMsgSubject(subj))
+		msg, err := retry(ctx, func(ctx context.Context) (*jetstream.RawStreamMsg, error) {
+			return l.stream.GetMsg(ctx, next, jetstream.WithGetMsgSubject(subj))
+		})
 		if err != nil {
 			return nil, n, unavailable("read the log", err)
 		}
@@ -122,7 +126,9 @@ func (l *Log) fence(subj string, o *object) error {
 // lastSeq returns the sequence of the subject's last record, asked of the
 // stream's leader (never a follower's possibly stale copy); 0 if none.
 func (l *Log) lastSeq(ctx context.Context, subj string) (uint64, error) {
-	msg, err := l.stream.GetLastMsgForSubject(ctx, subj)
+	msg, err := retry(ctx, func(ctx context.Context) (*jetstream.RawStreamMsg, error) {
+		return l.stream.GetLastMsgForSubject(ctx, subj)
+	})
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, nil
 	}
@@ -130,6 +136,20 @@ func (l *Log) lastSeq(ctx context.Context, subj string) (uint64, error) {
 		return 0, err
 	}
 	return msg.Sequence, nil
+}
+
+// retry runs read, in tries of at most attemptTimeout within ctx, until
+// it gets an answer: a read sent to a stream whose leader just died is
+// never answered, and the next try reaches the new one.
+func retry[T any](ctx context.Context, read func(context.Context) (T, error)) (T, error) {
+	for {
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		v, err := read(actx)
+		cancel()
+		if err == nil || ctx.Err() != nil || !retryable(err) || !clock.Sleep(ctx, 50*time.Millisecond) {
+			return v, err
+		}
+	}
 }
 
 // corrupt reports a log that does not verify: loudly (an error log line

@@ -41,18 +41,23 @@ func (m *Manager) toHandOver(max int) []int {
 
 // release hands shard s over: Release, then the key marked free with a
 // compare-and-set (a failure means the lease was lost meanwhile).
+// Renewals go on during Release, which needs the lease to publish the
+// shard's last commits, and stop for the final write.
 func (m *Manager) release(ctx context.Context, s int) {
 	if m.cfg.Release != nil {
 		m.cfg.Release(ctx, s, false)
 	}
 	m.mu.Lock()
 	h := m.held[s]
+	if h != nil {
+		h.final = true
+	}
 	m.mu.Unlock()
 	if h == nil {
 		return
 	}
 	free := lease{Epoch: h.epoch}
-	rev, err := m.put(s, free, h.rev)
+	rev, err := m.putFree(s, free)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.held, s)
@@ -61,6 +66,35 @@ func (m *Manager) release(ctx context.Context, s int) {
 		m.cfg.Logger.Info("shard handed over", "shard", s, "epoch", h.epoch)
 	}
 	m.notifyLocked()
+}
+
+// putFree marks held shard s free. A renewal that started before the
+// hand-over's final write moves the revision: the write then tries again
+// with the renewal's, a few times.
+func (m *Manager) putFree(s int, free lease) (uint64, error) {
+	tried := uint64(0)
+	for range 4 {
+		m.mu.Lock()
+		h := m.held[s]
+		var rev uint64
+		if h != nil {
+			rev = h.rev
+		}
+		m.mu.Unlock()
+		if h == nil {
+			return 0, fmt.Errorf("shards: hand shard %d over: its lease expired", s)
+		}
+		if rev == tried {
+			clock.Sleep(m.ctx, m.cfg.Lease/24) // a renewal in flight lands meanwhile
+			continue
+		}
+		newRev, err := m.put(s, free, rev)
+		if !lostRace(err) {
+			return newRev, err
+		}
+		tried = rev
+	}
+	return 0, fmt.Errorf("shards: hand shard %d over: the lease moved", s)
 }
 
 // Drain marks node as draining: every node stops preferring it, and it

@@ -14,7 +14,8 @@ import (
 
 func newHash() hash.Hash64 { return fnv.New64a() }
 
-// loop renews, claims and hands over shards every sixth of the lease.
+// loop claims and hands over shards every sixth of the lease; renewals
+// have a loop of their own (keep), which nothing here can hold up.
 func (m *Manager) loop() {
 	t := time.NewTicker(m.cfg.Lease / 6)
 	defer t.Stop()
@@ -30,10 +31,28 @@ func (m *Manager) loop() {
 				beat = time.Now()
 			}
 		}
-		m.renew()
-		m.expire()
 		m.claim()
 		m.handOver(m.ctx, 4)
+	}
+}
+
+// keep renews the held leases and fences the expired ones, every twelfth
+// of the lease. It runs apart from claims and hand-overs: while the
+// leases' stream elects a new leader (its old one died), those wait out
+// their timeouts, and renewals, retried at this pace, must land as soon
+// as the new leader serves, or every node loses its shards with the dead
+// one's.
+func (m *Manager) keep() {
+	t := time.NewTicker(m.cfg.Lease / 12)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-t.C:
+		}
+		m.renew()
+		m.expire()
 	}
 }
 
@@ -50,6 +69,14 @@ func (m *Manager) heartbeat(ctx context.Context) error {
 		m.stalled(rev)
 	}
 	return err
+}
+
+// lostRace reports whether a compare-and-set failed because the key moved
+// on: a create finding the key (ErrKeyExists), an update finding another
+// revision (ErrKeyRevisionMismatch: replicated buckets report it with
+// another code than ErrKeyExists matches).
+func lostRace(err error) bool {
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
 }
 
 // put writes a shard's lease with a compare-and-set on rev (0: create).
@@ -84,8 +111,8 @@ func (m *Manager) renew() {
 		if !start.Before(h.validUntil) {
 			continue // expired: expire fences it
 		}
-		if h.validUntil.Sub(start) > m.cfg.Lease*2/3-m.margin {
-			continue // renewed less than a third of the period ago
+		if h.final || h.validUntil.Sub(start) > m.cfg.Lease*2/3-m.margin {
+			continue // being handed over, or renewed less than a third of the period ago
 		}
 		sem <- struct{}{}
 		wg.Go(func() {
@@ -106,7 +133,7 @@ func (m *Manager) renewOne(s int, h holding, start time.Time) {
 		case err == nil:
 			cur.rev, cur.validUntil = rev, start.Add(m.cfg.Lease-m.margin)
 			m.seenLocked(s, lease{Node: m.cfg.Node, Epoch: h.epoch}, rev)
-		case errors.Is(err, jetstream.ErrKeyExists):
+		case lostRace(err) && !cur.final: // a hand-over's write moves it too
 			delete(m.held, s) // the revision moved: another node took it
 			m.fence(s, "lost the compare-and-set")
 		}
@@ -130,6 +157,7 @@ func (m *Manager) expire() {
 	for s, h := range m.held {
 		if !now.Before(h.validUntil) {
 			delete(m.held, s)
+			m.lapsed[s] = h.rev
 			m.fence(s, "lease expired before a renewal succeeded")
 		}
 	}
@@ -148,7 +176,10 @@ func (m *Manager) fence(s int, why string) {
 	}
 }
 
-// claim takes the free or expired shards this node may take.
+// claim takes the free or expired shards this node may take. It stops at
+// the first write that fails for another reason than a lost race: the
+// leases' stream is unavailable, and each further try would wait out its
+// timeout.
 func (m *Manager) claim() {
 	for s := range m.count {
 		l, rev, ok := m.claimable(s)
@@ -158,11 +189,16 @@ func (m *Manager) claim() {
 		start := time.Now()
 		next := lease{Node: m.cfg.Node, Epoch: l.Epoch + 1}
 		newRev, err := m.put(s, next, rev)
+		if lostRace(err) {
+			m.reread(s) // someone else was faster, or this node's view is stale
+			continue
+		}
 		if err != nil {
-			continue // someone else was faster, or no quorum: try again later
+			return // no quorum, or no leader yet: try again at the next tick
 		}
 		m.mu.Lock()
 		m.held[s] = &holding{epoch: next.Epoch, rev: newRev, validUntil: start.Add(m.cfg.Lease - m.margin)}
+		delete(m.lapsed, s)
 		m.seenLocked(s, next, newRev)
 		m.mu.Unlock()
 		m.cfg.Logger.Info("shard taken", "shard", s, "epoch", next.Epoch, "from", l.Node)
@@ -170,6 +206,21 @@ func (m *Manager) claim() {
 			m.cfg.Acquired(s, l.Node)
 		}
 	}
+}
+
+// reread reads shard s's key after a lost race: this node's view of it
+// may be stale (its watch lags while a stream elects a leader), and would
+// have it try the same write at every tick.
+func (m *Manager) reread(s int) {
+	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.Lease/3)
+	defer cancel()
+	e, err := m.leases.Get(ctx, shardKey(s))
+	if err != nil {
+		return // deleted, or unavailable: the watch tells
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.applyLeaseLocked(e)
 }
 
 // claimable reports whether this node should claim shard s now, with the
@@ -187,7 +238,11 @@ func (m *Manager) claimable(s int) (lease, uint64, bool) {
 	if o != nil {
 		l, rev, idle = o.lease, o.rev, time.Since(o.seen)
 	}
-	expired := l.Node == "" || idle >= m.cfg.Lease+m.margin
+	// A lease of this node's that lapsed (no renewal landed in time, the
+	// stream electing a leader) may be claimed again at once: the
+	// compare-and-set on its last revision fails if any node wrote since.
+	lapsed := o != nil && l.Node == m.cfg.Node && m.lapsed[s] == o.rev
+	expired := l.Node == "" || lapsed || idle >= m.cfg.Lease+m.margin
 	if l.Node != "" && l.Node != m.cfg.Node && !expired {
 		return l, rev, false
 	}

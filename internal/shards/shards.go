@@ -103,6 +103,7 @@ type holding struct {
 	rev        uint64
 	validUntil time.Time // monotonic
 	releasing  bool      // being handed over: no new events
+	final      bool      // its hand-over's last write is on its way: no more renewals
 }
 
 // memberView is a member as last seen.
@@ -124,6 +125,7 @@ type Manager struct {
 	mu       sync.Mutex
 	held     map[int]*holding
 	view     map[int]*observed
+	lapsed   map[int]uint64 // shard: the revision of this node's lease that expired
 	nodes    map[string]*memberView
 	drains   map[string]bool // drain marks
 	draining bool            // this node hands everything over (Close)
@@ -151,7 +153,7 @@ func Start(ctx context.Context, cfg Config) (*Manager, error) {
 		cfg.Lease = 3 * time.Second
 	}
 	m := &Manager{cfg: cfg, margin: cfg.Lease / 5, started: time.Now(), held: map[int]*holding{},
-		view: map[int]*observed{}, nodes: map[string]*memberView{}, drains: map[string]bool{}, changed: make(chan struct{}),
+		view: map[int]*observed{}, lapsed: map[int]uint64{}, nodes: map[string]*memberView{}, drains: map[string]bool{}, changed: make(chan struct{}),
 		rewatch: [2]chan struct{}{make(chan struct{}, 1), make(chan struct{}, 1)}}
 	var err error
 	if m.leases, err = bucket(ctx, cfg.JS, LeasesBucket, cfg.Replicas); err != nil {
@@ -174,6 +176,7 @@ func Start(ctx context.Context, cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m.wg.Go(m.loop)
+	m.wg.Go(m.keep)
 	return m, nil
 }
 
