@@ -21,7 +21,7 @@ func printClusterStatus(w io.Writer, st *cluster.Status, leases bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tADDR\tLIVE\tDRAINING\tSHARDS")
 	for _, m := range st.Members {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", m.Name, m.Addr, yesNo(m.Live), yesNo(m.Draining), m.Shards)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", m.Name, m.Addr, yesNo(m.Live, "NO"), yesNo(m.Draining, "no"), m.Shards)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nleases: %s\n", leaseSummary(&st.Status))
@@ -32,11 +32,12 @@ func printClusterStatus(w io.Writer, st *cluster.Status, leases bool) {
 	printStreams(w, st.Streams)
 }
 
-func yesNo(b bool) string {
+// yesNo is "yes", or no (in capitals where that needs attention).
+func yesNo(b bool, no string) string {
 	if b {
 		return "yes"
 	}
-	return "NO"
+	return no
 }
 
 // leaseSummary counts the shards without a live owner and the leases not
