@@ -51,10 +51,11 @@ func sumOver(t *testing.T, c *cluster.Cluster, nodes []*cluster.Node, name strin
 	return sum
 }
 
-// After writes, a snapshot and a node cut off from the others, every node
-// exposes the cluster's series, and they count what happened: the writes'
-// replication, the snapshot's size, the cut node's failed publish and its
-// fence, and the other nodes' takeovers.
+// After writes, a snapshot, a node cut off from the others and a kill -9,
+// every node exposes the cluster's series, and they count what happened:
+// the writes' replication, the snapshot's size, the cut node's failed
+// publish and its fence, and the other nodes' takeovers of the cut and of
+// the killed node's shards.
 func TestCluster_MetricsCountReplicationSnapshotsFencesAndFailovers(t *testing.T) {
 	c := start(t, 3)
 	const writes = 30
@@ -85,6 +86,22 @@ func TestCluster_MetricsCountReplicationSnapshotsFencesAndFailovers(t *testing.T
 	}
 	t.Logf("%v appends in %.3fs; %v snapshots", replicated, seconds, snaps)
 	cutOwner(t, c)
+	c.Heal()
+	killOwner(t, c)
+}
+
+// killOwner kills n1 (kill -9) once the healed n3 holds shards again: the
+// others take n1's shards over (failovers).
+func killOwner(t *testing.T, c *cluster.Cluster) {
+	for range 300 {
+		if held, _ := shardsOf(t, c, c.Nodes[2].URL, c.Nodes[2].Name); held > 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	failovers := sumOver(t, c, c.Nodes[1:], "roost_cluster_failovers_total")
+	c.Nodes[0].Kill(t)
+	awaitMetric(t, c, c.Nodes[1:], "roost_cluster_failovers_total", failovers)
 }
 
 func randomBytes(t *testing.T, n int) []byte {
