@@ -13,7 +13,9 @@ import (
 // Cluster is the admin API's view of a node's cluster (internal/node
 // implements it in cluster mode).
 type Cluster interface {
-	// Status reports the members, their shards and leases (as JSON).
+	// Status reports the members, their shards and leases, and the
+	// health of the cluster's streams (as JSON). It answers within a few
+	// seconds even without a quorum.
 	Status(ctx context.Context) (any, error)
 	// Drain moves every shard of node to the other nodes and returns once
 	// it holds none.

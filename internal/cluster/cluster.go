@@ -77,6 +77,7 @@ type Cluster struct {
 	cfg     Config
 	srv     *natsd.Server // nil with NATSURL
 	nc      *nats.Conn
+	js      jetstream.JetStream
 	shards  *shards.Manager
 	log     *objlog.Log
 	wakes   jetstream.KeyValue
@@ -108,9 +109,10 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err := c.connect(ctx); err != nil {
 		return nil, err
 	}
-	js, err := jetstream.New(c.nc)
+	var err error
+	c.js, err = jetstream.New(c.nc)
 	if err == nil {
-		err = c.open(ctx, js)
+		err = c.open(ctx, c.js)
 	}
 	if err != nil {
 		c.stop()
@@ -162,27 +164,28 @@ func (c *Cluster) connect(ctx context.Context) error {
 	return err
 }
 
+// open opens the log and the wake index, then the shard leases: the
+// shards' loop may hand a shard over (release, which uses the log) as soon
+// as it starts.
 func (c *Cluster) open(ctx context.Context, js jetstream.JetStream) error {
 	err := placed(ctx, func() (err error) {
+		c.log, err = objlog.Open(ctx, objlog.Config{JS: js, Replicas: c.cfg.Replicas, Lease: c.Holds,
+			Logger: c.cfg.Logger, Observer: c.metrics})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: log: %w", err)
+	}
+	if err = placed(ctx, func() (err error) { c.wakes, err = openWakes(ctx, js, c.cfg.Replicas); return err }); err != nil {
+		return err
+	}
+	err = placed(ctx, func() (err error) {
 		c.shards, err = shards.Start(ctx, shards.Config{JS: js, Node: c.cfg.Node, Addr: c.cfg.Advertise,
 			Shards: c.cfg.Shards, Replicas: c.cfg.Replicas, Lease: c.cfg.Lease, Logger: c.cfg.Logger, Release: c.release, Acquired: c.onAcquired})
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("cluster: shards: %w", err)
-	}
-	if err = placed(ctx, func() (err error) { c.wakes, err = openWakes(ctx, js, c.cfg.Replicas); return err }); err != nil {
-		c.shards.Close(ctx)
-		return err
-	}
-	err = placed(ctx, func() (err error) {
-		c.log, err = objlog.Open(ctx, objlog.Config{JS: js, Replicas: c.cfg.Replicas, Lease: c.Holds,
-			Logger: c.cfg.Logger, Observer: c.metrics})
-		return err
-	})
-	if err != nil {
-		c.shards.Close(ctx)
-		return fmt.Errorf("cluster: log: %w", err)
 	}
 	return nil
 }
@@ -248,9 +251,6 @@ func (c *Cluster) release(ctx context.Context, shard int, fenced bool) {
 
 // Drain moves every shard of node away (see shards.Manager.Drain).
 func (c *Cluster) Drain(ctx context.Context, node string) error { return c.shards.Drain(ctx, node) }
-
-// Status reports the cluster's members and shards.
-func (c *Cluster) Status() shards.Status { return c.shards.Status() }
 
 // Metrics returns the cluster's Prometheus collectors.
 func (c *Cluster) Metrics() *Metrics { return c.metrics }

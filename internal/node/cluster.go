@@ -135,7 +135,7 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // clusterAdmin is the admin API's view of the cluster.
 type clusterAdmin struct{ c *cluster.Cluster }
 
-func (a clusterAdmin) Status(context.Context) (any, error) { return a.c.Status(), nil }
+func (a clusterAdmin) Status(ctx context.Context) (any, error) { return a.c.Status(ctx), nil }
 
 func (a clusterAdmin) Drain(ctx context.Context, node string) error { return a.c.Drain(ctx, node) }
 

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/roost-dev/roost/internal/clock"
+	"github.com/roost-dev/roost/internal/errcode"
 )
 
 // handOver hands over up to max held shards that another live member
@@ -99,7 +101,12 @@ func (m *Manager) putFree(s int, free lease) (uint64, error) {
 
 // Drain marks node as draining: every node stops preferring it, and it
 // hands its shards over. It returns once node holds no shard, or ctx ends.
+// A node that is not a member fails with not_found, and draining the last
+// live member with conflict (its shards would have nowhere to go).
 func (m *Manager) Drain(ctx context.Context, node string) error {
+	if err := m.canDrain(node); err != nil {
+		return err
+	}
 	if _, err := m.members.Put(ctx, "drain."+node, []byte("1")); err != nil {
 		return fmt.Errorf("shards: mark %s draining: %w", node, err)
 	}
@@ -113,6 +120,27 @@ func (m *Manager) Drain(ctx context.Context, node string) error {
 		case <-time.After(m.cfg.Lease / 6):
 		}
 	}
+}
+
+// canDrain checks that node is a member and that another live member can
+// take its shards.
+func (m *Manager) canDrain(node string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.nodes[node] == nil && node != m.cfg.Node {
+		names := make([]string, 0, len(m.nodes))
+		for name := range m.nodes {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		return errcode.New(errcode.NotFound, "no node %q in the cluster (its members: %s); see `roost cluster status`", node, strings.Join(names, ", "))
+	}
+	for _, n := range m.liveLocked() {
+		if n != node {
+			return nil
+		}
+	}
+	return errcode.New(errcode.Conflict, "%s is the last live node: its shards would have nowhere to go; start another node first", node)
 }
 
 // countOf returns how many shards node holds in this node's view.

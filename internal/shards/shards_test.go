@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/roost-dev/roost/internal/errcode"
 	"github.com/roost-dev/roost/internal/natsd"
 )
 
@@ -180,6 +181,9 @@ func TestShards_DrainMovesEveryShardGracefully(t *testing.T) {
 	waitUntil(t, 15*time.Second, "node 1 holds shards", func() bool { return holders(t, nodes)[1] > 0 })
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
+	if err := nodes[0].m.Drain(ctx, "n9"); errcode.Of(err) != errcode.NotFound {
+		t.Fatalf("drain of a node that is no member: %v, want not_found", err)
+	}
 	if err := nodes[0].m.Drain(ctx, "n1"); err != nil {
 		t.Fatal(err)
 	}

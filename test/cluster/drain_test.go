@@ -73,8 +73,15 @@ func TestCluster_DrainFailsNoRequest(t *testing.T) {
 	}
 	time.Sleep(time.Second)
 	held, _ := shardsOf(t, c, n3.URL, n3.Name)
-	got := must(t, c.Client(), http.MethodPost, c.Nodes[0].URL+"/_roost/cluster/drain?node="+n3.Name, "")
-	t.Logf("drain of %s, which held %d shards: %s", n3.Name, held, got)
+	unknown := roostCLI(t, "cluster", "drain", "n9", "--server", c.Nodes[0].URL)
+	if unknown.code == 0 || !strings.Contains(unknown.stderr, "not_found") || !strings.Contains(unknown.stderr, "n9") {
+		t.Errorf("roost cluster drain n9 (no such node): exit %d, stdout %q, stderr %q; want a non-zero exit and not_found", unknown.code, unknown.stdout, unknown.stderr)
+	}
+	drain := roostCLI(t, "cluster", "drain", n3.Name, "--server", c.Nodes[0].URL)
+	if drain.code != 0 || !strings.Contains(drain.stdout, "drained "+n3.Name) {
+		t.Fatalf("roost cluster drain %s: exit %d, stdout %q, stderr %q", n3.Name, drain.code, drain.stdout, drain.stderr)
+	}
+	t.Logf("roost cluster drain %s, which held %d shards: %s", n3.Name, held, strings.TrimSpace(drain.stdout))
 	for _, u := range c.URLs() {
 		if held, draining := shardsOf(t, c, u, n3.Name); held != 0 || !draining {
 			t.Errorf("GET %s/_roost/cluster after the drain: %s holds %d shards, draining %v", u, n3.Name, held, draining)

@@ -26,6 +26,40 @@ type clusterStatus struct {
 		Shard int    `json:"shard"`
 		Node  string `json:"node"`
 	} `json:"leases"`
+	Streams []streamStatus `json:"streams"`
+}
+
+// streamStatus is one stream's health (internal/cluster.StreamStatus).
+type streamStatus struct {
+	Name      string `json:"name"`
+	Replicas  int    `json:"replicas"`
+	Leader    string `json:"leader"`
+	Followers []struct {
+		Name    string `json:"name"`
+		Current bool   `json:"current"`
+		Offline bool   `json:"offline"`
+		Lag     uint64 `json:"lag"`
+	} `json:"followers"`
+	Messages uint64 `json:"messages"`
+	Healthy  bool   `json:"healthy"`
+	Error    string `json:"error"`
+}
+
+// streams are the streams Roost keeps, as status names them.
+var streams = []string{"ROOST_LOG", "KV_ROOST_SHARDS", "KV_ROOST_MEMBERS", "KV_ROOST_WAKES", "OBJ_ROOST_SNAP"}
+
+// streamsHealthy reports what keeps st from showing every stream at R3
+// with a leader and two current followers ("" when nothing does).
+func streamsHealthy(st clusterStatus) string {
+	if len(st.Streams) != len(streams) {
+		return fmt.Sprintf("%d streams, want %d", len(st.Streams), len(streams))
+	}
+	for i, s := range st.Streams {
+		if s.Name != streams[i] || !s.Healthy || s.Replicas != 3 || s.Leader == "" || len(s.Followers) != 2 {
+			return fmt.Sprintf("stream %d: %+v", i, s)
+		}
+	}
+	return ""
 }
 
 func getStatus(t *testing.T, c *cluster.Cluster, url string) clusterStatus {
@@ -68,7 +102,8 @@ func TestCluster_StatusFromAnyNode(t *testing.T) {
 	for _, u := range c.URLs() {
 		var why string
 		for range 300 { // the shards are placed within a few leases of the start
-			if why = placed(getStatus(t, c, u), 3); why == "" {
+			st := getStatus(t, c, u)
+			if why = placed(st, 3) + streamsHealthy(st); why == "" {
 				break
 			}
 			time.Sleep(100 * time.Millisecond)
@@ -77,7 +112,37 @@ func TestCluster_StatusFromAnyNode(t *testing.T) {
 			t.Fatalf("GET %s/_roost/cluster: %s", u, why)
 		}
 		st := getStatus(t, c, u)
-		t.Logf("%s: %d shards; members %+v", st.Node, st.Shards, st.Members)
+		t.Logf("%s: %d shards; members %+v; streams %+v", st.Node, st.Shards, st.Members, st.Streams)
+	}
+	checkStatusCLI(t, c)
+}
+
+// checkStatusCLI runs `roost cluster status` against a node of a healthy
+// cluster: a table of the members and one of the streams, every stream ok.
+func checkStatusCLI(t *testing.T, c *cluster.Cluster) {
+	run := roostCLI(t, "cluster", "status", "--server", c.Nodes[0].URL)
+	if run.code != 0 {
+		t.Fatalf("roost cluster status: exit %d, stderr %q", run.code, run.stderr)
+	}
+	t.Logf("roost cluster status:\n%s", run.stdout)
+	want := []string{"as seen by n1", "NODE", "SHARDS", "STREAM", "LEADER", "FOLLOWERS", "leases: 64 of 64 shards owned by live nodes"}
+	for _, n := range c.Nodes {
+		want = append(want, "\n"+n.Name+" ")
+	}
+	for _, s := range streams {
+		want = append(want, "\n"+s+" ")
+	}
+	for _, w := range want {
+		if !strings.Contains(run.stdout, w) {
+			t.Errorf("roost cluster status: no %q in its output", w)
+		}
+	}
+	for line := range strings.Lines(run.stdout) {
+		if strings.HasPrefix(line, "ROOST_LOG") || strings.HasPrefix(line, "KV_") || strings.HasPrefix(line, "OBJ_") {
+			if !strings.HasSuffix(strings.TrimSpace(line), " ok") {
+				t.Errorf("roost cluster status: a stream not ok: %q", line)
+			}
+		}
 	}
 }
 
