@@ -92,7 +92,14 @@ func options(cfg Config) (*server.Options, error) {
 	}
 	// NoAdvertise: a node learns no address of another but the ones it was
 	// given (which may be proxies), never a direct one from gossip.
-	o.Cluster = server.ClusterOpts{Name: ClusterName, Host: host, Port: port, NoAdvertise: true}
+	// The routes ping each other every half second and give a peer up
+	// after three unanswered pings or a write blocked for 2 s: a paused
+	// peer (SIGSTOP, a frozen VM) answers no ping but keeps its TCP
+	// connections open, and with NATS's defaults (2 min, 10 s) its routes
+	// held the others' traffic to it, Raft's included, long after its
+	// shards had moved.
+	o.Cluster = server.ClusterOpts{Name: ClusterName, Host: host, Port: port, NoAdvertise: true,
+		PingInterval: 500 * time.Millisecond, MaxPingsOut: 3, WriteDeadline: 2 * time.Second}
 	for _, j := range cfg.Join {
 		u, err := url.Parse("nats://" + j)
 		if err != nil {

@@ -269,7 +269,10 @@ func (l *Log) publish(subj string, expect uint64, data []byte) (uint64, error) {
 			if seq, ok := l.landed(ctx, subj, data); ok {
 				return seq, nil
 			}
-			return 0, err
+			// An earlier try may have landed before another node's
+			// record: the outcome is unknown, never "not applied" (%v:
+			// no longer a failed check, which would say so).
+			return 0, fmt.Errorf("an earlier try may have landed, then the log moved on: %v", err)
 		case wrongLast(err) || ctx.Err() != nil || !retryable(err):
 			return 0, err
 		}

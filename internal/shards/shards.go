@@ -125,7 +125,8 @@ type Manager struct {
 	mu       sync.Mutex
 	held     map[int]*holding
 	view     map[int]*observed
-	lapsed   map[int]uint64 // shard: the revision of this node's lease that expired
+	lapsed   map[int]uint64    // shard: the revision of this node's lease that expired
+	rereadAt map[int]time.Time // shard: when a stale view of it was last read again
 	nodes    map[string]*memberView
 	drains   map[string]bool // drain marks
 	draining bool            // this node hands everything over (Close)
@@ -153,7 +154,7 @@ func Start(ctx context.Context, cfg Config) (*Manager, error) {
 		cfg.Lease = 3 * time.Second
 	}
 	m := &Manager{cfg: cfg, margin: cfg.Lease / 5, started: time.Now(), held: map[int]*holding{},
-		view: map[int]*observed{}, lapsed: map[int]uint64{}, nodes: map[string]*memberView{}, drains: map[string]bool{}, changed: make(chan struct{}),
+		view: map[int]*observed{}, lapsed: map[int]uint64{}, rereadAt: map[int]time.Time{}, nodes: map[string]*memberView{}, drains: map[string]bool{}, changed: make(chan struct{}),
 		rewatch: [2]chan struct{}{make(chan struct{}, 1), make(chan struct{}, 1)}}
 	var err error
 	if m.leases, err = bucket(ctx, cfg.JS, LeasesBucket, cfg.Replicas); err != nil {
@@ -287,11 +288,37 @@ func (m *Manager) ownerLocked(shard int) (Member, bool) {
 		}
 		return Member{Name: m.cfg.Node, Addr: m.cfg.Addr}, true
 	}
+	if m.staleLocked(o) {
+		return Member{}, false // its lease expired, or this node's view lags
+	}
 	mv := m.nodes[o.lease.Node]
 	if mv == nil {
 		return Member{}, false
 	}
 	return mv.m, true
+}
+
+// staleLocked reports whether a lease of another node has not changed for
+// longer than the lease: its holder stopped renewing it (it died or
+// paused, and requests forwarded to it would wait out their deadlines), or
+// this node's watch lags.
+func (m *Manager) staleLocked(o *observed) bool {
+	return o.lease.Node != "" && o.lease.Node != m.cfg.Node && time.Since(o.seen) >= m.cfg.Lease+m.margin
+}
+
+// refreshStale rereads shard s's key if this node's view of it is stale,
+// at most once a sixth of the lease.
+func (m *Manager) refreshStale(s int) {
+	m.mu.Lock()
+	o := m.view[s]
+	due := o != nil && m.staleLocked(o) && time.Since(m.rereadAt[s]) >= m.cfg.Lease/6
+	if due {
+		m.rereadAt[s] = time.Now()
+	}
+	m.mu.Unlock()
+	if due {
+		m.reread(s)
+	}
 }
 
 // WaitOwner returns the shard's owner, waiting while it has none (a
@@ -305,6 +332,7 @@ func (m *Manager) WaitOwner(ctx context.Context, shard int) (Member, error) {
 		if ok {
 			return mem, nil
 		}
+		m.refreshStale(shard)
 		select {
 		case <-ch:
 		case <-time.After(m.cfg.Lease / 6):

@@ -31,6 +31,29 @@ type writers struct {
 	tallies  map[string]*tally
 	lastAck  map[string]time.Time
 	lastErr  map[string]string // the last failure per counter, for a failing test's message
+	avoid    int               // 1 + the index of a node the writers leave out (0: none)
+}
+
+// url picks a node's URL for a writer's next request, leaving out the
+// avoided node: a client's load balancer takes a node that stopped
+// answering out of its rotation. (Without it, writers waiting out their
+// timeouts on a paused node measured those, not the failover.)
+func (w *writers) url(rng *rand.Rand, urls []string) string {
+	w.mu.Lock()
+	avoid := w.avoid - 1
+	w.mu.Unlock()
+	for {
+		if i := rng.IntN(len(urls)); i != avoid {
+			return urls[i]
+		}
+	}
+}
+
+// setAvoid sets the node the writers leave out: its index, or -1 for none.
+func (w *writers) setAvoid(i int) {
+	w.mu.Lock()
+	w.avoid = i + 1
+	w.mu.Unlock()
 }
 
 func (w *writers) run(ctx context.Context, id int) {
@@ -39,7 +62,7 @@ func (w *writers) run(ctx context.Context, id int) {
 	for i := 0; ctx.Err() == nil; i++ {
 		name := objName("c", (id*7+i)%w.counters)
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		status, body, err := do(rctx, w.c.Client(), http.MethodPost, urls[rng.IntN(len(urls))]+"/ctr/"+name, "")
+		status, body, err := do(rctx, w.c.Client(), http.MethodPost, w.url(rng, urls)+"/ctr/"+name, "")
 		cancel()
 		w.record(name, status, body, err, ctx.Err() != nil)
 		if err != nil || status != http.StatusOK {
