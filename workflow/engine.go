@@ -30,6 +30,8 @@ type Engine struct {
 	closeErr  error // the first Close's result
 
 	maxRunning int
+	// clustered is set in cluster mode: see remote.go.
+	clustered bool
 
 	mu      sync.Mutex
 	defs    map[string]*definition
@@ -76,7 +78,7 @@ func NewWithOptions(app *roost.App, opts Options) *Engine {
 		opts.MaxRunning = 1024
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Engine{app: app, clock: app.Clock(), log: app.Logger(), ctx: ctx, cancel: cancel, maxRunning: opts.MaxRunning,
+	e := &Engine{app: app, clock: app.Clock(), log: app.Logger(), ctx: ctx, cancel: cancel, maxRunning: opts.MaxRunning, clustered: app.Node() != "",
 		defs: map[string]*definition{}, live: map[runKey]*run{}, inQueue: map[runKey]bool{}, waiters: map[runKey][]*waiter{},
 		retries: map[runKey]roost.Timer{}, unchecked: map[string]bool{}}
 	e.index = newIndex(e)
@@ -197,9 +199,9 @@ func Define[P, R any](e *Engine, name string, fn func(ctx Context, params P) (R,
 	}
 	e.defs[name] = d
 	e.mu.Unlock()
-	d.ns = roost.Register(e.app, classPrefix+name, func(st *roost.State) (*object, error) {
+	d.ns = roost.RegisterWithOptions(e.app, classPrefix+name, func(st *roost.State) (*object, error) {
 		return &object{st: st, def: d}, nil
-	})
+	}, &roost.ClassOptions{Methods: []roost.MethodHandler{opMethod}})
 	e.resume(d)
 	return &Workflow[P, R]{def: d}
 }
@@ -227,7 +229,8 @@ type object struct {
 func (o *object) journal() journal { return journal{o.st.Storage()} }
 
 // Alarm resumes the instance: its sleep ended, its wait timed out, or its
-// retry is due.
+// retry is due; in cluster mode, also at each beat while it runs, which
+// sets the next beat and resumes it on a new owner (see beat).
 func (o *object) Alarm(ctx context.Context, _ roost.AlarmInfo) error {
 	e := o.def.e
 	j := o.journal()
@@ -242,6 +245,9 @@ func (o *object) Alarm(ctx context.Context, _ roost.AlarmInfo) error {
 			return err
 		}
 		e.report(o.def, m)
+	}
+	if err := e.arm(ctx, o.st.Storage()); err != nil {
+		return err
 	}
 	// A live run may be ending (it suspended for this very wake): start
 	// then has it run again once it ended. Its first event waits for this

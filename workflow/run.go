@@ -254,10 +254,11 @@ func (r *run) abort(err error) {
 }
 
 // fault notes that an event of the run failed with err: unless the
-// instance moved on (errStopped) or the engine closes, the run ends as
-// failed, and the instance runs again after retryDelay.
+// instance moved on (errStopped), the engine closes, or (in cluster mode)
+// another node owns the instance now and resumes it with its alarm, the
+// run ends as failed, and the instance runs again after retryDelay.
 func (r *run) fault(what string, err error) {
-	if errors.Is(err, errStopped) || r.ctx.Err() != nil {
+	if errors.Is(err, errStopped) || r.ctx.Err() != nil || notOwner(err) {
 		return
 	}
 	r.log.Warn("workflow: "+what+"; it runs again in "+retryDelay.String(), "err", err)
