@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 // clusterd/flow.go).
 type flowParams struct {
 	SleepMS int  `json:"sleep_ms,omitempty"`
+	RetryMS int  `json:"retry_ms,omitempty"`
 	Steps   int  `json:"steps,omitempty"`
 	Wait    bool `json:"wait,omitempty"`
 	DelayMS int  `json:"delay_ms,omitempty"`
@@ -26,12 +28,15 @@ type flowParams struct {
 type wfStatus struct {
 	ID     string `json:"id"`
 	Status string `json:"status"`
-	Steps  []struct {
-		Name   string          `json:"name"`
-		Kind   string          `json:"kind"`
-		State  string          `json:"state"`
-		Result json.RawMessage `json:"result"`
-	} `json:"steps"`
+	Steps  []wfStep `json:"steps"`
+}
+
+// wfStep is one entry of its history.
+type wfStep struct {
+	Name   string          `json:"name"`
+	Kind   string          `json:"kind"`
+	State  string          `json:"state"`
+	Result json.RawMessage `json:"result"`
 }
 
 // token returns the result of the step name, as the journal recorded it.
@@ -92,21 +97,34 @@ func wfGet(t *testing.T, c *cluster.Cluster, base, id, query string) *wfStatus {
 // want, for up to 2 minutes.
 func wfAwait(t *testing.T, c *cluster.Cluster, base, id, want string) *wfStatus {
 	t.Helper()
+	return wfAwaitFn(t, c, base, id, want, func(st *wfStatus) bool { return st.Status == want })
+}
+
+// wfAwaitFn asks for the status of id through the node at base until ok
+// holds (what, if ok is to wait for its end: complete or terminated), for
+// up to 2 minutes.
+func wfAwaitFn(t *testing.T, c *cluster.Cluster, base, id, what string, ok func(*wfStatus) bool) *wfStatus {
+	t.Helper()
 	query := ""
-	if want == "complete" || want == "terminated" {
+	if what == "complete" || what == "terminated" {
 		query = "?wait=10s"
 	}
 	var st *wfStatus
 	for range 1200 {
-		if st = wfGet(t, c, base, id, query); st.Status == want {
+		if st = wfGet(t, c, base, id, query); ok(st) {
 			return st
 		}
 		if query == "" {
-			time.Sleep(100 * time.Millisecond)
+			waitABit()
 		}
 	}
-	t.Fatalf("%s through %s is %s, not %s, after 2 minutes", id, base, st.Status, want)
+	t.Fatalf("%s through %s is %s, not %s, after 2 minutes", id, base, st.Status, what)
 	return nil
+}
+
+// retrying reports whether a step of st waits for its retry.
+func retrying(st *wfStatus) bool {
+	return slices.ContainsFunc(st.Steps, func(s wfStep) bool { return s.State == "retrying" })
 }
 
 // wfExec is one line of the --wf-steps log: one execution of a step.

@@ -74,6 +74,39 @@ func TestCluster_WorkflowsFromAnyNode(t *testing.T) {
 			t.Errorf("%s through %s is %s after its terminate, want terminated", term, u, st.Status)
 		}
 	}
+	controlThroughOthers(t, c, steps)
+}
+
+// controlThroughOthers pauses, resumes and restarts an instance through
+// nodes that do not own it.
+func controlThroughOthers(t *testing.T, c *cluster.Cluster, steps string) {
+	id := "any-ctl"
+	wfCreate(t, c, c.URLs()[1], id, flowParams{SleepMS: 3_600_000})
+	wfAwait(t, c, c.URLs()[2], id, "sleeping")
+	owner := ranOn(readWfSteps(t, steps), id, "s1")
+	for k, op := range []string{"pause", "resume", "restart"} {
+		code, got := wfRequest(t, c, http.MethodPost, other(c, owner, k)+"/workflows/flow/instances/"+id+"/"+op, "")
+		if code != http.StatusOK {
+			t.Fatalf("%s %s through a non-owner: %d %s", op, id, code, got)
+		}
+		if op == "pause" {
+			wfAwait(t, c, other(c, owner, k+1), id, "paused")
+		} else {
+			wfAwait(t, c, other(c, owner, k+1), id, "sleeping")
+		}
+	}
+	runs := 0
+	for _, e := range readWfSteps(t, steps) {
+		if e.id == id && e.step == "s1" {
+			runs++
+			if e.node != owner {
+				t.Errorf("%s: s1 ran on %s, not on its owner %s", id, e.node, owner)
+			}
+		}
+	}
+	if runs != 2 {
+		t.Errorf("%s: s1 ran %d times, want 2 (its run, and its restart's)", id, runs)
+	}
 }
 
 // checkListing lists the complete instances through the node at base until
@@ -107,13 +140,18 @@ func checkListing(t *testing.T, c *cluster.Cluster, base string, ids []string) {
 type flowGroup struct {
 	name  string
 	p     flowParams
-	state string // the status each must reach before the kill ("" to wait for none)
+	ready func(*wfStatus) bool // what each must reach before the kill (nil: nothing)
+}
+
+func status(want string) func(*wfStatus) bool {
+	return func(st *wfStatus) bool { return st.Status == want }
 }
 
 var flowGroups = []flowGroup{
-	{"sleep", flowParams{SleepMS: 5000, Steps: 2, DelayMS: 20}, "sleeping"},
-	{"wait", flowParams{Steps: 1, Wait: true, DelayMS: 20}, "waiting"},
-	{"run", flowParams{Steps: 60, DelayMS: 100}, ""}, // about 6 s of steps
+	{"sleep", flowParams{SleepMS: 5000, Steps: 2, DelayMS: 20}, status("sleeping")},
+	{"wait", flowParams{Steps: 1, Wait: true, DelayMS: 20}, status("waiting")},
+	{"retry", flowParams{Steps: 2, RetryMS: 5000, DelayMS: 20}, retrying},
+	{"run", flowParams{Steps: 60, DelayMS: 100}, nil}, // about 6 s of steps
 }
 
 // TestCluster_WorkflowsResumeOnTheNewOwner kills (-9) the owner of
@@ -134,8 +172,8 @@ func TestCluster_WorkflowsResumeOnTheNewOwner(t *testing.T) {
 	}
 	ids := slices.Sorted(maps.Keys(group))
 	for i, id := range ids {
-		if g := group[id]; g.state != "" {
-			wfAwait(t, c, urls[i%3], id, g.state)
+		if g := group[id]; g.ready != nil {
+			wfAwaitFn(t, c, urls[i%3], id, g.name, g.ready)
 		}
 	}
 	victim, owned := pickVictim(t, c, readWfSteps(t, steps), group)
@@ -160,7 +198,7 @@ func TestCluster_WorkflowsResumeOnTheNewOwner(t *testing.T) {
 			t.Errorf("%s (%s) ended on %s before the kill: the test did not test its resumption", id, group[id].name, n)
 		}
 	}
-	t.Logf("%d instances complete, %d of them resumed on a new owner; %d step executions a kill cut off ran again",
+	t.Logf("%d instances complete, %d of them resumed on a new owner; %d steps ran again (cut off by the kill, or their commit failed during the failover)",
 		len(ids), len(owned), reran)
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -16,9 +17,12 @@ import (
 // FlowParams are the params of an instance of the workflow "flow": step s1,
 // a sleep "nap" of SleepMS (none if 0), steps x0 to x<Steps-1>, a wait for
 // an event "go" if Wait, then step s2. Every step waits DelayMS after its
-// line is logged, before it returns.
+// line is logged, before it returns. With RetryMS, the first attempt of
+// step x0 fails (before it logs anything) and the step is retried RetryMS
+// later.
 type FlowParams struct {
 	SleepMS int  `json:"sleep_ms"`
+	RetryMS int  `json:"retry_ms"`
 	Steps   int  `json:"steps"`
 	Wait    bool `json:"wait"`
 	DelayMS int  `json:"delay_ms"`
@@ -58,14 +62,18 @@ func startFlow(app *roost.App, node, path string) *workflow.Engine {
 	e := workflow.New(app)
 	l := &stepLog{path: path, node: node, proc: fmt.Sprintf("%d-%04x", os.Getpid(), rand.N(1<<16))}
 	workflow.Define(e, "flow", func(ctx workflow.Context, p FlowParams) (int, error) {
+		retry := workflow.Retry{Limit: 3, Delay: time.Duration(p.RetryMS) * time.Millisecond}
 		step := func(name string) error {
 			_, err := workflow.Step(ctx, name, func(sc workflow.StepContext) (string, error) {
+				if p.RetryMS > 0 && name == "x0" && sc.Attempt() == 1 {
+					return "", errors.New("the first attempt of x0 fails")
+				}
 				tok, err := l.record(ctx.InstanceID(), name)
 				if err == nil && p.DelayMS > 0 {
 					time.Sleep(time.Duration(p.DelayMS) * time.Millisecond)
 				}
 				return tok, err
-			})
+			}, retry)
 			return err
 		}
 		if err := step("s1"); err != nil {
