@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/roost-dev/roost"
 	"github.com/roost-dev/roost/internal/errcode"
@@ -32,6 +33,7 @@ type Engine struct {
 	maxRunning int
 	// clustered is set in cluster mode: see remote.go.
 	clustered bool
+	beat      time.Duration // see Options.Beat
 
 	mu      sync.Mutex
 	defs    map[string]*definition
@@ -62,6 +64,12 @@ type Options struct {
 	// (sleeping and waiting ones do not count). Beyond it, instances wait
 	// their turn in status queued. Default 1,024.
 	MaxRunning int
+	// Beat matters in cluster mode only: an instance that runs keeps its
+	// alarm set this far ahead, and when the node that runs it fails, the
+	// node that takes its shard over resumes it once the alarm is due. So
+	// an instance resumes within the failover plus Beat; each Beat of a run
+	// costs one write. Default 5s; at least 1s.
+	Beat time.Duration
 }
 
 type runKey struct{ workflow, id string }
@@ -77,8 +85,12 @@ func NewWithOptions(app *roost.App, opts Options) *Engine {
 	if opts.MaxRunning <= 0 {
 		opts.MaxRunning = 1024
 	}
+	if opts.Beat <= 0 {
+		opts.Beat = defaultBeat
+	}
+	opts.Beat = max(opts.Beat, time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Engine{app: app, clock: app.Clock(), log: app.Logger(), ctx: ctx, cancel: cancel, maxRunning: opts.MaxRunning, clustered: app.Node() != "",
+	e := &Engine{app: app, clock: app.Clock(), log: app.Logger(), ctx: ctx, cancel: cancel, maxRunning: opts.MaxRunning, clustered: app.Node() != "", beat: opts.Beat,
 		defs: map[string]*definition{}, live: map[runKey]*run{}, inQueue: map[runKey]bool{}, waiters: map[runKey][]*waiter{},
 		retries: map[runKey]roost.Timer{}, unchecked: map[string]bool{}}
 	e.index = newIndex(e)
@@ -230,7 +242,7 @@ func (o *object) journal() journal { return journal{o.st.Storage()} }
 
 // Alarm resumes the instance: its sleep ended, its wait timed out, or its
 // retry is due; in cluster mode, also at each beat while it runs, which
-// sets the next beat and resumes it on a new owner (see beat).
+// sets the next beat and resumes it on a new owner (see Options.Beat).
 func (o *object) Alarm(ctx context.Context, _ roost.AlarmInfo) error {
 	e := o.def.e
 	j := o.journal()

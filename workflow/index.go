@@ -373,7 +373,7 @@ func (e *Engine) resume(d *definition) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	// Defined after Close, nothing runs any more. In cluster mode, every
-	// instance that runs has an alarm, which resumes it (see beat).
+	// instance that runs has an alarm, which resumes it (see Options.Beat).
 	if e.closing || e.clustered {
 		return
 	}

@@ -183,11 +183,11 @@ func (i *Instance) restartOp(ctx context.Context, o *object, j journal, m *meta)
 }
 
 // arm sets, in cluster mode, the beat alarm of an instance that runs or
-// waits for a slot from now on (see beat); on a single node it does
-// nothing.
+// waits for a slot from now on (see Options.Beat); on a single node it
+// does nothing.
 func (e *Engine) arm(ctx context.Context, st *roost.Storage) error {
 	if !e.clustered {
 		return nil
 	}
-	return st.SetAlarm(ctx, e.clock.Now().Add(beat))
+	return st.SetAlarm(ctx, e.clock.Now().Add(e.beat))
 }

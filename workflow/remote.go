@@ -126,12 +126,13 @@ func (i *Instance) apply(ctx context.Context, req opRequest) (reply opReply, rem
 // not own the object: nothing ran.
 func notOwner(err error) bool { return err != nil && errcode.Of(err) == errcode.NotOwner }
 
-// beat is how far ahead, in cluster mode, the alarm of an instance that
-// runs (or waits for a slot) is set, and set again whenever it fires while
-// the instance still runs: if its owner dies, the node that takes the
-// instance's shard over fires the alarm, which resumes the instance there.
-// So an instance resumes within a failover plus beat.
-var beat = 5 * time.Second
+// defaultBeat is the default of [Options.Beat]: in cluster mode, the alarm
+// of an instance that runs (or waits for a slot) is set this far ahead,
+// and set again whenever it fires while the instance still runs. If its
+// owner dies, the node that takes the instance's shard over fires the
+// alarm, which resumes the instance there: within a failover plus the
+// beat.
+const defaultBeat = 5 * time.Second
 
 // runningAlarm sets the alarm of an instance that runs from now on, in
 // its event: in cluster mode the beat, on a single node none (a restart

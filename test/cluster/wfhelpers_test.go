@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,8 +27,8 @@ type flowParams struct {
 
 // wfStatus is an instance's status as the HTTP API answers it.
 type wfStatus struct {
-	ID     string `json:"id"`
-	Status string `json:"status"`
+	ID     string   `json:"id"`
+	Status string   `json:"status"`
 	Steps  []wfStep `json:"steps"`
 }
 
@@ -130,6 +131,7 @@ func retrying(st *wfStatus) bool {
 // wfExec is one line of the --wf-steps log: one execution of a step.
 type wfExec struct {
 	id, step, token, node string
+	at                    time.Time
 	line                  int
 }
 
@@ -141,9 +143,15 @@ func readWfSteps(t *testing.T, path string) []wfExec {
 	}
 	var out []wfExec
 	for line := range strings.Lines(string(b)) {
-		if f := strings.Fields(line); len(f) == 4 && strings.HasSuffix(line, "\n") {
-			out = append(out, wfExec{f[0], f[1], f[2], f[3], len(out)})
+		f := strings.Fields(line)
+		if len(f) != 5 || !strings.HasSuffix(line, "\n") {
+			continue
 		}
+		ms, err := strconv.ParseInt(f[4], 10, 64)
+		if err != nil {
+			t.Fatalf("%s: bad line %q", path, line)
+		}
+		out = append(out, wfExec{f[0], f[1], f[2], f[3], time.UnixMilli(ms), len(out)})
 	}
 	return out
 }
@@ -209,3 +217,14 @@ func flowSteps(p flowParams) []string {
 
 // waitABit is the pause of the tests' polling loops.
 func waitABit() { time.Sleep(100 * time.Millisecond) }
+
+// resumedAfter returns how long after killed the instance id first ran a
+// step on a node other than victim (0 if it did not).
+func resumedAfter(execs []wfExec, id, victim string, killed time.Time) time.Duration {
+	for _, e := range execs {
+		if e.id == id && e.node != victim && e.at.After(killed) {
+			return e.at.Sub(killed)
+		}
+	}
+	return 0
+}

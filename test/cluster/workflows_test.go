@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/roost-dev/roost/test/internal/cluster"
 )
@@ -178,6 +179,7 @@ func TestCluster_WorkflowsResumeOnTheNewOwner(t *testing.T) {
 	}
 	victim, owned := pickVictim(t, c, readWfSteps(t, steps), group)
 	victim.Kill(t)
+	killed := time.Now()
 	t.Logf("killed %s, the owner of %v", victim.Name, owned)
 	for i, id := range ids {
 		if group[id].p.Wait {
@@ -200,6 +202,9 @@ func TestCluster_WorkflowsResumeOnTheNewOwner(t *testing.T) {
 	}
 	t.Logf("%d instances complete, %d of them resumed on a new owner; %d steps ran again (cut off by the kill, or their commit failed during the failover)",
 		len(ids), len(owned), reran)
+	for _, id := range owned {
+		t.Logf("%s (%s) ran its next step on a new owner %s after the kill", id, group[id].name, resumedAfter(execs, id, victim.Name, killed).Round(time.Millisecond))
+	}
 }
 
 // pickVictim returns the node that owns instances of every group (the node

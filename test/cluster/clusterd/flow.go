@@ -29,7 +29,7 @@ type FlowParams struct {
 }
 
 // stepLog is the --wf-steps file: every execution of a step of "flow"
-// appends "<instance> <step> <token> <node>\n" with one write(2)
+// appends "<instance> <step> <token> <node> <unix ms>\n" with one write(2)
 // (O_APPEND), and returns the token, unique to that execution, as its
 // result: the log tells which execution the journal kept.
 type stepLog struct {
@@ -52,7 +52,7 @@ func (l *stepLog) record(id, step string) (string, error) {
 		return "", err
 	}
 	defer f.Close()
-	_, err = fmt.Fprintf(f, "%s %s %s %s\n", id, step, tok, l.node)
+	_, err = fmt.Fprintf(f, "%s %s %s %s %d\n", id, step, tok, l.node, time.Now().UnixMilli())
 	return tok, err
 }
 
