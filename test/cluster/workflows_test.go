@@ -2,12 +2,10 @@ package cluster_test
 
 import (
 	"encoding/json"
-	"maps"
 	"net/http"
 	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/roost-dev/roost/test/internal/cluster"
 )
@@ -136,106 +134,28 @@ func checkListing(t *testing.T, c *cluster.Cluster, base string, ids []string) {
 	t.Errorf("the listing through %s shows %v complete, want all of %v", base, got, ids)
 }
 
-// flowGroup is a kind of instance the kill test runs: what it does when
-// its owner is killed.
-type flowGroup struct {
-	name  string
-	p     flowParams
-	ready func(*wfStatus) bool // what each must reach before the kill (nil: nothing)
-}
-
-func status(want string) func(*wfStatus) bool {
-	return func(st *wfStatus) bool { return st.Status == want }
-}
-
-var flowGroups = []flowGroup{
-	{"sleep", flowParams{SleepMS: 5000, Steps: 2, DelayMS: 20}, status("sleeping")},
-	{"wait", flowParams{Steps: 1, Wait: true, DelayMS: 20}, status("waiting")},
-	{"retry", flowParams{Steps: 2, RetryMS: 5000, DelayMS: 20}, retrying},
-	{"run", flowParams{Steps: 60, DelayMS: 100}, nil}, // about 6 s of steps
-}
-
 // TestCluster_WorkflowsResumeOnTheNewOwner kills (-9) the owner of
-// instances that sleep, wait for an event and run steps: each completes on
-// the node that took its shard over, and every step the journal recorded
-// ran exactly once after recording (a step the kill cut off runs again).
+// instances that sleep, wait for an event, wait for a step's retry and run
+// steps: each completes on the node that took its shard over, and every
+// step the journal recorded ran exactly once after recording (a step the
+// kill cut off runs again).
 func TestCluster_WorkflowsResumeOnTheNewOwner(t *testing.T) {
-	steps := filepath.Join(t.TempDir(), "steps.log")
-	c := start(t, 3, "--wf-steps", steps)
-	urls := c.URLs()
-	group := map[string]flowGroup{}
+	resumeAfter(t, "kill", func(c *cluster.Cluster, victim *cluster.Node) { victim.Kill(t) })
+}
+
+// TestCluster_WorkflowsResumeWhenTheOwnerIsCutOff is the same with the
+// owner isolated from the other nodes instead of killed; once healed, it
+// serves the instances' status again, from their new owners.
+func TestCluster_WorkflowsResumeWhenTheOwnerIsCutOff(t *testing.T) {
+	var c *cluster.Cluster
+	resumeAfter(t, "isolation", func(cl *cluster.Cluster, victim *cluster.Node) { c = cl; cl.Isolate(victim.Index) })
+	c.Heal()
 	for _, g := range flowGroups {
 		for i := range 12 {
 			id := objName(g.name, i)
-			group[id] = g
-			wfCreate(t, c, urls[i%3], id, g.p)
-		}
-	}
-	ids := slices.Sorted(maps.Keys(group))
-	for i, id := range ids {
-		if g := group[id]; g.ready != nil {
-			wfAwaitFn(t, c, urls[i%3], id, g.name, g.ready)
-		}
-	}
-	victim, owned := pickVictim(t, c, readWfSteps(t, steps), group)
-	victim.Kill(t)
-	killed := time.Now()
-	t.Logf("killed %s, the owner of %v", victim.Name, owned)
-	for i, id := range ids {
-		if group[id].p.Wait {
-			if code, got := wfRequest(t, c, http.MethodPost, other(c, victim.Name, i)+"/workflows/flow/instances/"+id+"/events/go", `{}`); code != http.StatusAccepted {
-				t.Fatalf("event to %s: %d %s", id, code, got)
+			if st := wfAwait(t, c, c.Nodes[0].URL, id, "complete"); st.ID != id {
+				t.Fatalf("status of %s answers %s", id, st.ID)
 			}
 		}
 	}
-	done := map[string]*wfStatus{}
-	for i, id := range ids {
-		done[id] = wfAwait(t, c, other(c, victim.Name, i), id, "complete")
-	}
-	execs := readWfSteps(t, steps)
-	reran := 0
-	for _, id := range ids {
-		reran += checkOnce(t, execs, done[id], flowSteps(group[id].p))
-		if n := ranOn(execs, id, "s1"); n == victim.Name && lastNode(execs, id, "s2") == victim.Name {
-			t.Errorf("%s (%s) ended on %s before the kill: the test did not test its resumption", id, group[id].name, n)
-		}
-	}
-	t.Logf("%d instances complete, %d of them resumed on a new owner; %d steps ran again (cut off by the kill, or their commit failed during the failover)",
-		len(ids), len(owned), reran)
-	for _, id := range owned {
-		t.Logf("%s (%s) ran its next step on a new owner %s after the kill", id, group[id].name, resumedAfter(execs, id, victim.Name, killed).Round(time.Millisecond))
-	}
-}
-
-// pickVictim returns the node that owns instances of every group (the node
-// that ran their first step), and those instances.
-func pickVictim(t *testing.T, c *cluster.Cluster, execs []wfExec, group map[string]flowGroup) (*cluster.Node, []string) {
-	t.Helper()
-	for _, n := range c.Nodes {
-		var owned []string
-		per := map[string]int{}
-		for id, g := range group {
-			if ranOn(execs, id, "s1") == n.Name {
-				owned = append(owned, id)
-				per[g.name]++
-			}
-		}
-		if len(per) == len(flowGroups) {
-			slices.Sort(owned)
-			return n, owned
-		}
-	}
-	t.Fatal("no node owns instances of every group")
-	return nil, nil
-}
-
-// lastNode returns the node that logged the step of instance id last.
-func lastNode(execs []wfExec, id, step string) string {
-	last := ""
-	for _, e := range execs {
-		if e.id == id && e.step == step {
-			last = e.node
-		}
-	}
-	return last
 }
