@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/roost-dev/roost/test/internal/cluster"
@@ -74,6 +75,11 @@ func TestCluster_WorkflowsFromAnyNode(t *testing.T) {
 		}
 	}
 	controlThroughOthers(t, c, steps)
+	for _, u := range urls { // two of them do not own it
+		if code, got := wfRequest(t, c, http.MethodGet, u+"/workflows/flow/instances/none", ""); code != http.StatusNotFound || !strings.Contains(got, "unknown_instance") {
+			t.Errorf("status of a missing instance through %s: %d %s, want 404 unknown_instance", u, code, got)
+		}
+	}
 }
 
 // controlThroughOthers pauses, resumes and restarts an instance through
