@@ -90,7 +90,8 @@ func NewWithOptions(app *roost.App, opts Options) *Engine {
 	}
 	opts.Beat = max(opts.Beat, time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Engine{app: app, clock: app.Clock(), log: app.Logger(), ctx: ctx, cancel: cancel, maxRunning: opts.MaxRunning, clustered: app.Node() != "", beat: opts.Beat,
+	e := &Engine{app: app, clock: app.Clock(), log: app.Logger(), ctx: ctx, cancel: cancel, maxRunning: opts.MaxRunning,
+		clustered: app.Node() != "", beat: opts.Beat,
 		defs: map[string]*definition{}, live: map[runKey]*run{}, inQueue: map[runKey]bool{}, waiters: map[runKey][]*waiter{},
 		retries: map[runKey]roost.Timer{}, unchecked: map[string]bool{}}
 	e.index = newIndex(e)

@@ -149,6 +149,13 @@ func TestCluster_WorkflowsResumeOnTheNewOwner(t *testing.T) {
 	resumeAfter(t, "kill", func(c *cluster.Cluster, victim *cluster.Node) { victim.Kill(t) })
 }
 
+// TestCluster_WorkflowsResumeAfterAGracefulStop is the same with the owner
+// stopped by SIGTERM: it hands its shards over, and its instances resume on
+// their new owners.
+func TestCluster_WorkflowsResumeAfterAGracefulStop(t *testing.T) {
+	resumeAfter(t, "stop", func(c *cluster.Cluster, victim *cluster.Node) { victim.Term(t) })
+}
+
 // TestCluster_WorkflowsResumeWhenTheOwnerIsCutOff is the same with the
 // owner isolated from the other nodes instead of killed; once healed, it
 // serves the instances' status again, from their new owners.
