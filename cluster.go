@@ -65,3 +65,13 @@ func (c *ClusterConfig) node() *node.ClusterConfig {
 	return &node.ClusterConfig{Node: c.Node, Listen: c.Listen, Join: c.Join, NATSURL: c.NATSURL,
 		Advertise: c.Advertise, Shards: c.Shards, Replicas: c.Replicas, Lease: c.Lease, Secret: c.Secret}
 }
+
+// Node returns this node's name in its cluster ([ClusterConfig.Node]), or ""
+// for an app that runs alone. Code beside the objects, such as the workflow
+// engine, uses it to tell cluster mode, where another node may own an object.
+func (a *App) Node() string {
+	if a.cfg.Cluster == nil {
+		return ""
+	}
+	return a.cfg.Cluster.Node
+}

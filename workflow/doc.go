@@ -55,4 +55,17 @@
 // once the instance finished (complete, errored or terminated), one that
 // its end cut short, such as the sleep of a terminated instance, is
 // canceled, never still sleeping, waiting or retrying.
+//
+// # Cluster mode
+//
+// In a cluster (roost.Config.Cluster), every node defines the same
+// workflows, and every entry point works from any node: an operation on
+// an instance (or a listing of a workflow's index) that another node owns
+// goes to that node as an RPC call of the instance's class, so the
+// instance's function runs on its owner only. While an instance runs, its
+// alarm stays set at most [Options.Beat] ahead; if its owner fails, the
+// node that takes its shard over fires that alarm (or the alarm of its
+// sleep, wait or retry) and resumes it: within the failover plus the beat.
+// A step that completed is never run again; one that ran when its owner
+// failed, or whose commit failed in the failover, runs again.
 package workflow

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/roost-dev/roost"
 	"github.com/roost-dev/roost/internal/errcode"
@@ -30,6 +31,9 @@ type Engine struct {
 	closeErr  error // the first Close's result
 
 	maxRunning int
+	// clustered is set in cluster mode: see remote.go.
+	clustered bool
+	beat      time.Duration // see Options.Beat
 
 	mu      sync.Mutex
 	defs    map[string]*definition
@@ -60,6 +64,12 @@ type Options struct {
 	// (sleeping and waiting ones do not count). Beyond it, instances wait
 	// their turn in status queued. Default 1,024.
 	MaxRunning int
+	// Beat matters in cluster mode only: an instance that runs keeps its
+	// alarm set this far ahead, and when the node that runs it fails, the
+	// node that takes its shard over resumes it once the alarm is due. So
+	// an instance resumes within the failover plus Beat; each Beat of a run
+	// costs one write. Default 5s; at least 1s.
+	Beat time.Duration
 }
 
 type runKey struct{ workflow, id string }
@@ -75,8 +85,13 @@ func NewWithOptions(app *roost.App, opts Options) *Engine {
 	if opts.MaxRunning <= 0 {
 		opts.MaxRunning = 1024
 	}
+	if opts.Beat <= 0 {
+		opts.Beat = defaultBeat
+	}
+	opts.Beat = max(opts.Beat, time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{app: app, clock: app.Clock(), log: app.Logger(), ctx: ctx, cancel: cancel, maxRunning: opts.MaxRunning,
+		clustered: app.Node() != "", beat: opts.Beat,
 		defs: map[string]*definition{}, live: map[runKey]*run{}, inQueue: map[runKey]bool{}, waiters: map[runKey][]*waiter{},
 		retries: map[runKey]roost.Timer{}, unchecked: map[string]bool{}}
 	e.index = newIndex(e)
@@ -197,9 +212,9 @@ func Define[P, R any](e *Engine, name string, fn func(ctx Context, params P) (R,
 	}
 	e.defs[name] = d
 	e.mu.Unlock()
-	d.ns = roost.Register(e.app, classPrefix+name, func(st *roost.State) (*object, error) {
+	d.ns = roost.RegisterWithOptions(e.app, classPrefix+name, func(st *roost.State) (*object, error) {
 		return &object{st: st, def: d}, nil
-	})
+	}, &roost.ClassOptions{Methods: []roost.MethodHandler{opMethod}})
 	e.resume(d)
 	return &Workflow[P, R]{def: d}
 }
@@ -227,7 +242,8 @@ type object struct {
 func (o *object) journal() journal { return journal{o.st.Storage()} }
 
 // Alarm resumes the instance: its sleep ended, its wait timed out, or its
-// retry is due.
+// retry is due; in cluster mode, also at each beat while it runs, which
+// sets the next beat and resumes it on a new owner (see Options.Beat).
 func (o *object) Alarm(ctx context.Context, _ roost.AlarmInfo) error {
 	e := o.def.e
 	j := o.journal()
@@ -242,6 +258,9 @@ func (o *object) Alarm(ctx context.Context, _ roost.AlarmInfo) error {
 			return err
 		}
 		e.report(o.def, m)
+	}
+	if err := e.arm(ctx, o.st.Storage()); err != nil {
+		return err
 	}
 	// A live run may be ending (it suspended for this very wake): start
 	// then has it run again once it ended. Its first event waits for this

@@ -58,20 +58,23 @@ CREATE TABLE IF NOT EXISTS instances (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS instances_by_status ON instances (status, id);`
 
-type indexObject struct{ st *roost.State }
+type indexObject struct {
+	st *roost.State
+	ix *index
+}
 
 // newIndex registers the index's class; start starts its flusher.
 func newIndex(e *Engine) *index {
 	ctx, cancel := context.WithCancel(context.Background())
 	ix := &index{e: e, ctx: ctx, cancel: cancel, pending: map[string]map[string]entry{},
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
-	ix.ns = roost.Register(e.app, indexClass, func(st *roost.State) (*indexObject, error) {
+	ix.ns = roost.RegisterWithOptions(e.app, indexClass, func(st *roost.State) (*indexObject, error) {
 		err := st.BlockConcurrencyWhile(st.Context(), func(ctx context.Context) error {
 			_, err := st.Storage().Exec(ctx, indexSchema)
 			return err
 		})
-		return &indexObject{st: st}, err
-	})
+		return &indexObject{st: st, ix: ix}, err
+	}, &roost.ClassOptions{Methods: []roost.MethodHandler{indexWrite, indexList}})
 	return ix
 }
 
@@ -167,10 +170,16 @@ func (ix *index) flush(ctx context.Context) {
 			return // aborted: the next start checks the instances
 		}
 		var entries []entry
-		if err := roost.Do(ctx, ix.ns.GetByName(name), func(ctx context.Context, o *indexObject) (err error) {
+		stub := ix.ns.GetByName(name)
+		err := roost.Do(ctx, stub, func(ctx context.Context, o *indexObject) (err error) {
 			entries, err = ix.writePending(ctx, o, name)
 			return err
-		}); err != nil {
+		})
+		if notOwner(err) { // in cluster mode, another node owns the index
+			entries = ix.take(name)
+			_, err = indexWrite.Call(ctx, stub, entries)
+		}
+		if err != nil {
 			// Kept for the next flush; a crash before it is repaired by the
 			// startup check (see reconcile).
 			if ctx.Err() == nil {
@@ -284,29 +293,22 @@ func (e *Engine) List(ctx context.Context, workflow string, opts ListOptions) (*
 		}
 		after = string(b)
 	}
-	page := &Page{Instances: []Summary{}}
+	page := &Page{}
 	var pending []entry
-	err := roost.Do(ctx, e.index.ns.GetByName(workflow), func(ctx context.Context, o *indexObject) (err error) {
+	q := listQuery{Status: opts.Status, After: after, Limit: opts.Limit + 1}
+	stub := e.index.ns.GetByName(workflow)
+	err := roost.Do(ctx, stub, func(ctx context.Context, o *indexObject) (err error) {
 		if pending, err = e.index.writePending(ctx, o, workflow); err != nil {
 			return err
 		}
-		rows, err := o.st.Storage().Query(ctx, `SELECT id, status, created, updated FROM instances
-			WHERE (?1 = '' OR status = ?1) AND id > ?2 ORDER BY id LIMIT ?3`, opts.Status, after, opts.Limit+1)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var s Summary
-			var created, updated int64
-			if err := rows.Scan(&s.ID, &s.Status, &created, &updated); err != nil {
-				return err
-			}
-			s.Created, s.Updated = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
-			page.Instances = append(page.Instances, s)
-		}
-		return rows.Err()
+		page.Instances, err = o.query(ctx, q)
+		return err
 	})
+	if notOwner(err) { // in cluster mode, another node owns the index
+		q.Pending = e.index.take(workflow)
+		pending = q.Pending
+		page.Instances, err = indexList.Call(ctx, stub, q)
+	}
 	if err != nil {
 		e.index.requeue(workflow, pending)
 		return nil, err
@@ -336,6 +338,9 @@ const reportLag = time.Minute
 // workflows whose startup check did not succeed: their indexes may still
 // miss reports from before, so the next start checks again.
 func (e *Engine) markClean(ctx context.Context) error {
+	if e.clustered { // never read: see resume
+		return nil
+	}
 	e.mu.Lock()
 	var names []string
 	for name := range e.defs {
@@ -361,11 +366,15 @@ func (e *Engine) markClean(ctx context.Context) error {
 // instances the index lists as running or queued; after a crash (or at the
 // first start), it first asks the instances of d active since the index's
 // last write for their status, which corrects the index too (see
-// reconcile).
+// reconcile). In cluster mode it does nothing: the instances' alarms
+// resume them on their owners, and the index may miss the last reports of
+// a node that crashed until the instance changes again.
 func (e *Engine) resume(d *definition) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closing { // defined after Close: nothing runs any more
+	// Defined after Close, nothing runs any more. In cluster mode, every
+	// instance that runs has an alarm, which resumes it (see Options.Beat).
+	if e.closing || e.clustered {
 		return
 	}
 	e.wg.Add(1)

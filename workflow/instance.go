@@ -186,77 +186,102 @@ func (d *definition) create(ctx context.Context, id string, params json.RawMessa
 	if err := d.checkParams(params); err != nil {
 		return nil, false, err
 	}
-	var m *meta
-	created := false
-	err := roost.Do(ctx, d.ns.GetByName(id), func(ctx context.Context, o *object) error {
-		j := o.journal()
-		var ok bool
-		var err error
-		if m, ok, err = j.meta(ctx); err != nil || ok {
-			return err
-		}
-		now := d.e.clock.Now()
-		status := StatusRunning
-		if d.e.busy() {
-			status = StatusQueued
-		}
-		m = &meta{Workflow: d.name, ID: id, Params: params, Status: status, Created: now, Updated: now}
-		created = true
-		if err := o.st.Storage().Put(ctx, paramsKey, params); err != nil {
-			return err
-		}
-		return j.putMeta(ctx, m)
-	})
+	i := &Instance{def: d, id: id}
+	reply, _, err := i.apply(ctx, opRequest{Op: opCreate, Params: params})
 	if err != nil {
 		return nil, false, err
 	}
-	if created {
-		d.e.metrics.created.WithLabelValues(d.name).Inc()
-		d.e.report(d, m)
-		d.e.start(d, id, m)
+	return i, reply.Created, nil
+}
+
+// createIn creates the instance id in its event, on o, unless it exists:
+// it returns the new instance's record, or nil.
+func (d *definition) createIn(ctx context.Context, o *object, id string, params json.RawMessage) (*meta, error) {
+	j := o.journal()
+	if _, ok, err := j.meta(ctx); err != nil || ok {
+		return nil, err
 	}
-	return &Instance{def: d, id: id}, created, nil
+	now := d.e.clock.Now()
+	status := StatusRunning
+	if d.e.busy() {
+		status = StatusQueued
+	}
+	m := &meta{Workflow: d.name, ID: id, Params: params, Status: status, Created: now, Updated: now}
+	if err := o.st.Storage().Put(ctx, paramsKey, params); err != nil {
+		return nil, err
+	}
+	if err := d.e.arm(ctx, o.st.Storage()); err != nil {
+		return nil, err
+	}
+	return m, j.putMeta(ctx, m)
+}
+
+// created starts an instance that createIn created, once its event
+// succeeded.
+func (d *definition) created(m *meta) {
+	d.e.metrics.created.WithLabelValues(d.name).Inc()
+	d.e.report(d, m)
+	d.e.start(d, m.ID, m)
 }
 
 // Status returns the instance's status and history. While the instance
-// runs, it comes from memory: it does not wait for a running step.
+// runs, it comes from memory: it does not wait for a running step. (In
+// cluster mode, the status of an instance that another node owns comes
+// from that node, and waits for a step that runs there.)
 func (i *Instance) Status(ctx context.Context) (*Status, error) {
-	if m, recs, ok := i.def.e.snapshot(i.def.name, i.id); ok {
-		return statusOf(m, recs, i.def.e.clock.Now()), nil
-	}
-	var st *Status
-	err := i.do(ctx, func(ctx context.Context, o *object, j journal, m *meta) (bool, error) {
-		recs, err := j.records(ctx)
-		if err == nil {
-			err = j.params(ctx, m)
-		}
-		if err != nil {
-			return false, err
-		}
-		st = statusOf(m, recs, i.def.e.clock.Now())
-		return false, nil
-	})
+	st, _, err := i.status(ctx)
 	return st, err
+}
+
+// status is Status; remote reports that the instance's owner is another
+// node.
+func (i *Instance) status(ctx context.Context) (*Status, bool, error) {
+	if m, recs, ok := i.def.e.snapshot(i.def.name, i.id); ok {
+		return statusOf(m, recs, i.def.e.clock.Now()), false, nil
+	}
+	reply, remote, err := i.apply(ctx, opRequest{Op: opStatus})
+	return reply.Status, remote, err
+}
+
+// read returns the status of the instance whose record is m, in its event.
+func (i *Instance) read(ctx context.Context, j journal, m *meta) (*Status, error) {
+	recs, err := j.records(ctx)
+	if err == nil {
+		err = j.params(ctx, m)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return statusOf(m, recs, i.def.e.clock.Now()), nil
 }
 
 // Wait returns the instance's status once it finished, or when ctx ends
 // (with ctx's error and the status then), or when the app drains for its
 // shutdown (with roost.ErrShuttingDown and the status then: a waiting
-// client is answered before the server stops; see roost.App.Drain).
+// client is answered before the server stops; see roost.App.Drain). In
+// cluster mode, a wait for an instance that another node owns asks that
+// node for its status again and again, at most a second apart.
 func (i *Instance) Wait(ctx context.Context) (*Status, error) {
 	e := i.def.e
+	pause := pollFirst
 	for {
 		c := e.waiter(i.def.name, i.id)
-		st, err := i.Status(ctx)
+		st, remote, err := i.status(ctx)
 		if err != nil || st.Done() {
 			e.dropWaiter(i.def.name, i.id, c)
 			return st, err
+		}
+		var poll <-chan time.Time
+		if remote { // its end is not heard here (an unstopped timer is collected)
+			e.dropWaiter(i.def.name, i.id, c)
+			poll, pause = time.After(pause), min(2*pause, pollMax)
 		}
 		select {
 		case <-c.c:
 			if c.st != nil {
 				return c.st, nil // the ended run's: no read of the instance
 			}
+		case <-poll:
 		case <-ctx.Done():
 			e.dropWaiter(i.def.name, i.id, c)
 			return st, ctx.Err()
@@ -268,152 +293,4 @@ func (i *Instance) Wait(ctx context.Context) (*Status, error) {
 			return st, roost.ErrShuttingDown
 		}
 	}
-}
-
-// do runs fn as an event of the instance, with its record; fn reports
-// whether it changed the record, which is then stored.
-func (i *Instance) do(ctx context.Context, fn func(ctx context.Context, o *object, j journal, m *meta) (bool, error)) error {
-	if err := checkID(i.id); err != nil {
-		return err
-	}
-	var changed *meta
-	err := roost.Do(ctx, i.def.ns.GetByName(i.id), func(ctx context.Context, o *object) error {
-		j := o.journal()
-		m, ok, err := j.meta(ctx)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return errcode.New(errcode.UnknownInstance, "workflow %s has no instance %q", i.def.name, i.id)
-		}
-		write, err := fn(ctx, o, j, m)
-		if err != nil || !write {
-			return err
-		}
-		m.Updated = i.def.e.clock.Now()
-		changed = m
-		return j.putMeta(ctx, m)
-	})
-	if err == nil && changed != nil {
-		i.def.e.changed(i.def.name, changed)
-		i.def.e.report(i.def, changed)
-	}
-	return err
-}
-
-// SendEvent sends an event of eventType with payload (JSON, at most 1 MiB)
-// to the instance. A WaitForEvent for that type takes it, now or later. An
-// instance that finished refuses it (invalid_state).
-func (i *Instance) SendEvent(ctx context.Context, eventType string, payload any) error {
-	b, err := json.Marshal(payload)
-	if err != nil {
-		return errcode.New(errcode.BadRequest, "event payload: encode as JSON: %v", err)
-	}
-	return i.sendEvent(ctx, eventType, b)
-}
-
-func (i *Instance) sendEvent(ctx context.Context, eventType string, payload json.RawMessage) error {
-	if err := checkEventType(eventType); err != nil {
-		return err
-	}
-	if len(payload) > MaxPayloadBytes {
-		return errcode.New(errcode.LimitExceeded, "event payload of %d bytes, at most %d", len(payload), MaxPayloadBytes)
-	}
-	if len(payload) == 0 {
-		payload = json.RawMessage("null")
-	}
-	wake := false
-	err := i.do(ctx, func(ctx context.Context, o *object, j journal, m *meta) (bool, error) {
-		if finished(m.Status) {
-			return false, errcode.New(errcode.InvalidState, "instance %s is %s: it takes no events", i.id, m.Status)
-		}
-		ev := &event{Seq: m.Events, Type: eventType, Payload: payload, Received: i.def.e.clock.Now(), TakenBy: -1}
-		m.Events++
-		if err := j.putEvent(ctx, ev); err != nil {
-			return false, err
-		}
-		if m.Status == StatusWaiting {
-			m.Status, wake = StatusRunning, true
-			if err := o.st.Storage().DeleteAlarm(ctx); err != nil { // the wait's timeout
-				return false, err
-			}
-		}
-		return true, nil
-	})
-	if err == nil && wake {
-		i.def.e.start(i.def, i.id, nil)
-	}
-	return err
-}
-
-// Pause pauses the instance: it stops at its next step (a step that runs
-// finishes its attempt first) until Resume. Pausing a paused instance does
-// nothing; a finished one refuses (invalid_state).
-func (i *Instance) Pause(ctx context.Context) error {
-	err := i.do(ctx, func(ctx context.Context, o *object, j journal, m *meta) (bool, error) {
-		switch {
-		case m.Status == StatusPaused:
-			return false, nil
-		case finished(m.Status):
-			return false, errcode.New(errcode.InvalidState, "instance %s is %s: it cannot be paused", i.id, m.Status)
-		}
-		m.Status = StatusPaused
-		return true, o.st.Storage().DeleteAlarm(ctx)
-	})
-	if err == nil {
-		i.def.e.stopRun(i.def.name, i.id)
-	}
-	return err
-}
-
-// Resume continues a paused instance; any other refuses (invalid_state).
-func (i *Instance) Resume(ctx context.Context) error {
-	err := i.do(ctx, func(ctx context.Context, o *object, j journal, m *meta) (bool, error) {
-		if m.Status != StatusPaused {
-			return false, errcode.New(errcode.InvalidState, "instance %s is %s, not paused", i.id, m.Status)
-		}
-		m.Status = StatusRunning
-		return true, nil
-	})
-	if err == nil {
-		i.def.e.start(i.def, i.id, nil)
-	}
-	return err
-}
-
-// Terminate ends the instance for good (a step that runs finishes its
-// attempt first, and its result is dropped). A finished instance refuses
-// (invalid_state).
-func (i *Instance) Terminate(ctx context.Context) error {
-	err := i.do(ctx, func(ctx context.Context, o *object, j journal, m *meta) (bool, error) {
-		if finished(m.Status) {
-			return false, errcode.New(errcode.InvalidState, "instance %s is already %s", i.id, m.Status)
-		}
-		m.Status, m.Finished = StatusTerminated, i.def.e.clock.Now()
-		return true, o.st.Storage().DeleteAlarm(ctx)
-	})
-	if err == nil {
-		i.def.e.metrics.finished.WithLabelValues(i.def.name, StatusTerminated).Inc()
-		i.def.e.stopRun(i.def.name, i.id)
-		i.def.e.notify(i.def.name, i.id)
-	}
-	return err
-}
-
-// Restart runs the instance again from the start with the same params: its
-// journal, events, output and error are dropped. Any instance may restart.
-func (i *Instance) Restart(ctx context.Context) error {
-	err := i.do(ctx, func(ctx context.Context, o *object, j journal, m *meta) (bool, error) {
-		if err := j.clear(ctx); err != nil {
-			return false, err
-		}
-		m.Run++
-		m.Status, m.Output, m.Error, m.Finished, m.Events = StatusRunning, nil, nil, time.Time{}, 0
-		return true, o.st.Storage().DeleteAlarm(ctx) // the old run's sleep, wait or retry
-	})
-	if err == nil {
-		i.def.e.stopRun(i.def.name, i.id)
-		i.def.e.start(i.def, i.id, nil)
-	}
-	return err
 }

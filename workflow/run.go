@@ -254,10 +254,11 @@ func (r *run) abort(err error) {
 }
 
 // fault notes that an event of the run failed with err: unless the
-// instance moved on (errStopped) or the engine closes, the run ends as
-// failed, and the instance runs again after retryDelay.
+// instance moved on (errStopped), the engine closes, or (in cluster mode)
+// another node owns the instance now and resumes it with its alarm, the
+// run ends as failed, and the instance runs again after retryDelay.
 func (r *run) fault(what string, err error) {
-	if errors.Is(err, errStopped) || r.ctx.Err() != nil {
+	if errors.Is(err, errStopped) || r.ctx.Err() != nil || notOwner(err) {
 		return
 	}
 	r.log.Warn("workflow: "+what+"; it runs again in "+retryDelay.String(), "err", err)
@@ -311,7 +312,8 @@ func (r *run) step(name string, cfg stepConfig, fn func(StepContext) ([]byte, er
 	attempts := 0
 	if rec != nil { // retrying
 		if r.e.clock.Now().Before(rec.Until) {
-			r.suspend("retry not due") // the alarm is set for it
+			r.rearm("", rec.Until)
+			r.suspend("retry not due")
 		}
 		started, attempts = rec.Started, rec.Attempts
 	}
@@ -403,7 +405,8 @@ func (r *run) sleep(name string, until func(now time.Time) time.Time) error {
 		if rec.State == recDone || !now.Before(rec.Until) {
 			return nil
 		}
-		r.suspend("sleeping") // the alarm is set for it
+		r.rearm(StatusSleeping, rec.Until)
+		r.suspend("sleeping")
 	}
 	t := until(now)
 	got := &record{Seq: seq, Name: name, Kind: kindSleep, State: recSleeping, Started: now, Until: t}
@@ -426,6 +429,27 @@ func (r *run) sleep(name string, until func(now time.Time) time.Time) error {
 		r.suspend("sleeping")
 	}
 	return nil
+}
+
+// rearm makes sure, in an event, that the instance waits for a sleep or
+// a retry that a replay reached before its time (after a pause and a
+// resume, or a wake that came while the run that recorded it was ending):
+// its alarm is set for until (a pause deleted it), and its status is
+// status (unless "").
+func (r *run) rearm(status string, until time.Time) {
+	err := r.event(func(ctx context.Context, o *object, m *meta) ([]*record, error) {
+		if status != "" {
+			m.Status = status
+		}
+		at, ok, err := o.st.Storage().GetAlarm(ctx)
+		if err != nil || ok && at.Equal(until) {
+			return nil, err
+		}
+		return nil, o.st.Storage().SetAlarm(ctx, until)
+	})
+	if err != nil {
+		r.abort(err)
+	}
 }
 
 // wait runs a wait for an event: see [WaitForEvent].

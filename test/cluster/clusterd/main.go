@@ -19,6 +19,9 @@
 //	echo  GET /echo/{name} with a WebSocket upgrade: every message goes to every
 //	      socket of the object, prefixed with its owner's name; without an
 //	      upgrade, answers the owner's name (cycle.go)
+//
+// and the workflow "flow" under /workflows/ (flow.go), whose steps append
+// each execution to --wf-steps.
 package main
 
 import (
@@ -60,6 +63,7 @@ func run() error {
 	lease := flag.Duration("lease", 2*time.Second, "shard lease")
 	ctorLog := flag.String("ctor-log", "", "file the ctor class's constructor appends to")
 	fires := flag.String("fires", "", "file every run of a ticker's alarm or timer appends to")
+	wfSteps := flag.String("wf-steps", "", "file every execution of a step of the workflow flow appends to")
 	flag.Parse()
 	if *data == "" || *node == "" || *listen == "" {
 		return errors.New("--data, --node and --cluster are required")
@@ -87,6 +91,7 @@ func run() error {
 	}
 	register(app, *ctorLog)
 	registerMore(app, *node, &fireLog{path: *fires, node: *node})
+	engine := startFlow(app, *node, *wfSteps)
 	app.Handle("/_roost/", app.AdminHandler(""))
 	app.Handle("GET /metrics", app.MetricsHandler())
 	srv := &http.Server{Handler: app.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -101,7 +106,7 @@ func run() error {
 	defer cancel()
 	app.Drain()
 	srv.Shutdown(sctx)
-	return errors.Join(ignoreClosed(err), app.Close(sctx))
+	return errors.Join(ignoreClosed(err), engine.Close(sctx), app.Close(sctx))
 }
 
 func ignoreClosed(err error) error {

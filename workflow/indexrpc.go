@@ -1,0 +1,57 @@
+package workflow
+
+import (
+	"context"
+	"time"
+
+	"github.com/roost-dev/roost"
+)
+
+// The index class's RPC methods: the reports and listings of a node that
+// does not own a workflow's index object, in cluster mode (see remote.go).
+var (
+	indexWrite = roost.NewMethod("workflow.index.write", (*indexObject).serveWrite)
+	indexList  = roost.NewMethod("workflow.index.list", (*indexObject).serveList)
+)
+
+// listQuery is a listing of an index: its rows in Status (all if empty)
+// with IDs after After, at most Limit of them, once Pending (reports of
+// the asking node) are written.
+type listQuery struct {
+	Pending []entry `json:"pending,omitempty"`
+	Status  string  `json:"status,omitempty"`
+	After   string  `json:"after,omitempty"`
+	Limit   int     `json:"limit"`
+}
+
+func (o *indexObject) serveWrite(ctx context.Context, entries []entry) (struct{}, error) {
+	return struct{}{}, o.upsert(ctx, entries, o.ix.e.clock.Now())
+}
+
+func (o *indexObject) serveList(ctx context.Context, q listQuery) ([]Summary, error) {
+	if err := o.upsert(ctx, q.Pending, o.ix.e.clock.Now()); err != nil {
+		return nil, err
+	}
+	return o.query(ctx, q)
+}
+
+// query reads the rows of a listing (q.Pending aside).
+func (o *indexObject) query(ctx context.Context, q listQuery) ([]Summary, error) {
+	rows, err := o.st.Storage().Query(ctx, `SELECT id, status, created, updated FROM instances
+		WHERE (?1 = '' OR status = ?1) AND id > ?2 ORDER BY id LIMIT ?3`, q.Status, q.After, q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Summary{}
+	for rows.Next() {
+		var s Summary
+		var created, updated int64
+		if err := rows.Scan(&s.ID, &s.Status, &created, &updated); err != nil {
+			return nil, err
+		}
+		s.Created, s.Updated = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
