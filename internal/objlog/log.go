@@ -250,14 +250,18 @@ func pageSizeOf(ch *store.Changes) int64 {
 // publish appends data to subj if its last sequence is expect, and returns
 // the record's sequence. A publish whose outcome is unknown (no answer: a
 // stream leader election, a lost connection) is sent again, within
-// Config.Timeout: the expected sequence makes that safe. If the first one
-// landed, the second fails its check, and the subject's last record is
-// then this very record (the same bytes, whose checksum names its
-// predecessor), which counts as success.
+// Config.Timeout: the expected sequence makes that safe.
+//
+// A failed expected-sequence check alone does not prove that the record
+// was not stored: an earlier try may have landed, and right after a
+// partition heals a stale leader may answer the check while the real one
+// stores the record. So the first record after expect decides (see
+// settle): this one (success), another one (this one can never land: the
+// check's error, "not applied"), or none to be read (outcome unknown).
 func (l *Log) publish(subj string, expect uint64, data []byte) (uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout)
 	defer cancel()
-	for try := 0; ; try++ {
+	for {
 		pctx, pcancel := context.WithTimeout(ctx, min(l.cfg.Timeout/4, attemptTimeout))
 		ack, err := l.cfg.JS.Publish(pctx, subj, data, jetstream.WithExpectLastSequencePerSubject(expect),
 			jetstream.WithExpectStream(StreamName))
@@ -265,20 +269,32 @@ func (l *Log) publish(subj string, expect uint64, data []byte) (uint64, error) {
 		switch {
 		case err == nil:
 			return ack.Sequence, nil
-		case try > 0 && wrongLast(err):
-			if seq, ok := l.landed(ctx, subj, data); ok {
-				return seq, nil
-			}
-			// An earlier try may have landed before another node's
-			// record: the outcome is unknown, never "not applied" (%v:
-			// no longer a failed check, which would say so).
-			return 0, fmt.Errorf("an earlier try may have landed, then the log moved on: %v", err)
-		case wrongLast(err) || ctx.Err() != nil || !retryable(err):
+		case wrongLast(err):
+			return l.settle(ctx, subj, expect, data, err)
+		case ctx.Err() != nil || !retryable(err):
 			return 0, err
 		}
 		if !clock.Sleep(ctx, 50*time.Millisecond) {
 			return 0, err
 		}
+	}
+}
+
+// settle decides a publish whose expected-sequence check failed with
+// failed, from the subject's first record after expect: committed records
+// never change, so whichever replica answers, that record is final.
+func (l *Log) settle(ctx context.Context, subj string, expect uint64, data []byte, failed error) (uint64, error) {
+	msg, err := retry(ctx, func(ctx context.Context) (*jetstream.RawStreamMsg, error) {
+		return l.stream.GetMsg(ctx, expect+1, jetstream.WithGetMsgSubject(subj))
+	})
+	switch {
+	case err == nil && bytes.Equal(msg.Data, data):
+		return msg.Sequence, nil // an earlier try landed
+	case err == nil:
+		return 0, failed // another record follows expect: this one was not stored, and cannot be
+	default:
+		// %v: no longer a failed check, which would say "not applied".
+		return 0, fmt.Errorf("the log's expected-sequence check failed, and what follows sequence %d could not be read (%v): the outcome is unknown: %v", expect, err, failed)
 	}
 }
 
@@ -299,16 +315,6 @@ func retryable(err error) bool {
 	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrConnectionClosed) ||
 		errors.Is(err, nats.ErrConnectionReconnecting)
-}
-
-// landed reports whether the subject's last record is data (an earlier
-// try of this publish), and its sequence.
-func (l *Log) landed(ctx context.Context, subj string, data []byte) (uint64, bool) {
-	msg, err := l.stream.GetLastMsgForSubject(ctx, subj)
-	if err != nil || !bytes.Equal(msg.Data, data) {
-		return 0, false
-	}
-	return msg.Sequence, true
 }
 
 // publishFailed turns a failed publish into the commit's error.
