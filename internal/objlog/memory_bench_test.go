@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/roost-dev/roost/internal/ids"
@@ -12,11 +14,15 @@ import (
 )
 
 // BenchmarkLogMemoryPerObject appends one commit record to each of 100,000
-// objects' subjects on an embedded JetStream (file storage, fsync always)
-// and reports the memory the server holds per object subject (heap in use,
-// after a GC, over the state before): the cost of one subject per object.
+// objects' subjects (ROOST_BENCH_OBJECTS sets another count) on an
+// embedded JetStream (file storage, fsync always) and reports the memory
+// the server holds per object subject (heap in use, after a GC, over the
+// state before): the cost of one subject per object.
 func BenchmarkLogMemoryPerObject(b *testing.B) {
-	const objects = 100_000
+	objects := 100_000
+	if n, err := strconv.Atoi(os.Getenv("ROOST_BENCH_OBJECTS")); err == nil && n > 0 {
+		objects = n
+	}
 	for b.Loop() {
 		js := startJetStream(b)
 		l, err := Open(b.Context(), Config{JS: js, Replicas: 1, Logger: slog.New(slog.DiscardHandler),
@@ -38,7 +44,7 @@ func BenchmarkLogMemoryPerObject(b *testing.B) {
 		<-js.PublishAsyncComplete()
 		after := heapInUse()
 		st, _ := l.stream.Info(context.Background())
-		b.ReportMetric(float64(after-before)/objects, "heap-B/object")
+		b.ReportMetric(float64(after-before)/float64(objects), "heap-B/object")
 		b.ReportMetric(float64(st.State.NumSubjects), "subjects")
 	}
 }
