@@ -3,56 +3,27 @@ package cluster
 import (
 	"context"
 	"log/slog"
-	"net"
-	"sync"
 	"testing"
 	"time"
-)
 
-// freeAddr returns a free loopback address.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+	"github.com/roost-dev/roost/internal/natsd/natsdtest"
+)
 
 // startNodes starts n cluster members in this process, each with its
 // embedded NATS server routed to the others; each is closed at cleanup
 // (Close is idempotent).
 func startNodes(t *testing.T, n int) []*Cluster {
 	t.Helper()
-	addrs := make([]string, n)
-	for i := range addrs {
-		addrs[i] = freeAddr(t)
-	}
-	nodes := make([]*Cluster, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { nodes[i] = startNode(t, i, addrs) })
-	}
-	wg.Wait()
-	for _, c := range nodes {
-		if c == nil {
-			t.FailNow()
-		}
-	}
-	return nodes
+	return natsdtest.Start(t, n, func(i int, addr string, join []string) (*Cluster, bool) {
+		nd := startNode(t, i, addr, join)
+		return nd, nd != nil
+	})
 }
 
-func startNode(t *testing.T, i int, addrs []string) *Cluster {
-	var join []string
-	for j, a := range addrs {
-		if j != i {
-			join = append(join, a)
-		}
-	}
+func startNode(t *testing.T, i int, addr string, join []string) *Cluster {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := Start(ctx, Config{Node: "n" + string(rune('1'+i)), Listen: addrs[i], Join: join, Advertise: "127.0.0.1:1",
+	c, err := Start(ctx, Config{Node: "n" + string(rune('1'+i)), Listen: addr, Join: join, Advertise: "127.0.0.1:1",
 		Shards: 8, Lease: time.Second, Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Error(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -13,20 +12,10 @@ import (
 
 	"github.com/roost-dev/roost/internal/errcode"
 	"github.com/roost-dev/roost/internal/natsd"
+	"github.com/roost-dev/roost/internal/natsd/natsdtest"
 )
 
 const testLease = time.Second
-
-// freeAddr returns a free loopback address.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // node is one member: its embedded NATS server and its manager.
 type node struct {
@@ -41,35 +30,17 @@ type node struct {
 // Manager on each.
 func startNodes(t *testing.T, n int) []*node {
 	t.Helper()
-	addrs := make([]string, n)
-	for i := range addrs {
-		addrs[i] = freeAddr(t)
-	}
-	nodes := make([]*node, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { nodes[i] = startNode(t, i, addrs) })
-	}
-	wg.Wait()
-	for _, nd := range nodes {
-		if nd == nil {
-			t.FailNow()
-		}
-	}
-	return nodes
+	return natsdtest.Start(t, n, func(i int, addr string, join []string) (*node, bool) {
+		nd := startNode(t, i, addr, join)
+		return nd, nd != nil
+	})
 }
 
-func startNode(t *testing.T, i int, addrs []string) *node {
-	var join []string
-	for j, a := range addrs {
-		if j != i {
-			join = append(join, a)
-		}
-	}
+func startNode(t *testing.T, i int, addr string, join []string) *node {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	log := slog.New(slog.DiscardHandler)
-	srv, err := natsd.Start(ctx, natsd.Config{Name: fmt.Sprintf("n%d", i), Dir: t.TempDir(), Cluster: addrs[i], Join: join, Logger: log})
+	srv, err := natsd.Start(ctx, natsd.Config{Name: fmt.Sprintf("n%d", i), Dir: t.TempDir(), Cluster: addr, Join: join, Logger: log})
 	if err != nil {
 		t.Error(err)
 		return nil
