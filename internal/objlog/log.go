@@ -250,14 +250,15 @@ func pageSizeOf(ch *store.Changes) int64 {
 // publish appends data to subj if its last sequence is expect, and returns
 // the record's sequence. A publish whose outcome is unknown (no answer: a
 // stream leader election, a lost connection) is sent again, within
-// Config.Timeout: the expected sequence makes that safe.
+// Config.Timeout: the expected sequence lets at most one try land.
 //
 // A failed expected-sequence check alone does not prove that the record
 // was not stored: an earlier try may have landed, and right after a
 // partition heals a stale leader may answer the check while the real one
 // stores the record. So the first record after expect decides (see
 // settle): this one (success), another one (this one can never land: the
-// check's error, "not applied"), or none to be read (outcome unknown).
+// check's error, "not applied"), or none (no try landed, or none yet:
+// publish again).
 func (l *Log) publish(subj string, expect uint64, data []byte) (uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout)
 	defer cancel()
@@ -270,11 +271,15 @@ func (l *Log) publish(subj string, expect uint64, data []byte) (uint64, error) {
 		case err == nil:
 			return ack.Sequence, nil
 		case wrongLast(err):
-			return l.settle(ctx, subj, expect, data, err)
-		case ctx.Err() != nil || !retryable(err):
+			seq, settled, serr := l.settle(ctx, subj, expect, data, err)
+			if settled {
+				return seq, serr
+			}
+			err = serr
+		case !retryable(err):
 			return 0, err
 		}
-		if !clock.Sleep(ctx, 50*time.Millisecond) {
+		if ctx.Err() != nil || !clock.Sleep(ctx, 50*time.Millisecond) {
 			return 0, err
 		}
 	}
@@ -282,19 +287,29 @@ func (l *Log) publish(subj string, expect uint64, data []byte) (uint64, error) {
 
 // settle decides a publish whose expected-sequence check failed with
 // failed, from the subject's first record after expect: committed records
-// never change, so whichever replica answers, that record is final.
-func (l *Log) settle(ctx context.Context, subj string, expect uint64, data []byte, failed error) (uint64, error) {
-	msg, err := retry(ctx, func(ctx context.Context) (*jetstream.RawStreamMsg, error) {
+// never change, so whichever replica answers, that record is final. It
+// reports whether that settled the publish; if not, err (an unknown
+// outcome, never a failed check) says why.
+//
+// The record that failed the check may still be on its way to the store
+// (the leader checks against the records it is replicating): a record
+// that cannot be read yet is looked for again, for up to a second.
+func (l *Log) settle(ctx context.Context, subj string, expect uint64, data []byte, failed error) (seq uint64, settled bool, err error) {
+	read := func(ctx context.Context) (*jetstream.RawStreamMsg, error) {
 		return l.stream.GetMsg(ctx, expect+1, jetstream.WithGetMsgSubject(subj))
-	})
+	}
+	msg, err := retry(ctx, read)
+	for try := 0; errors.Is(err, jetstream.ErrMsgNotFound) && try < 20 && clock.Sleep(ctx, 50*time.Millisecond); try++ {
+		msg, err = retry(ctx, read)
+	}
 	switch {
 	case err == nil && bytes.Equal(msg.Data, data):
-		return msg.Sequence, nil // an earlier try landed
+		return msg.Sequence, true, nil // a try landed
 	case err == nil:
-		return 0, failed // another record follows expect: this one was not stored, and cannot be
+		return 0, true, failed // another record follows expect: this one was not stored, and cannot be
 	default:
 		// %v: no longer a failed check, which would say "not applied".
-		return 0, fmt.Errorf("the log's expected-sequence check failed, and what follows sequence %d could not be read (%v): the outcome is unknown: %v", expect, err, failed)
+		return 0, false, fmt.Errorf("the log's expected-sequence check failed, and no record follows sequence %d (%v): the outcome is unknown: %v", expect, err, failed)
 	}
 }
 

@@ -9,8 +9,8 @@ import (
 // A failed expected-sequence check is settled by the record that follows
 // the expected sequence: the publish's own (an earlier try, or a stale
 // leader's answer while the real one stored it) is a success; another
-// node's means this one was not stored; none to read leaves the outcome
-// unknown, never "not applied".
+// node's means this one was not stored; none to read leaves it unsettled
+// (publish again), with an unknown outcome, never "not applied".
 func TestPublish_FailedCheckIsSettledByTheNextRecord(t *testing.T) {
 	js := startJetStream(t)
 	m := newMember(t, js, 1, 0)
@@ -29,8 +29,8 @@ func TestPublish_FailedCheckIsSettledByTheNextRecord(t *testing.T) {
 		t.Fatalf("another record after the expected sequence: %v, want the failed check", err)
 	}
 	// Nothing follows the sequence a stale answer named: unknown.
-	_, err = l.settle(t.Context(), subj, first, []byte("c"), &jetstream.APIError{ErrorCode: jetstream.JSErrCodeStreamWrongLastSequence})
-	if err == nil || wrongLast(err) {
-		t.Fatalf("nothing after the expected sequence: %v, want an unknown outcome", err)
+	_, settled, err := l.settle(t.Context(), subj, first, []byte("c"), &jetstream.APIError{ErrorCode: jetstream.JSErrCodeStreamWrongLastSequence})
+	if settled || err == nil || wrongLast(err) {
+		t.Fatalf("nothing after the expected sequence: settled %v, %v; want unsettled, an unknown outcome", settled, err)
 	}
 }
