@@ -37,15 +37,33 @@ const (
 // fails the package on a leaked goroutine.
 func TestMain(m *testing.M) { os.Exit(proc.Main(m)) }
 
+// Counters under load, killed at random moments and restarted: on one
+// server (8 rounds), and on a three-node cluster killed whole (3 rounds).
 func TestCrash_CountersSurviveKill9(t *testing.T) {
 	t.Parallel()
-	sqlite := requireSQLite3(t)
+	t.Run("single", func(t *testing.T) {
+		t.Parallel()
+		sqlite := requireSQLite3(t)
+		dir := t.TempDir()
+		tg := newSingle(t, dir)
+		names, seen := countersSurviveKill9(t, tg, 8)
+		tg.srv.term(t)
+		checked := checkFiles(t, sqlite, dir, names, seen)
+		t.Logf("counters checked in their files: %d", checked)
+	})
+	t.Run("cluster3", func(t *testing.T) {
+		t.Parallel()
+		countersSurviveKill9(t, newCluster3(t), 3)
+	})
+}
+
+// countersSurviveKill9 runs rounds of load, kill and restart on tg, checks
+// the counters after each restart, and returns their names and last values.
+func countersSurviveKill9(t *testing.T, tg target, rounds int) ([]string, []int64) {
 	const (
-		rounds   = 8
 		counters = 50
 		workers  = 16
 	)
-	dir := t.TempDir()
 	names := make([]string, counters)
 	for i := range names {
 		names[i] = "c" + strconv.Itoa(i)
@@ -54,23 +72,20 @@ func TestCrash_CountersSurviveKill9(t *testing.T) {
 	seen := make([]int64, counters) // value each counter had at the previous check
 
 	var acked, unacked, lost int64
-	srv := startServer(t, dir)
 	for round := 1; round <= rounds; round++ {
 		delay := 200*time.Millisecond + rand.N(1300*time.Millisecond)
-		a, u := loadUntilKill(t, srv, names, ledgers, workers, delay)
+		a, u := loadUntilKill(t, tg, names, ledgers, workers, delay)
 		acked += a
 		unacked += u
-		srv = startServer(t, dir)
-		lost += checkCounters(t, srv, names, ledgers, seen, round)
+		tg.restart(t)
+		lost += checkCounters(t, tg, names, ledgers, seen, round)
 		t.Logf("round %d: killed after %v; %d acknowledged, %d in flight", round, delay.Round(time.Millisecond), a, u)
 	}
-	srv.term(t)
-	checked := checkFiles(t, sqlite, dir, names, seen)
-	t.Logf("totals: rounds=%d acknowledged=%d unacknowledged=%d counters_checked=%d lost=%d",
-		rounds, acked, unacked, checked, lost)
+	t.Logf("totals: rounds=%d acknowledged=%d unacknowledged=%d lost=%d", rounds, acked, unacked, lost)
 	if acked == 0 {
 		t.Error("no increment was acknowledged: the test checked nothing")
 	}
+	return names, seen
 }
 
 func TestCrash_GracefulShutdownCommitsInFlight(t *testing.T) {
@@ -172,9 +187,9 @@ func (l *ledger) ack(v int64) {
 }
 
 // loadUntilKill runs workers incrementing random counters until delay has
-// passed, then SIGKILLs srv and waits for it. It returns the number of
+// passed, then SIGKILLs tg and waits for it. It returns the number of
 // acknowledged increments and of increments in flight at the kill.
-func loadUntilKill(t *testing.T, srv *server, names []string, ledgers []ledger, workers int, delay time.Duration) (acked, unacked int64) {
+func loadUntilKill(t *testing.T, tg target, names []string, ledgers []ledger, workers int, delay time.Duration) (acked, unacked int64) {
 	t.Helper()
 	const maxPerWorker = 1_000_000 // a bound; the kill ends the loop long before
 	var stopping atomic.Bool
@@ -191,7 +206,7 @@ func loadUntilKill(t *testing.T, srv *server, names []string, ledgers []ledger, 
 		wg.Go(func() {
 			for i := 0; i < maxPerWorker && !stopping.Load(); i++ {
 				c := rand.IntN(len(names))
-				out := increment(srv, names[c])
+				out := increment(tg.pick(), names[c])
 				switch out.kind {
 				case outAcked:
 					ledgers[c].ack(out.value)
@@ -212,21 +227,25 @@ func loadUntilKill(t *testing.T, srv *server, names []string, ledgers []ledger, 
 	}
 	<-time.After(delay)
 	stopping.Store(true)
-	srv.kill(t)
+	tail := tg.tail()
+	tg.kill(t)
 	wg.Wait()
 	if n := failures.Load(); n > 0 {
-		t.Errorf("%d increments failed while the server was up; first: %s\nstderr:\n%s", n, *firstFailure.Load(), srv.Tail())
+		t.Errorf("%d increments failed while the server was up; first: %s\nstderr:\n%s", n, *firstFailure.Load(), tail)
 	}
 	return nAcked.Load(), nUnacked.Load()
 }
 
-// checkCounters reads every counter from srv and checks it against what was
+// checkCounters reads every counter from tg and checks it against what was
 // acknowledged and what the previous check saw, which it then updates. It
 // returns the number of acknowledged increments found missing.
-func checkCounters(t *testing.T, srv *server, names []string, ledgers []ledger, seen []int64, round int) (lost int64) {
+func checkCounters(t *testing.T, tg target, names []string, ledgers []ledger, seen []int64, round int) (lost int64) {
 	t.Helper()
 	for i, name := range names {
-		v := get(t, srv, name)
+		v, err := read(tg.pick(), name)
+		if err != nil {
+			t.Fatalf("round %d: %v; output:\n%s", round, err, tg.tail())
+		}
 		l := &ledgers[i]
 		if lo := l.lowerBound(); v < lo {
 			lost += lo - v
