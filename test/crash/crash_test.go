@@ -227,11 +227,10 @@ func loadUntilKill(t *testing.T, tg target, names []string, ledgers []ledger, wo
 	}
 	<-time.After(delay)
 	stopping.Store(true)
-	tail := tg.tail()
 	tg.kill(t)
 	wg.Wait()
 	if n := failures.Load(); n > 0 {
-		t.Errorf("%d increments failed while the server was up; first: %s\nstderr:\n%s", n, *firstFailure.Load(), tail)
+		t.Errorf("%d increments failed while the server was up; first: %s\nstderr:\n%s", n, *firstFailure.Load(), tg.tail())
 	}
 	return nAcked.Load(), nUnacked.Load()
 }
