@@ -2,7 +2,6 @@ package shards
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -180,8 +179,11 @@ func (m *Manager) Close(ctx context.Context) error {
 	}
 	dctx, cancel := context.WithTimeout(context.Background(), m.cfg.Lease/3)
 	defer cancel()
-	if derr := m.members.Delete(dctx, m.cfg.Node); derr != nil && err == nil && !errors.Is(derr, context.DeadlineExceeded) {
-		err = fmt.Errorf("shards: leave: %w", derr)
+	if derr := m.members.Delete(dctx, m.cfg.Node); derr != nil {
+		// The last node of a cluster stopped one by one has no quorum left
+		// to delete its member key with; the key's heartbeat goes stale
+		// anyway, so a failed leave is no failed shutdown.
+		m.cfg.Logger.Warn("leave the members: the others see this node's heartbeat stop instead", "err", derr)
 	}
 	m.cancel()
 	m.wg.Wait()
