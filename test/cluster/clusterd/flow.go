@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/roost-dev/roost"
+	"github.com/roost-dev/roost/internal/clock"
 	"github.com/roost-dev/roost/workflow"
 )
 
@@ -70,7 +71,7 @@ func startFlow(app *roost.App, node, path string) *workflow.Engine {
 				}
 				tok, err := l.record(ctx.InstanceID(), name)
 				if err == nil && p.DelayMS > 0 {
-					time.Sleep(time.Duration(p.DelayMS) * time.Millisecond)
+					clock.Sleep(sc, time.Duration(p.DelayMS)*time.Millisecond)
 				}
 				return tok, err
 			}, retry)
