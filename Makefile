@@ -23,14 +23,16 @@ help: ## List the targets and what they do
 
 test: lint ## Lint, run all tests with -race and -shuffle, then every benchmark once
 	$(GO) test -race -count=1 -shuffle=on -timeout 45m $$($(GO) list ./... | grep -v '/test/crash\|/test/hardening\|/test/cluster')
+	@# test/gotest.sh runs the long verbose suites below and, when one fails, repeats at its end
+	@# the tests that failed or were still running when it timed out.
 	@# Alone and without -race (the attackers would take the server's CPU): the soak test
 	@# compares normal clients' p99 under attack with a quiet run's.
-	$(GO) test -count=1 -v -timeout 10m ./test/hardening
+	GO=$(GO) test/gotest.sh -count=1 -v -timeout 10m ./test/hardening
 	@# -v: the crash tests report their totals (writes acknowledged, lost, kill rounds) in their logs.
-	$(GO) test -race -count=1 -v -timeout 20m ./test/crash
+	GO=$(GO) test/gotest.sh -race -count=1 -v -timeout 20m ./test/crash
 	@# -v: the cluster tests report acknowledged and lost writes, failover times and the
 	@# linearizability checks' sizes. ROOST_CLUSTER_ROUNDS=10 for the long kill runs.
-	$(GO) test -count=1 -v -timeout 30m ./test/cluster
+	GO=$(GO) test/gotest.sh -count=1 -v -timeout 15m ./test/cluster
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
 
 lint: fmt vet staticcheck ## Check gofmt, go vet and staticcheck
