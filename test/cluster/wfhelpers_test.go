@@ -54,19 +54,28 @@ func (s *wfStatus) token(name string) string {
 
 // wfRequest sends a request to the workflow API until it gets an answer
 // other than 503 (an object moving between nodes) or no answer, for up to
-// 60 s, and returns its status and body.
+// a minute, and returns its status and body.
 func wfRequest(t *testing.T, c *cluster.Cluster, method, url, body string) (int, string) {
 	t.Helper()
-	for range 600 {
-		ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	return wfRequestBy(t, c, time.Now().Add(time.Minute), method, url, body)
+}
+
+// wfRequestBy is wfRequest with a deadline: no try starts after it, and
+// none lasts past it by more than the client's timeout.
+func wfRequestBy(t *testing.T, c *cluster.Cluster, deadline time.Time, method, url, body string) (int, string) {
+	t.Helper()
+	last := "no try"
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		code, got, err := do(ctx, c.Client(), method, url, body)
 		cancel()
 		if err == nil && code != http.StatusServiceUnavailable {
 			return code, got
 		}
-		time.Sleep(100 * time.Millisecond)
+		last = fmt.Sprintf("%d %.300s %v", code, got, err)
+		waitABit()
 	}
-	t.Fatalf("%s %s: no answer but 503 or errors for a minute", method, url)
+	t.Fatalf("%s %s: no answer but 503 or errors until %s; the last: %s", method, url, deadline.Format("15:04:05.000"), last)
 	return 0, ""
 }
 
@@ -86,7 +95,12 @@ func wfCreate(t *testing.T, c *cluster.Cluster, base, id string, p flowParams) i
 // query is added to the URL (such as "?wait=30s").
 func wfGet(t *testing.T, c *cluster.Cluster, base, id, query string) *wfStatus {
 	t.Helper()
-	code, got := wfRequest(t, c, http.MethodGet, base+"/workflows/flow/instances/"+id+query, "")
+	return wfGetBy(t, c, time.Now().Add(time.Minute), base, id, query)
+}
+
+func wfGetBy(t *testing.T, c *cluster.Cluster, deadline time.Time, base, id, query string) *wfStatus {
+	t.Helper()
+	code, got := wfRequestBy(t, c, deadline, http.MethodGet, base+"/workflows/flow/instances/"+id+query, "")
 	var st wfStatus
 	if code != http.StatusOK || json.Unmarshal([]byte(got), &st) != nil {
 		t.Fatalf("status of %s through %s: %d %s", id, base, code, got)
@@ -108,18 +122,19 @@ func wfAwaitFn(t *testing.T, c *cluster.Cluster, base, id, what string, ok func(
 	t.Helper()
 	query := ""
 	if what == "complete" || what == "terminated" {
-		query = "?wait=10s"
+		query = "?wait=5s" // under the client's timeout
 	}
+	deadline := time.Now().Add(2 * time.Minute)
 	var st *wfStatus
-	for range 1200 {
-		if st = wfGet(t, c, base, id, query); ok(st) {
+	for time.Now().Before(deadline) {
+		if st = wfGetBy(t, c, deadline, base, id, query); ok(st) {
 			return st
 		}
 		if query == "" {
 			waitABit()
 		}
 	}
-	t.Fatalf("%s through %s is %s, not %s, after 2 minutes", id, base, st.Status, what)
+	t.Fatalf("%s through %s is %s, not %s, after 2 minutes:\n%+v", id, base, st.Status, what, st)
 	return nil
 }
 

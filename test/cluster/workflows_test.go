@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/roost-dev/roost/test/internal/cluster"
 )
@@ -120,8 +121,9 @@ func controlThroughOthers(t *testing.T, c *cluster.Cluster, steps string) {
 func checkListing(t *testing.T, c *cluster.Cluster, base string, ids []string) {
 	t.Helper()
 	var got []string
-	for range 600 {
-		code, body := wfRequest(t, c, http.MethodGet, base+"/workflows/flow/instances?status=complete&limit=1000", "")
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		code, body := wfRequestBy(t, c, deadline, http.MethodGet, base+"/workflows/flow/instances?status=complete&limit=1000", "")
 		var page struct {
 			Instances []struct{ ID string } `json:"instances"`
 		}
