@@ -61,7 +61,7 @@ func RegisterWithOptions[T any](app *App, class string, newObject func(*State) (
 		Alarms: alarms, Timers: timers, Sockets: socks,
 	}
 	if ns.methods != nil {
-		c.Call = ns.serveRPC
+		c.Call, c.Methods = ns.serveRPC, describeMethods(ns.methods)
 	}
 	if err := app.n.Register(c); err != nil {
 		panic(fmt.Sprintf("roost: register %q: %v", class, err))

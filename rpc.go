@@ -117,9 +117,15 @@ type MethodHandler interface {
 	// serve decodes payload into a Req, calls the method on inst and returns
 	// the encoded Resp.
 	serve(ctx context.Context, inst any, payload []byte) ([]byte, error)
+	// types returns the types of Req and Resp.
+	types() (req, resp reflect.Type)
 }
 
 func (m *Method[T, Req, Resp]) rpcName() string { return m.name }
+
+func (m *Method[T, Req, Resp]) types() (req, resp reflect.Type) {
+	return reflect.TypeFor[Req](), reflect.TypeFor[Resp]()
+}
 
 func (m *Method[T, Req, Resp]) valid() error {
 	if m == nil || m.fn == nil {

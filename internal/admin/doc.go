@@ -19,6 +19,7 @@
 //	GET    /_roost/objects/{class}/{name}/export         the object's database, application/vnd.sqlite3
 //	PUT    /_roost/objects/{class}/{name}/import?force=1 body: a SQLite database file
 //	DELETE /_roost/objects/{class}/{name}                remove the object's data
+//	GET    /_roost/classes                               the classes, with their RPC methods' JSON Schemas (roost gen ts)
 //
 // /{class}/id/{hexid} addresses an object by ID wherever /{class}/{name}
 // does. Names and IDs follow the gateway's rules ([gateway.ParseRoute]):

@@ -50,6 +50,9 @@ const Prefix = "/_roost/"
 // objectsPath is the root of the object routes.
 const objectsPath = "/_roost/objects"
 
+// classesPath describes the registered classes and their RPC methods.
+const classesPath = "/_roost/classes"
+
 // maxQueryBody bounds a SQL request: the statement and its arguments, each
 // of which is at most the storage's value limit (2 MiB by default).
 const maxQueryBody = 16 << 20
@@ -75,6 +78,9 @@ type Config struct {
 	// Cluster, in cluster mode, serves the cluster routes; nil answers them
 	// not_found.
 	Cluster Cluster
+	// Classes returns the registered classes, sorted by name, for GET
+	// /_roost/classes. Nil answers an empty list.
+	Classes func() []Class
 }
 
 // Server is the admin API's HTTP handler; mount it at [Prefix]. It is safe
@@ -87,6 +93,7 @@ type Server struct {
 	writeStall time.Duration
 	// clusterAdmin serves the cluster routes; nil on a single node.
 	clusterAdmin Cluster
+	classes      func() []Class
 }
 
 // New returns the API's handler for cfg. It panics if cfg.Objects is nil:
@@ -96,7 +103,7 @@ func New(cfg Config) *Server {
 		panic("admin: Config.Objects is required")
 	}
 	s := &Server{objects: cfg.Objects, log: cfg.Logger, maxResult: cfg.MaxResultBytes, writeStall: cfg.WriteStall,
-		clusterAdmin: cfg.Cluster}
+		clusterAdmin: cfg.Cluster, classes: cfg.Classes}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -124,6 +131,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case strings.HasPrefix(p, objectsPath+"/"):
 		s.object(w, r, p[len(objectsPath):])
+	case p == classesPath:
+		if allowed(w, r, http.MethodGet) {
+			s.listClasses(w, r)
+		}
 	case p == clusterPath || strings.HasPrefix(p, clusterPath+"/"):
 		s.cluster(w, r, p[len(clusterPath):])
 	default:
@@ -177,6 +188,14 @@ func allowed(w http.ResponseWriter, r *http.Request, methods ...string) bool {
 	w.Header().Set("Allow", strings.Join(methods, ", "))
 	gateway.WriteError(w, errcode.New(errcode.MethodNotAllowed, "method %s not allowed here; use %s", r.Method, strings.Join(methods, " or ")))
 	return false
+}
+
+func (s *Server) listClasses(w http.ResponseWriter, r *http.Request) {
+	list := ClassList{Classes: []Class{}}
+	if s.classes != nil {
+		list.Classes = append(list.Classes, s.classes()...)
+	}
+	s.answer(w, r, list, nil)
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {

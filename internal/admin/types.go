@@ -330,3 +330,23 @@ func (r *QueryResult) UnmarshalJSON(b []byte) error {
 	*r = QueryResult(w)
 	return nil
 }
+
+// Class is a registered class as GET /_roost/classes describes it: its
+// name and its RPC methods.
+type Class struct {
+	Name    string   `json:"name"`
+	Methods []Method `json:"methods"`
+}
+
+// Method is an RPC method: its name and the JSON Schemas (draft 2020-12)
+// of its request and its response, derived from their Go types.
+type Method struct {
+	Name     string          `json:"name"`
+	Request  json.RawMessage `json:"request"`
+	Response json.RawMessage `json:"response"`
+}
+
+// ClassList is the answer of GET /_roost/classes, sorted by name.
+type ClassList struct {
+	Classes []Class `json:"classes"`
+}

@@ -20,6 +20,13 @@
 // with the query unchanged and the header X-Roost-Object-Id set to its ID.
 // [ParseRoute] has the exact rules.
 //
+// A class with RPC methods takes calls over HTTP under [RPCPrefix]:
+//
+//	POST /{class}/{name}/rpc/{method}   the body is the method's JSON request; 200 answers its JSON response
+//
+// (and /{class}/id/{hexid}/rpc/{method}). Errors have the same codes and
+// statuses as the method's Go callers see; the body limit is the same.
+//
 // No path is ever rewritten into another: a path with a "." or ".." segment
 // gets 400 bad_request on every route ([CheckPath]), and so does a path with
 // an empty segment (//) that a mounted handler matches, which http.ServeMux

@@ -30,6 +30,12 @@ type Objects interface {
 	// complete (the output gate already held it until the object's writes were durable).
 	// name is the object's name, "" when it was addressed by ID.
 	Fetch(ctx context.Context, class string, id ids.ID, name string, req *http.Request) (*http.Response, error)
+	// HasMethods reports whether the class registered RPC methods: its
+	// objects' paths under [RPCPrefix] are then RPC calls.
+	HasMethods(class string) bool
+	// Call calls the RPC method on the object with its JSON request and
+	// returns its JSON response once the call's writes are durable.
+	Call(ctx context.Context, class string, id ids.ID, name, method string, payload []byte) ([]byte, error)
 }
 
 // Config configures a [Gateway]. The zero value of each optional field means
@@ -134,6 +140,10 @@ func (g *Gateway) serveObject(w http.ResponseWriter, r *http.Request) {
 	}
 	if !g.objects.HasClass(rt.Class) {
 		WriteError(w, errcode.New(errcode.UnknownClass, "unknown class %s: no class of that name is registered", quote(rt.Class)))
+		return
+	}
+	if method, ok := rpcMethod(rt.Rest); ok && g.objects.HasMethods(rt.Class) {
+		g.serveRPC(w, r, rt, method)
 		return
 	}
 	body, err := g.readBody(w, r)

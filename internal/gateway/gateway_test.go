@@ -46,6 +46,14 @@ type call struct {
 
 func (o *objects) HasClass(class string) bool { return class == "counter" }
 
+// HasMethods: the fake's classes have no RPC methods (RPC over HTTP is
+// tested with real objects in the root package).
+func (o *objects) HasMethods(string) bool { return false }
+
+func (o *objects) Call(context.Context, string, ids.ID, string, string, []byte) ([]byte, error) {
+	return nil, errors.New("the fake has no RPC methods")
+}
+
 func (o *objects) Fetch(ctx context.Context, class string, id ids.ID, _ string, req *http.Request) (*http.Response, error) {
 	body, err := io.ReadAll(req.Body)
 	if err != nil {

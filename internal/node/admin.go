@@ -29,7 +29,7 @@ func (n *Node) Admin() *Admin { return &Admin{n: n} }
 func (n *Node) AdminHandler(token string) http.Handler {
 	lim := n.cfg.Admin
 	cfg := admin.Config{Objects: n.Admin(), Token: token, Logger: n.log,
-		MaxResultBytes: lim.SQLMaxBytes, WriteStall: max(lim.SQLTimeout, 0)}
+		MaxResultBytes: lim.SQLMaxBytes, WriteStall: max(lim.SQLTimeout, 0), Classes: n.classInfos}
 	if n.cluster == nil {
 		return admin.New(cfg)
 	}

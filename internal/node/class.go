@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 
+	"github.com/roost-dev/roost/internal/admin"
 	"github.com/roost-dev/roost/internal/errcode"
 	"github.com/roost-dev/roost/internal/runtime"
 )
@@ -26,7 +29,13 @@ type Class struct {
 	// Call runs the RPC method named method on inst with its JSON request
 	// and returns its JSON response. Nil: the class has no methods.
 	Call func(ctx context.Context, inst any, method string, payload []byte) ([]byte, error)
+	// Methods describes the RPC methods for the admin API, sorted by name.
+	Methods []MethodInfo
 }
+
+// MethodInfo describes an RPC method: its name and the JSON Schemas of its
+// request and response.
+type MethodInfo = admin.Method
 
 // Handlers reach the user's code in an instance: the root package
 // implements them with its handler interfaces (roost.FetchHandler,
@@ -60,6 +69,18 @@ func (n *Node) Register(c *Class) error {
 	n.classes.Store(c.Name, c)
 	n.unpark(c.Name)
 	return nil
+}
+
+// classInfos describes the registered classes, sorted by name.
+func (n *Node) classInfos() []admin.Class {
+	var out []admin.Class
+	n.classes.Range(func(_, v any) bool {
+		c := v.(*Class)
+		out = append(out, admin.Class{Name: c.Name, Methods: append([]MethodInfo{}, c.Methods...)})
+		return true
+	})
+	slices.SortFunc(out, func(a, b admin.Class) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // HasClass reports whether a class of that name is registered.

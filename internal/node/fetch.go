@@ -79,6 +79,15 @@ func (g gatewayObjects) Fetch(ctx context.Context, class string, id ids.ID, name
 	return g.n.Fetch(ctx, Ref{Class: class, ID: id, Name: name}, req)
 }
 
+func (g gatewayObjects) HasMethods(class string) bool {
+	c, ok := g.n.class(class)
+	return ok && c.Call != nil
+}
+
+func (g gatewayObjects) Call(ctx context.Context, class string, id ids.ID, name, method string, payload []byte) ([]byte, error) {
+	return g.n.Call(ctx, Ref{Class: class, ID: id, Name: name}, method, payload)
+}
+
 // recorder is the ResponseWriter handed to objects: it buffers everything.
 type recorder struct {
 	header http.Header
