@@ -37,6 +37,20 @@ func TestCluster_AnyNodeServesAnyObject(t *testing.T) {
 			t.Fatalf("call %d answered %s, want %d", i, got, i+1)
 		}
 	}
+	// RPC over HTTP through any node, the counter on one of them; errors
+	// keep their codes.
+	for i := range 6 {
+		got := must(t, hc, http.MethodPost, urls[i%3]+"/ctr/over-http/rpc/Add", `{"N":2}`)
+		if want := fmt.Sprintf(`{"Value":%d}`, 2*(i+1)); got != want {
+			t.Fatalf("POST %s/ctr/over-http/rpc/Add = %s, want %s", urls[i%3], got, want)
+		}
+	}
+	for _, u := range urls {
+		status, body, err := do(t.Context(), hc, http.MethodPost, u+"/ctr/over-http/rpc/Nope", `{}`)
+		if err != nil || status != http.StatusNotFound || !strings.Contains(body, "unknown_method") {
+			t.Fatalf("POST %s/ctr/over-http/rpc/Nope: %d %q %v, want 404 unknown_method", u, status, body, err)
+		}
+	}
 }
 
 func TestCluster_StampedeConstructsOnce(t *testing.T) {
