@@ -57,7 +57,7 @@ ROOST_ADMIN_TOKEN.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newBenchCmd(), newObjectsCmd(), newWorkflowsCmd(), newClusterCmd())
+	root.AddCommand(newServeCmd(), newBenchCmd(), newObjectsCmd(), newWorkflowsCmd(), newClusterCmd(), newGenCmd())
 	return root
 }
 

@@ -3,6 +3,11 @@
 //
 //	POST /counter/{name}/increment  → {"value":N}  (one durable SQL write)
 //	GET  /counter/{name}            → {"value":N}
+//
+// and the RPC methods [Add] and [Get], from Go or over HTTP:
+//
+//	POST /counter/{name}/rpc/add {"by":N} → {"value":N}
+//	POST /counter/{name}/rpc/get          → {"value":N}
 package counter
 
 import (
@@ -32,9 +37,53 @@ func New(st *roost.State) (*Counter, error) {
 	return &Counter{st: st}, nil
 }
 
-// Register registers the class under name on app.
+// Register registers the class under name on app, with its methods.
 func Register(app *roost.App, name string) *roost.Namespace {
-	return roost.Register(app, name, New)
+	return roost.RegisterWithOptions(app, name, New, &roost.ClassOptions{Methods: []roost.MethodHandler{Add, Get}})
+}
+
+// Add adds to the counter and answers its new value; Get answers it.
+var (
+	Add = roost.NewMethod("add", (*Counter).Add)
+	Get = roost.NewMethod("get", (*Counter).Get)
+)
+
+// AddRequest is the argument of [Add].
+type AddRequest struct {
+	By int64 `json:"by"`
+}
+
+// Value is a counter's value.
+type Value struct {
+	Value int64 `json:"value"`
+}
+
+// Add adds req.By (which may be negative) in one durable SQL write.
+func (c *Counter) Add(ctx context.Context, req AddRequest) (Value, error) {
+	v, err := c.add(ctx, req.By)
+	return Value{v}, err
+}
+
+// Get answers the counter's value: 0 before its first write.
+func (c *Counter) Get(ctx context.Context, _ struct{}) (Value, error) {
+	v, err := c.value(ctx)
+	return Value{v}, err
+}
+
+func (c *Counter) add(ctx context.Context, by int64) (int64, error) {
+	var v int64
+	err := c.st.Storage().QueryRow(ctx, `INSERT INTO counter (id, value) VALUES (1, ?)
+		ON CONFLICT (id) DO UPDATE SET value = value + excluded.value RETURNING value`, by).Scan(&v)
+	return v, err
+}
+
+func (c *Counter) value(ctx context.Context) (int64, error) {
+	var v int64
+	err := c.st.Storage().QueryRow(ctx, `SELECT value FROM counter WHERE id = 1`).Scan(&v)
+	if errors.Is(err, roost.ErrNoRows) {
+		return 0, nil
+	}
+	return v, err
 }
 
 // Fetch serves the counter's routes.
@@ -42,17 +91,14 @@ func (c *Counter) Fetch(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	switch {
 	case r.URL.Path == "/increment" && r.Method == http.MethodPost:
-		var v int64
-		err := c.st.Storage().QueryRow(ctx, `INSERT INTO counter (id, value) VALUES (1, 1)
-			ON CONFLICT (id) DO UPDATE SET value = value + 1 RETURNING value`).Scan(&v)
+		v, err := c.add(ctx, 1)
 		if err != nil {
 			return err
 		}
 		return writeValue(w, v)
 	case r.URL.Path == "/" && r.Method == http.MethodGet:
-		var v int64
-		err := c.st.Storage().QueryRow(ctx, `SELECT value FROM counter WHERE id = 1`).Scan(&v)
-		if err != nil && !errors.Is(err, roost.ErrNoRows) {
+		v, err := c.value(ctx)
+		if err != nil {
 			return err
 		}
 		return writeValue(w, v)

@@ -122,3 +122,31 @@ func TestCounter_KeepsItsValueAcrossARestart(t *testing.T) {
 		t.Fatalf("increment after a restart: %d %s, want {\"value\":3}", res.status, res.body)
 	}
 }
+
+// The RPC methods, from Go and over HTTP, see and change the value the
+// HTTP routes do.
+func TestCounter_RPC(t *testing.T) {
+	var ns *roost.Namespace
+	env := roosttest.New(t, func(app *roost.App, env *roosttest.Env) { ns = counter.Register(app, "counter") })
+	stub := ns.GetByName("r")
+	if v, err := counter.Add.Call(t.Context(), stub, counter.AddRequest{By: 5}); err != nil || v.Value != 5 {
+		t.Fatalf("Add(5) = %+v, %v; want 5", v, err)
+	}
+	if res := do(t, env, http.MethodPost, "/counter/r/increment"); !strings.Contains(res.body, `"value":6`) {
+		t.Fatalf("POST /increment after Add(5): %q, want 6", res.body)
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, env.URL()+"/counter/r/rpc/add", strings.NewReader(`{"by":-2}`))
+	resp, err := env.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v counter.Value
+	err = json.NewDecoder(resp.Body).Decode(&v)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || v.Value != 4 {
+		t.Fatalf("POST /counter/r/rpc/add {by:-2}: %d %+v %v, want 4", resp.StatusCode, v, err)
+	}
+	if v, err := counter.Get.Call(t.Context(), stub, struct{}{}); err != nil || v.Value != 4 {
+		t.Fatalf("Get = %+v, %v; want 4", v, err)
+	}
+}

@@ -181,6 +181,13 @@ func set(q url.Values, k, v string) {
 	}
 }
 
+// Classes returns the server's classes and their RPC methods.
+func (c *Client) Classes(ctx context.Context) ([]Class, error) {
+	var list ClassList
+	err := c.getJSON(ctx, classesPath, nil, &list)
+	return list.Classes, err
+}
+
 func (c *Client) getJSON(ctx context.Context, path string, q url.Values, v any) error {
 	resp, err := c.do(ctx, http.MethodGet, path, q, nil, "")
 	if err != nil {
