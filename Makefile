@@ -33,6 +33,8 @@ test: lint ## Lint, run all tests with -race and -shuffle, then every benchmark 
 	@# -v: the cluster tests report acknowledged and lost writes, failover times and the
 	@# linearizability checks' sizes. ROOST_CLUSTER_ROUNDS=10 for the long kill runs.
 	GO=$(GO) test/gotest.sh -count=1 -v -timeout 15m ./test/cluster
+	@# The TypeScript client's tests (node --test) against real roost servers they start.
+	cd clients/ts && npm ci --no-audit --no-fund && npm test
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
 
 lint: fmt vet staticcheck ## Check gofmt, go vet and staticcheck
