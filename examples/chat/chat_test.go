@@ -286,7 +286,8 @@ func TestChat_ServesThePage(t *testing.T) {
 		path, contentType, contains string
 	}{
 		{"/", "text/html", `id="join-form"`},
-		{"/static/chat.js", "javascript", "WebSocket"},
+		{"/static/chat.js", "javascript", "RoostClient"},
+		{"/static/roost-client/socket.js", "javascript", "class RoostSocket"},
 		{"/static/chat.css", "text/css", "#messages"},
 	} {
 		resp, err := env.Client().Get(env.URL() + tc.path) // Env.HTTP without the header

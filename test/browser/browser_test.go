@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"os/exec"
 	"sync"
@@ -79,12 +80,43 @@ func TestChat_TwoBrowsersChatAcrossReloadAndHibernation(t *testing.T) {
 	bob.waitError("")
 }
 
+// After a server restart the page connects again by itself, and shows the
+// room as it is then: its history, and only the people still there.
+func TestChat_PageReconnectsAfterARestart(t *testing.T) {
+	t.Parallel()
+	srv := startChat(t)
+	browser := newBrowser(t)
+	alice := newTab(t, browser, "alice")
+	bob := newTab(t, browser, "bob")
+	alice.open(srv.url)
+	alice.join("lobby")
+	bob.open(srv.url)
+	bob.join("lobby")
+	alice.send("before the restart")
+	alice.waitPeople("alice", "bob")
+	bob.waitMessages("alice: before the restart")
+
+	srv.stop()
+	alice.waitStatus("reconnecting")
+	bob.do("leave", chromedp.Navigate("about:blank")) // bob leaves while the server is down
+	srv.start()
+
+	alice.waitStatus("connected")
+	alice.waitPeople("alice")
+	alice.waitMessages("alice: before the restart")
+	alice.send("after the restart")
+	alice.waitMessages("alice: before the restart", "alice: after the restart")
+	alice.waitError("")
+}
+
 // chatServer is an App with the chat demo, served over HTTP on loopback.
 type chatServer struct {
 	t   testing.TB
-	app *roost.App
+	dir string
 	vc  *clock.Virtual
 	url string
+	app *roost.App
+	srv *httptest.Server
 }
 
 // startChat opens an App on a temporary directory with a virtual clock,
@@ -92,27 +124,60 @@ type chatServer struct {
 // on cleanup.
 func startChat(t testing.TB) *chatServer {
 	t.Helper()
-	vc := clock.NewVirtual(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := &chatServer{t: t, dir: t.TempDir(), vc: clock.NewVirtual(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))}
+	s.serve(nil)
+	return s
+}
+
+// serve opens the app on the server's directory and serves it on ln (a new
+// loopback port if nil).
+func (s *chatServer) serve(ln net.Listener) {
+	s.t.Helper()
 	app, err := roost.Open(context.Background(), roost.Config{
-		Dir:         t.TempDir(),
-		Clock:       vc,
+		Dir:         s.dir,
+		Clock:       s.vc,
 		IdleTimeout: idleTimeout,
 		Logger:      slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
-		t.Fatalf("roost.Open: %v", err)
+		s.t.Fatalf("roost.Open: %v", err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-		defer cancel()
-		if err := app.Close(ctx); err != nil {
-			t.Errorf("close app: %v", err)
-		}
-	})
+	s.t.Cleanup(func() { s.closeApp(app) })
 	chat.Register(app)
-	srv := httptest.NewServer(app.Handler()) // listens on 127.0.0.1
-	t.Cleanup(srv.Close)
-	return &chatServer{t: t, app: app, vc: vc, url: srv.URL}
+	srv := httptest.NewUnstartedServer(app.Handler())
+	if ln != nil {
+		srv.Listener.Close()
+		srv.Listener = ln
+	}
+	srv.Start() // listens on 127.0.0.1
+	s.t.Cleanup(srv.Close)
+	s.app, s.srv, s.url = app, srv, srv.URL
+}
+
+func (s *chatServer) closeApp(app *roost.App) {
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if err := app.Close(ctx); err != nil {
+		s.t.Errorf("close app: %v", err)
+	}
+}
+
+// stop stops the server as a restart does: the app closes (its sockets
+// get 1001, going away), then the HTTP server.
+func (s *chatServer) stop() {
+	s.t.Helper()
+	s.closeApp(s.app)
+	s.srv.Close()
+}
+
+// start serves again on the same data directory and address.
+func (s *chatServer) start() {
+	s.t.Helper()
+	ln, err := net.Listen("tcp", s.srv.Listener.Addr().String())
+	if err != nil {
+		s.t.Fatalf("listen on the address again: %v", err)
+	}
+	s.serve(ln)
 }
 
 // hibernate makes every object (the room and the rate limiters) leave memory:

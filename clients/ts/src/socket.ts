@@ -147,6 +147,19 @@ export class RoostSocket extends EventTarget {
   }
 
   /**
+   * How many attempts in a row may fail before the socket gives up (the
+   * option `maxRetries`); a page may allow few before its first connection
+   * and raise it once it is in.
+   */
+  get maxRetries(): number {
+    return this.#opts.maxRetries;
+  }
+
+  set maxRetries(n: number) {
+    this.#opts.maxRetries = n;
+  }
+
+  /**
    * Sends data now if the socket is open, or else when it opens. Throws
    * `socket_closed` after {@link close}, and `buffer_full` when the waiting
    * messages would pass `maxBufferedBytes`.

@@ -1,15 +1,24 @@
-// The chat page: join a room, then send and show messages over one
-// WebSocket. User text is only ever set with textContent.
-"use strict";
+// The chat page: join a room, then send and show messages over one socket
+// of Roost's TypeScript client (a copy of clients/ts's build), which
+// connects again by itself after a server restart or a network failure and
+// sends what was written meanwhile once it is back. The room answers every
+// new connection with its history and the people present, so the page is
+// current again after each one. User text is only ever set with
+// textContent.
+import { RoostClient } from "./roost-client/index.js";
 
 const $ = (id) => document.getElementById(id);
+const client = new RoostClient(location.origin);
 let socket = null;
 let me = "";
 
-function setStatus(connected) {
-  $("status").textContent = connected ? "connected" : "disconnected";
-  $("status").classList.toggle("on", connected);
-  $("send").disabled = !connected;
+// setStatus shows the socket's state: connected, reconnecting (messages
+// wait and go out when it is back) or disconnected (for good).
+function setStatus(state) {
+  const text = { open: "connected", connecting: "connecting", reconnecting: "reconnecting" }[state] ?? "disconnected";
+  $("status").textContent = text;
+  $("status").classList.toggle("on", state === "open");
+  $("send").disabled = state === "closed";
 }
 
 function showError(text) {
@@ -68,21 +77,21 @@ function onFrame(ev) {
 
 function join(room, name) {
   me = name;
-  const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const url = proto + "//" + location.host + "/chatroom/" + encodeURIComponent(room) +
-    "?name=" + encodeURIComponent(name);
   let opened = false;
-  socket = new WebSocket(url);
-  socket.onopen = () => {
+  // Joining fails for good after five failed attempts in a row; once in,
+  // the page keeps trying as long as it is open.
+  socket = client.object("chatroom", room).socket("/?name=" + encodeURIComponent(name), { maxRetries: 5 });
+  socket.addEventListener("state", (ev) => setStatus(ev.detail));
+  socket.addEventListener("open", () => {
+    if (!opened) $("text").focus();
     opened = true;
-    setStatus(true);
-    $("text").focus();
-  };
-  socket.onmessage = onFrame;
-  socket.onclose = () => {
-    setStatus(false);
-    if (!opened) showError("Could not join the room.");
-  };
+    socket.maxRetries = Infinity;
+  });
+  socket.addEventListener("message", onFrame);
+  socket.addEventListener("error", () => {
+    showError(opened ? "Lost the connection to the room." : "Could not join the room.");
+  });
+  setStatus(socket.state);
   $("room-name").textContent = room;
   $("join-form").hidden = true;
   $("chat").hidden = false;
@@ -108,10 +117,15 @@ $("join-form").addEventListener("submit", (ev) => {
 $("message-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const text = $("text").value.trim();
-  if (text === "" || !socket || socket.readyState !== WebSocket.OPEN) return;
+  if (text === "" || !socket || socket.state === "closed") return;
   showError("");
-  socket.send(JSON.stringify({ type: "message", text: text }));
+  try {
+    socket.send(JSON.stringify({ type: "message", text: text }));
+  } catch (err) {
+    showError(err.message); // too much waits for the connection
+    return;
+  }
   $("text").value = "";
 });
 
-setStatus(false);
+setStatus("closed");
