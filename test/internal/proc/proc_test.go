@@ -105,8 +105,15 @@ func TestProcess_RestartAppendsToTheSameLog(t *testing.T) {
 	proc.Start(t, spec).Kill(t)
 	p := proc.Start(t, spec)
 	p.Term(t)
-	if n := strings.Count(p.Log(t), "msg=listening"); n != 2 {
-		t.Errorf("the log holds %d listening lines, want 2 (one per run)", n)
+	whole, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(whole), "msg=listening"); n != 2 {
+		t.Errorf("the log file holds %d listening lines, want 2 (one per run)", n)
+	}
+	if n := strings.Count(p.Log(t), "msg=listening"); n != 1 {
+		t.Errorf("the second run's Log holds %d listening lines, want 1 (its own part of the file)", n)
 	}
 }
 

@@ -41,6 +41,7 @@ type Process struct {
 	cmd       *exec.Cmd
 	name      string // the binary's base name, for messages
 	logPath   string
+	logStart  int64 // where this run's output begins in the log file
 	out       *output
 	addr      string        // from the listening line; set before listening closes
 	listening chan struct{} // closed at the first "listening" line
@@ -95,6 +96,9 @@ func (p *Process) start() error {
 	f, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("open process log: %w", err)
+	}
+	if fi, err := f.Stat(); err == nil {
+		p.logStart = fi.Size() // a log shared by the runs of a restarted node
 	}
 	p.out = &output{file: f}
 	r, w, err := os.Pipe()
@@ -216,26 +220,36 @@ func (p *Process) Tail() string { return p.out.String() }
 // LogPath returns the path of the file holding the whole output.
 func (p *Process) LogPath() string { return p.logPath }
 
-// Log returns the whole output so far, failing the test if the log file
-// cannot be read.
+// Log returns the process's whole output so far (in a log file that
+// several runs append to, this run's part), failing the test if the log
+// file cannot be read.
 func (p *Process) Log(t testing.TB) string {
 	t.Helper()
-	b, err := os.ReadFile(p.logPath)
+	b, err := p.readLog()
 	if err != nil {
 		t.Fatalf("read the log of %s: %v", p, err)
 	}
 	return string(b)
 }
 
-// Output returns the whole output so far, or a line saying why the log
-// file could not be read: for searches and messages where failing the test
-// is not wanted.
+// Output returns the process's whole output so far (as Log), or a line
+// saying why the log file could not be read: for searches and messages
+// where failing the test is not wanted.
 func (p *Process) Output() string {
-	b, err := os.ReadFile(p.logPath)
+	b, err := p.readLog()
 	if err != nil {
 		return fmt.Sprintf("(read the log of %s: %v)\n", p, err)
 	}
 	return string(b)
+}
+
+// readLog reads this run's part of the log file.
+func (p *Process) readLog() ([]byte, error) {
+	b, err := os.ReadFile(p.logPath)
+	if err != nil {
+		return nil, err
+	}
+	return b[min(p.logStart, int64(len(b))):], nil
 }
 
 // Exited returns a channel closed once the process has exited and its
