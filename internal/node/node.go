@@ -158,7 +158,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, metrics: metrics.New(), tracer: cfg.Tracer, handlers: cfg.Handlers,
 		work: newWork(), parked: map[string][]scheduler.Key{}, draining: make(chan struct{})}
-	n.wakes = &wakes{indexed: map[catalog.Key]time.Time{}}
+	n.wakes = &wakes{indexed: map[catalog.Key]indexedAt{}}
 	scfg := store.Config{
 		Dir: cfg.Dir, Synchronous: cfg.Sync, MaxKeySize: cfg.MaxKeySize, MaxValueSize: cfg.MaxValueSize,
 		MaxDatabaseSize: cfg.MaxDatabaseSize, Faults: cfg.Faults, Timers: n.wakes,

@@ -23,8 +23,29 @@ type wakes struct {
 
 	mu sync.Mutex
 	// indexed is, per object, a time at or before its earliest timer that
-	// the catalog holds durably (or will, for times only ever raised).
-	indexed map[catalog.Key]time.Time
+	// the catalog holds durably (or will, for times only ever raised); in
+	// cluster mode, that the cluster's wake index holds, as this node wrote
+	// it while it owned the object's shard at epoch.
+	indexed map[catalog.Key]indexedAt
+}
+
+// indexedAt is an entry of wakes.indexed. epoch is 0 on a single node.
+type indexedAt struct {
+	at    time.Time
+	epoch uint64
+}
+
+// epoch returns the epoch of the lease under which this node owns the
+// object's shard: 0 on a single node, or if it does not own it (a cluster's
+// epochs start at 1). An entry of indexed written under another epoch says
+// nothing of the cluster's index now: other owners came between, and may
+// have cleared or raised the object's wake.
+func (w *wakes) epoch(class string, id ids.ID) uint64 {
+	if w.cluster == nil {
+		return 0
+	}
+	epoch, _ := w.cluster.Local(class, id)
+	return epoch
 }
 
 // Prepare makes an earlier wake durable before the commit that needs it.
@@ -36,10 +57,11 @@ func (w *wakes) Prepare(class string, id ids.ID, next time.Time, created bool) e
 		return nil
 	}
 	k := catalog.Key{Class: class, ID: id}
+	epoch := w.epoch(class, id)
 	w.mu.Lock()
-	at, ok := w.indexed[k]
+	e, ok := w.indexed[k]
 	w.mu.Unlock()
-	if ok && !at.After(next) {
+	if ok && e.epoch == epoch && !e.at.After(next) {
 		return nil
 	}
 	set := w.cat.SetWake
@@ -55,23 +77,27 @@ func (w *wakes) Prepare(class string, id ids.ID, next time.Time, created bool) e
 		return err
 	}
 	w.mu.Lock()
-	w.indexed[k] = next
+	w.indexed[k] = indexedAt{next, epoch}
 	w.mu.Unlock()
 	return nil
 }
 
-// Committed records an object's timers after a commit changed them.
+// Committed records an object's timers after a commit changed them. In
+// cluster mode only Prepare records what the cluster's index holds: a
+// later time leaves its entry (still at or before the earliest timer), and
+// an object left without timers has its wake cleared there, whichever node
+// wrote it.
 func (w *wakes) Committed(class string, id ids.ID, next time.Time, count int) {
 	k := catalog.Key{Class: class, ID: id}
 	w.mu.Lock()
-	if next.IsZero() {
-		_, had := w.indexed[k]
+	switch {
+	case next.IsZero():
 		delete(w.indexed, k)
-		if had && w.cluster != nil {
+		if w.cluster != nil {
 			defer w.cluster.ClearWake(class, id)
 		}
-	} else {
-		w.indexed[k] = next
+	case w.cluster == nil:
+		w.indexed[k] = indexedAt{at: next}
 	}
 	w.mu.Unlock()
 	w.cat.Update(catalog.Update{Key: k, Wake: &catalog.Wake{At: next, Timers: count}})
@@ -82,7 +108,7 @@ func (w *wakes) Committed(class string, id ids.ID, next time.Time, count int) {
 func (w *wakes) load(ctx context.Context) (int, error) {
 	n := 0
 	err := w.cat.Wakes(ctx, func(k catalog.Key, at time.Time) error {
-		w.indexed[k] = at
+		w.indexed[k] = indexedAt{at: at}
 		w.sched.Set(scheduler.Key{Class: k.Class, ID: k.ID}, at)
 		n++
 		return nil

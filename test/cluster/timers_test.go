@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/roost-dev/roost/test/internal/cluster"
 )
 
 // fire is one line of clusterd's --fires log.
@@ -93,4 +95,90 @@ func waitFires(t *testing.T, path string, want map[string]map[string]bool) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("%d fires never ran within 60 s: %v", len(missing), missing)
+}
+
+// A node that owned an object's shard before, and wrote the object's wake
+// then, must write the wake of a timer set when the shard comes back to it:
+// the owners in between may have cleared it (here: fired the object's last
+// timer). Otherwise the timer lives only in that node's memory, and is lost
+// when the node dies before it is due.
+func TestCluster_TimerSetWhenAShardCameBackSurvivesAKill(t *testing.T) {
+	fires := filepath.Join(t.TempDir(), "fires.log")
+	c := start(t, 3, "--fires", fires)
+	n1 := c.Nodes[0]
+	name := ""
+	for i := 0; i < 100 && name == ""; i++ { // a ticker that n1 owns
+		if owner := must(t, c.Client(), http.MethodGet, n1.URL+"/ticker/"+objName("back", i), ""); owner == n1.Name {
+			name = objName("back", i)
+		}
+	}
+	if name == "" {
+		t.Fatal("n1 owns none of 100 tickers")
+	}
+	arm := func(via *cluster.Node, at int64) string {
+		body, _ := json.Marshal(map[string]any{"name": name, "alarm": at})
+		return must(t, c.Client(), http.MethodPost, via.URL+"/ticker/"+name, string(body))
+	}
+	ownerIs := func(want string) {
+		deadline := time.Now().Add(30 * time.Second)
+		for must(t, c.Client(), http.MethodGet, c.Nodes[2].URL+"/ticker/"+name, "") != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not move to %s within 30s", name, want)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	alarm := func(at int64) map[string]map[string]bool {
+		return map[string]map[string]bool{name: {fmt.Sprintf("alarm@%d", at): true}}
+	}
+	// n1 dies; b, one of the others, takes the shard over and writes the
+	// wake of an alarm, which n1 replaces before it is due.
+	n1.Kill(t)
+	b := must(t, c.Client(), http.MethodGet, c.Nodes[2].URL+"/ticker/"+name, "")
+	var bNode *cluster.Node
+	for _, n := range c.Nodes {
+		if n.Name == b {
+			bNode = n
+		}
+	}
+	first := time.Now().Add(5 * time.Second).UnixMilli()
+	arm(bNode, first)
+	// n1 comes back and gets the shard back; it replaces the alarm with
+	// one that fires at once, the object's last timer: its wake is cleared.
+	n1.Start(t)
+	n1.WaitReady(t)
+	ownerIs(n1.Name)
+	soon := time.Now().Add(time.Second).UnixMilli()
+	arm(n1, soon)
+	waitFires(t, fires, alarm(soon))
+	// n1 dies again, b takes the shard again (which of the others does
+	// is a race: n1 comes back and dies until b wins it), and sets an
+	// alarm: b must write its wake, though it wrote one before.
+	for try := 1; ; try++ {
+		n1.Kill(t)
+		owner := ""
+		deadline := time.Now().Add(30 * time.Second)
+		for owner == "" || owner == n1.Name {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not move from n1 within 30s", name)
+			}
+			time.Sleep(100 * time.Millisecond)
+			owner = must(t, c.Client(), http.MethodGet, c.Nodes[2].URL+"/ticker/"+name, "")
+		}
+		if owner == b {
+			break
+		}
+		if try == 5 {
+			t.Fatalf("%s went to %s, not %s, %d times", name, owner, b, try)
+		}
+		n1.Start(t)
+		n1.WaitReady(t)
+		ownerIs(n1.Name)
+	}
+	later := max(time.Now().Add(8*time.Second).UnixMilli(), first+1) // not before what b wrote
+	arm(bNode, later)
+	n1.Start(t) // a quorum without b
+	n1.WaitReady(t)
+	bNode.Kill(t)
+	waitFires(t, fires, alarm(later))
 }
