@@ -121,7 +121,7 @@ func (n *Node) fireOne(ctx context.Context, k scheduler.Key, r *fireRound) (res 
 			// constructing the object.
 			next, count, err := db.NextTimer(ctx)
 			if err == nil {
-				n.wakes.Committed(k.Class, k.ID, next, count)
+				n.wakes.Found(k.Class, k.ID, next, count)
 			}
 			return false, err
 		},

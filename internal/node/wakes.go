@@ -104,6 +104,21 @@ func (w *wakes) Committed(class string, id ids.ID, next time.Time, count int) {
 	w.sched.Set(scheduler.Key{Class: class, ID: id}, next)
 }
 
+// Found records an object's next wake as an early wake found it, without a
+// commit: on a single node as Committed does. In cluster mode the cluster's
+// index is left as it is: this node may have lost the object's shard since
+// the wake began, and its owner's entry must stand (an entry left for an
+// object without timers only makes its next owner look for due timers once).
+func (w *wakes) Found(class string, id ids.ID, next time.Time, count int) {
+	if w.cluster == nil {
+		w.Committed(class, id, next, count)
+		return
+	}
+	k := catalog.Key{Class: class, ID: id}
+	w.cat.Update(catalog.Update{Key: k, Wake: &catalog.Wake{At: next, Timers: count}})
+	w.sched.Set(scheduler.Key{Class: class, ID: id}, next)
+}
+
 // load fills the index from the catalog at startup.
 func (w *wakes) load(ctx context.Context) (int, error) {
 	n := 0
