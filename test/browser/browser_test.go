@@ -41,15 +41,7 @@ func TestMain(m *testing.M) {
 
 func TestChat_TwoBrowsersChatAcrossReloadAndHibernation(t *testing.T) {
 	t.Parallel()
-	srv := startChat(t)
-	browser := newBrowser(t)
-	alice := newTab(t, browser, "alice")
-	bob := newTab(t, browser, "bob")
-
-	alice.open(srv.url)
-	alice.join("lobby")
-	bob.open(srv.url)
-	bob.join("lobby")
+	srv, alice, bob := twoInTheLobby(t)
 	alice.waitPeople("alice", "bob")
 	bob.waitPeople("alice", "bob")
 
@@ -84,14 +76,7 @@ func TestChat_TwoBrowsersChatAcrossReloadAndHibernation(t *testing.T) {
 // room as it is then: its history, and only the people still there.
 func TestChat_PageReconnectsAfterARestart(t *testing.T) {
 	t.Parallel()
-	srv := startChat(t)
-	browser := newBrowser(t)
-	alice := newTab(t, browser, "alice")
-	bob := newTab(t, browser, "bob")
-	alice.open(srv.url)
-	alice.join("lobby")
-	bob.open(srv.url)
-	bob.join("lobby")
+	srv, alice, bob := twoInTheLobby(t)
 	alice.send("before the restart")
 	alice.waitPeople("alice", "bob")
 	bob.waitMessages("alice: before the restart")
@@ -107,6 +92,21 @@ func TestChat_PageReconnectsAfterARestart(t *testing.T) {
 	alice.send("after the restart")
 	alice.waitMessages("alice: before the restart", "alice: after the restart")
 	alice.waitError("")
+}
+
+// twoInTheLobby starts the chat and a browser whose two tabs, alice's and
+// bob's, joined the room "lobby".
+func twoInTheLobby(t *testing.T) (*chatServer, *tab, *tab) {
+	t.Helper()
+	srv := startChat(t)
+	browser := newBrowser(t)
+	alice := newTab(t, browser, "alice")
+	bob := newTab(t, browser, "bob")
+	alice.open(srv.url)
+	alice.join("lobby")
+	bob.open(srv.url)
+	bob.join("lobby")
+	return srv, alice, bob
 }
 
 // chatServer is an App with the chat demo, served over HTTP on loopback.

@@ -23,12 +23,9 @@ import (
 
 // The timer crash test's shape.
 const (
-	tickers        = 1000 // objects armed, each with an alarm and two named timers
 	armWorkers     = 32
 	maxArmAttempts = 100 // per object; the kills end long before
 	maxArmRefusals = 3   // per object: answers other than 200 (each a bug)
-	minKills       = 5
-	maxKills       = 12
 	// failSuffix: timerd fails the first run of every fire of the objects
 	// whose name ends with it, so the retry (Roost's default, 2 s later)
 	// must survive the kills too.
@@ -38,25 +35,45 @@ const (
 	pendingSample = 50
 )
 
-// TestCrash_TimersSurviveKill9 arms 1,000 tickers (test/crash/timerd), each
-// with an alarm and two named timers due 2–10 s later, and SIGKILLs the
-// server at random moments while they come due, restarting it at once on the
-// same data directory. Every fire of every acknowledged arm must then have
-// run at least once (and, for the objects whose first runs fail, run again
-// on retry), none before its time; after a graceful restart no timer is left
-// pending.
+// timersPlan sizes one run of timersSurviveKill9.
+type timersPlan struct {
+	tickers            int // objects armed, each with an alarm and two named timers
+	minKills, maxKills int
+}
+
+// TestCrash_TimersSurviveKill9 arms tickers (test/crash/timerd), each with
+// an alarm and two named timers due 2–10 s later, and SIGKILLs the server
+// at random moments while they come due, restarting it at once on the same
+// data directory: one process, or a three-node cluster killed whole or one
+// node at a time (its fires then run on the nodes that take its shards
+// over). Every fire of every acknowledged arm must then have run at least
+// once (and, for the objects whose first runs fail, run again on retry),
+// none before its time; after a graceful restart no timer is left pending.
 func TestCrash_TimersSurviveKill9(t *testing.T) {
 	t.Parallel()
 	bin := buildServer(t, "timerd")
-	dir := t.TempDir()
-	fires := filepath.Join(t.TempDir(), "fires.log")
-	sup := &supervisor{start: func() *server {
-		return startServerWith(t, spec(bin, "--addr", "127.0.0.1:0", "--data", dir,
-			"--fires", fires, "--fail-suffix", failSuffix))
-	}}
-	sup.restart(t)
+	plans := map[string]timersPlan{
+		"single":            {tickers: 1000, minKills: 5, maxKills: 12},
+		"cluster3_kill_all": {tickers: 300, minKills: 3, maxKills: 6},
+		"cluster3_kill_one": {tickers: 300, minKills: 3, maxKills: 6},
+	}
+	for _, m := range binModes(bin) {
+		t.Run(m.name, func(t *testing.T) {
+			// Every process appends to one fire log: each line is one
+			// write(2) to a file opened with O_APPEND, so the lines of
+			// the nodes of a cluster never interleave; each names its pid.
+			fires := filepath.Join(t.TempDir(), "fires.log")
+			sys := m.start(t, "--fires", fires, "--fail-suffix", failSuffix)
+			timersSurviveKill9(t, sys, plans[m.name], fires)
+		})
+	}
+}
 
-	a := &armer{sup: sup, plans: make([]*armPlan, tickers), stop: make(chan struct{})}
+// timersSurviveKill9 is the body of TestCrash_TimersSurviveKill9 for one
+// system, whose processes append every fire's run to the log fires.
+func timersSurviveKill9(t *testing.T, sys system, p timersPlan, fires string) {
+	sup := newSupervisor(t, sys)
+	a := &armer{sup: sup, plans: make([]*armPlan, p.tickers), stop: make(chan struct{})}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer a.halt() // on t.Fatal too: the workers stop before the deferred Wait
@@ -66,7 +83,7 @@ func TestCrash_TimersSurviveKill9(t *testing.T) {
 	armed := make(chan struct{})
 	go func() { wg.Wait(); close(armed) }() // after the last Add
 	kills := 0
-	for kills < minKills || (kills < maxKills && a.busy(armed)) {
+	for kills < p.minKills || (kills < p.maxKills && a.busy(armed)) {
 		delay := time.Second + rand.N(1500*time.Millisecond)
 		if kills == 0 {
 			delay = 200*time.Millisecond + rand.N(800*time.Millisecond) // while the arms go out
@@ -85,92 +102,33 @@ func TestCrash_TimersSurviveKill9(t *testing.T) {
 	ran, complete := waitFires(t, fires, want, drainStart.Add(drainTimeout))
 	drain := time.Since(drainStart)
 	st := ran.stats(want, a.plans)
-	t.Logf("kills=%d arms: acknowledged=%d of %d, attempts without an answer=%d, re-sent after one=%d",
-		kills, len(a.acked()), tickers, a.unknown.Load(), a.resent())
+	t.Logf("%v: kills=%d arms: acknowledged=%d of %d, attempts without an answer=%d, re-sent after one=%d",
+		sys, kills, len(a.acked()), p.tickers, a.unknown.Load(), a.resent())
 	t.Logf("fires: expected=%d seen=%d missing=%d; runs=%d duplicated_fires=%d: retries_by_design=%d reruns_after_crash=%d (on re-sent arms: %d) reruns_same_process=%d; drain=%v",
 		st.expected, st.seen, st.expected-st.seen, st.runs, st.duplicated, st.retries, st.crashReruns, st.resentReruns,
 		st.sameProcess, drain.Round(time.Millisecond))
 	if !complete {
 		reportMissing(t, sup, want, ran)
 	}
-	checkRuns(t, st)
+	checkRuns(t, st, p.tickers)
 
-	sup.current().term(t)
-	srv := startServerWith(t, spec(bin, "--addr", "127.0.0.1:0", "--data", dir, "--fires", fires))
-	if logs := srv.Output(); strings.Contains(logs, "unclean shutdown") {
-		t.Errorf("the restart after a graceful stop reconciled the catalog as after a crash; stderr:\n%s", logs)
+	// A graceful stop and restart: it must not be taken for a crash, and
+	// leave no timer pending.
+	sys.stop(t)
+	sys.recover(t)
+	for _, proc := range sys.processes(t) {
+		if strings.Contains(proc.Output(), "unclean shutdown") {
+			t.Errorf("the restart after a graceful stop reconciled the catalog as after a crash; output:\n%s", proc.Output())
+		}
 	}
-	checkNothingPending(t, srv, a.acked())
-	srv.term(t)
+	checkNothingPending(t, sys.endpoint(), a.acked())
+	sys.stop(t)
 }
 
 // buildServer builds the command test/crash/<name> (once per test binary).
 func buildServer(t *testing.T, name string) string {
 	t.Helper()
 	return proc.Build(t, "github.com/roost-dev/roost/test/crash/"+name)
-}
-
-// supervisor keeps one timerd running: restart kills the current process
-// (if any) and starts the next on the same data directory.
-type supervisor struct {
-	start func() *server
-
-	mu sync.Mutex // guards the fields below
-	// srv is the running process; dying is the one being killed.
-	srv, dying *server
-	restarted  chan struct{} // closed when srv is replaced
-	all        []*server
-}
-
-// current returns the running server.
-func (s *supervisor) current() *server {
-	srv, _ := s.currentAndNext()
-	return srv
-}
-
-// currentAndNext returns the running server and a channel closed once it has
-// been replaced.
-func (s *supervisor) currentAndNext() (*server, <-chan struct{}) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.srv, s.restarted
-}
-
-// killed reports whether srv was (or is being) killed.
-func (s *supervisor) killed(srv *server) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return srv != s.srv || srv == s.dying
-}
-
-func (s *supervisor) restart(t *testing.T) {
-	t.Helper()
-	s.mu.Lock()
-	old, done := s.srv, s.restarted
-	s.dying = old
-	s.mu.Unlock()
-	if old != nil {
-		old.kill(t)
-	}
-	srv := s.start()
-	s.mu.Lock()
-	s.srv, s.dying, s.restarted = srv, nil, make(chan struct{})
-	s.all = append(s.all, srv)
-	s.mu.Unlock()
-	if done != nil {
-		close(done)
-	}
-}
-
-// logs returns the stderr of every process started, in order.
-func (s *supervisor) logs() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var b strings.Builder
-	for i, srv := range s.all {
-		fmt.Fprintf(&b, "--- timerd run %d (pid %d) ---\n%s", i+1, srv.PID(), srv.Output())
-	}
-	return b.String()
 }
 
 // armPlan is one ticker's arm request and the fires it sets.
@@ -242,7 +200,7 @@ func (a *armer) busy(armed <-chan struct{}) bool {
 }
 
 func (a *armer) work() {
-	for i := a.next.Add(1) - 1; i < tickers; i = a.next.Add(1) - 1 {
+	for i := a.next.Add(1) - 1; i < int64(len(a.plans)); i = a.next.Add(1) - 1 {
 		p := newArmPlan(int(i), time.Now())
 		a.plans[i] = p
 		for d := p.lastDue(); ; {
@@ -263,12 +221,17 @@ func (a *armer) work() {
 func (a *armer) arm(p *armPlan) bool {
 	refusals := 0
 	for attempt := 1; attempt <= maxArmAttempts; attempt++ {
-		srv, restarted := a.sup.currentAndNext()
-		status, body, err := post(srv, "/ticker/"+p.name+"/arm", p.body)
+		ep, epoch, restarted := a.sup.currentAndNext()
+		status, body, err := post(ep, "/ticker/"+p.name+"/arm", p.body)
 		switch {
 		case err == nil && status == http.StatusOK:
 			p.acked = true
 			return true
+		case err == nil && a.sup.resend(status, epoch):
+			// A cluster's answer while the object moved (not_owner: nothing
+			// was applied) or while its owner died (no_quorum: unknown).
+			a.unknown.Add(1)
+			p.resent = true
 		case err == nil:
 			a.fail(fmt.Sprintf("arm %s (attempt %d) answered %d %s", p.name, attempt, status, body))
 			if refusals++; refusals == maxArmRefusals {
@@ -283,7 +246,7 @@ func (a *armer) arm(p *armPlan) bool {
 			return false
 		case <-restarted:
 		case <-time.After(time.Second):
-			if err != nil && !a.sup.killed(srv) {
+			if err != nil && !a.sup.excused(epoch) {
 				a.fail(fmt.Sprintf("arm %s (attempt %d) while the server was up: %v", p.name, attempt, err))
 			}
 		}
@@ -334,9 +297,9 @@ func (a *armer) expected() map[fireKey]int64 {
 	return want
 }
 
-// post sends body to srv and returns the answer.
-func post(srv *server, path string, body []byte) (int, string, error) {
-	resp, err := srv.client.Post("http://"+srv.addr+path, "application/json", bytes.NewReader(body))
+// post sends body to ep and returns the answer.
+func post(ep endpoint, path string, body []byte) (int, string, error) {
+	resp, err := ep.httpClient().Post(ep.base()+path, "application/json", bytes.NewReader(body))
 	if err != nil {
 		return 0, "", err
 	}
@@ -496,7 +459,7 @@ func (l *fireLog) stats(want map[fireKey]int64, plans []*armPlan) runStats {
 }
 
 // checkRuns fails on runs that must not happen.
-func checkRuns(t *testing.T, st runStats) {
+func checkRuns(t *testing.T, st runStats, tickers int) {
 	t.Helper()
 	if st.expected != tickers*3 {
 		t.Errorf("%d fires expected, want %d (3 for each of %d tickers): not every arm was acknowledged", st.expected, tickers*3, tickers)
@@ -525,7 +488,7 @@ func reportMissing(t *testing.T, sup *supervisor, want map[fireKey]int64, l *fir
 			time.UnixMilli(want[k]).Format("15:04:05.000"), l.runs[k])
 		run := ""
 		for line := range strings.Lines(logs) {
-			if strings.HasPrefix(line, "--- timerd run") {
+			if strings.HasPrefix(line, "--- process ") {
 				run = strings.Trim(line, "- \n")
 			} else if strings.Contains(line, id) {
 				fmt.Fprintf(&b, "      %s: %s", run, line)
@@ -535,24 +498,50 @@ func reportMissing(t *testing.T, sup *supervisor, want map[fireKey]int64, l *fir
 	t.Errorf("%d of %d fires never ran to success within %v of the last kill; first:\n%s", len(miss), len(want), drainTimeout, &b)
 }
 
-// checkNothingPending asks a sample of the tickers for their pending timers.
-func checkNothingPending(t *testing.T, srv *server, plans []*armPlan) {
+// checkNothingPending asks a sample of the tickers for their pending
+// timers until none has any, for at most drainTimeout: a timer that an arm
+// sent again after its fire (the first attempt's answer was lost) is due
+// again and fires at once, and must not stay pending.
+func checkNothingPending(t *testing.T, ep endpoint, plans []*armPlan) {
 	t.Helper()
+	deadline := time.Now().Add(drainTimeout)
 	for _, i := range first(rand.Perm(len(plans)), pendingSample) {
 		name := plans[i].name
-		resp, err := srv.client.Get("http://" + srv.addr + "/ticker/" + name + "/pending")
+		for n := pending(t, ep, name); n != 0; n = pending(t, ep, name) {
+			if time.Now().After(deadline) {
+				t.Errorf("ticker %s has %d timers pending after every fire ran, want 0", name, n)
+				break
+			}
+			<-time.After(100 * time.Millisecond)
+		}
+	}
+}
+
+// pending answers how many timers ticker name has pending. A cluster's
+// not_owner answers (its shards are placed again after a restart) are
+// asked again, for up to drainTimeout.
+func pending(t *testing.T, ep endpoint, name string) int {
+	t.Helper()
+	deadline := time.Now().Add(drainTimeout)
+	for {
+		resp, err := ep.httpClient().Get(ep.base() + "/ticker/" + name + "/pending")
 		if err != nil {
-			t.Fatalf("GET %s/pending: %v; stderr:\n%s", name, err, srv.Tail())
+			t.Fatalf("GET %s/pending: %v; output:\n%s", name, err, ep.logs())
 		}
 		var v struct{ Pending *int }
-		err = json.NewDecoder(resp.Body).Decode(&v)
+		body, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if err == nil && resp.StatusCode == http.StatusServiceUnavailable && time.Now().Before(deadline) {
+			<-time.After(100 * time.Millisecond)
+			continue
+		}
+		if err == nil {
+			err = json.Unmarshal(body, &v)
+		}
 		if err != nil || resp.StatusCode != http.StatusOK || v.Pending == nil {
-			t.Fatalf("GET %s/pending: %d (%v); stderr:\n%s", name, resp.StatusCode, err, srv.Tail())
+			t.Fatalf("GET %s/pending: %d %s (%v); output:\n%s", name, resp.StatusCode, body, err, ep.logs())
 		}
-		if *v.Pending != 0 {
-			t.Errorf("ticker %s has %d timers pending after every fire ran, want 0", name, *v.Pending)
-		}
+		return *v.Pending
 	}
 }
 

@@ -3,6 +3,7 @@ package crash
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -20,12 +21,9 @@ import (
 
 // The workflow crash test's shape.
 const (
-	wfInstances         = 1000
 	wfCreateWorkers     = 32
 	wfMaxCreateAttempts = 100 // per instance; the kills end long before
 	wfMaxCreateRefusals = 3   // per instance: answers other than 200 or 201 (each a bug)
-	wfMinKills          = 5
-	wfMaxKills          = 12
 	// wfStepDelay is the longest a step of flowd waits after writing its
 	// line, so that kills often land in the middle of a step.
 	wfStepDelay     = 20 * time.Millisecond
@@ -40,29 +38,49 @@ const (
 // wfSteps are the steps of flowd's workflow "five", in order.
 var wfSteps = []string{"s1", "s2", "s3", "s4", "s5"}
 
-// TestCrash_WorkflowsSurviveKill9 creates 1,000 instances of a workflow of
-// five steps (test/crash/flowd), each step appending a line with a token
-// unique to its execution to a log file and returning the token, and
-// SIGKILLs the server at random moments while they run, restarting it at
-// once on the same data directory. Every instance must then complete, with
-// the journal's results as its output, and every step the journal recorded
-// must have run exactly once: its token is in the log once, and no
-// execution of that step follows it. Executions before it are re-runs of a
-// step that a kill interrupted before its commit: they are allowed, and
-// counted. After a graceful restart, nothing runs again.
+// workflowsPlan sizes one run of workflowsSurviveKill9.
+type workflowsPlan struct {
+	instances          int
+	minKills, maxKills int
+}
+
+// TestCrash_WorkflowsSurviveKill9 creates instances of a workflow of five
+// steps (test/crash/flowd), each step appending a line with a token unique
+// to its execution to a log file and returning the token, and SIGKILLs the
+// server at random moments while they run, restarting it at once on the
+// same data directory: one process, or a three-node cluster killed whole or
+// one node at a time (its instances then resume on the nodes that take its
+// shards over). Every instance must then complete, with the journal's
+// results as its output, and every step the journal recorded must have run
+// exactly once: its token is in the log once, and no execution of that step
+// follows it. Executions before it are re-runs of a step that a kill
+// interrupted before its commit: they are allowed, and counted. After a
+// graceful restart, nothing runs again.
 func TestCrash_WorkflowsSurviveKill9(t *testing.T) {
 	t.Parallel()
 	bin := buildServer(t, "flowd")
-	dir := t.TempDir()
-	steps := filepath.Join(t.TempDir(), "steps.log")
-	sup := &supervisor{start: func() *server {
-		return startServerWith(t, spec(bin, "--addr", "127.0.0.1:0", "--data", dir,
-			"--steps", steps, "--step-delay", wfStepDelay.String()))
-	}}
-	sup.restart(t)
-	start := time.Now()
+	plans := map[string]workflowsPlan{
+		"single":            {instances: 1000, minKills: 5, maxKills: 12},
+		"cluster3_kill_all": {instances: 300, minKills: 3, maxKills: 6},
+		"cluster3_kill_one": {instances: 300, minKills: 3, maxKills: 6},
+	}
+	for _, m := range binModes(bin) {
+		t.Run(m.name, func(t *testing.T) {
+			// One log for every process (see TestCrash_TimersSurviveKill9).
+			steps := filepath.Join(t.TempDir(), "steps.log")
+			sys := m.start(t, "--steps", steps, "--step-delay", wfStepDelay.String())
+			workflowsSurviveKill9(t, sys, plans[m.name], steps)
+		})
+	}
+}
 
-	c := &creator{sup: sup, answers: make([]int, wfInstances), stop: make(chan struct{})}
+// workflowsSurviveKill9 is the body of TestCrash_WorkflowsSurviveKill9 for
+// one system, whose processes append every step's execution to the log
+// steps.
+func workflowsSurviveKill9(t *testing.T, sys system, p workflowsPlan, steps string) {
+	sup := newSupervisor(t, sys)
+	start := time.Now()
+	c := &creator{sup: sup, answers: make([]int, p.instances), stop: make(chan struct{})}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer c.halt() // on t.Fatal too: the workers stop before the deferred Wait
@@ -73,7 +91,7 @@ func TestCrash_WorkflowsSurviveKill9(t *testing.T) {
 	go func() { wg.Wait(); close(created) }() // after the last Add
 	var kills []string
 	logged := -1 // step executions logged at the last kill
-	for len(kills) < wfMinKills || (len(kills) < wfMaxKills && c.busy(created, steps, logged)) {
+	for len(kills) < p.minKills || (len(kills) < p.maxKills && c.busy(created, steps, logged)) {
 		delay := time.Second + rand.N(1500*time.Millisecond)
 		if len(kills) == 0 {
 			delay = 200*time.Millisecond + rand.N(800*time.Millisecond) // while the creates go out
@@ -95,42 +113,45 @@ func TestCrash_WorkflowsSurviveKill9(t *testing.T) {
 		t.Log(k)
 	}
 
-	srv := sup.current()
-	sts, complete, late := waitComplete(t, srv, c.ids(), drainStart, drainStart.Add(wfDrainTimeout))
+	sts, complete, late := waitComplete(t, sup.current(), c.ids(), drainStart, drainStart.Add(wfDrainTimeout))
 	drain := time.Since(drainStart)
 	l := readStepLog(t, steps)
-	st := checkJournal(t, sts, l)
-	t.Logf("kills=%d instances: created=%d (201 answers=%d, 200 answers=%d), create attempts without an answer=%d; creates took %v",
-		len(kills), c.count(), c.count201(), c.count()-c.count201(), c.unknown.Load(), createTime.Round(time.Millisecond))
+	_, isSingle := sys.(*single)
+	st := checkJournal(t, sts, l, !isSingle)
+	t.Logf("%v: kills=%d instances: created=%d (201 answers=%d, 200 answers=%d), create attempts without an answer=%d; creates took %v",
+		sys, len(kills), c.count(), c.count201(), c.count()-c.count201(), c.unknown.Load(), createTime.Round(time.Millisecond))
 	t.Logf("steps: committed=%d executions=%d reruns_after_crash=%d (instances with one: %d) reruns_same_process=%d; complete=%d of %d; drain=%v, total=%v",
-		st.committed, l.lines, st.crashReruns, st.rerunInstances, st.sameProcess, complete, wfInstances,
+		st.committed, l.lines, st.crashReruns, st.rerunInstances, st.sameProcess, complete, p.instances,
 		drain.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 	if len(late) > 0 {
 		// After a kill, the engine's startup check resumes every instance
-		// that was running; one that finished late waited for something
-		// else (a retry after a failure).
+		// that was running (on a cluster, the new owner's alarm of the
+		// instance); one that finished late waited for something else (a
+		// retry after a failure).
 		t.Logf("%d instances finished more than %v after the last restart: not resumed by the engine's startup check; first: %s",
 			len(late), wfLate, strings.Join(first(late, 10), " "))
 	}
-	if complete < wfInstances {
+	if complete < p.instances {
 		reportIncomplete(t, sup, sts, l)
 	}
 
 	// A graceful stop and restart: the restart must see a clean shutdown,
 	// and no step may run again.
-	srv.term(t)
+	sys.stop(t)
 	before := readStepLog(t, steps).lines
-	srv = startServerWith(t, spec(bin, "--addr", "127.0.0.1:0", "--data", dir, "--steps", steps))
-	if logs := srv.Output(); strings.Contains(logs, "unclean shutdown") {
-		t.Errorf("the restart after a graceful stop reconciled the catalog as after a crash; stderr:\n%s", logs)
+	sys.recover(t)
+	for _, proc := range sys.processes(t) {
+		if strings.Contains(proc.Output(), "unclean shutdown") {
+			t.Errorf("the restart after a graceful stop reconciled the catalog as after a crash; output:\n%s", proc.Output())
+		}
 	}
-	checkListed(t, srv, sts, sup)
+	checkListed(t, sys.endpoint(), sts, sup, isSingle)
 	<-time.After(wfSettleTimeout)
 	if l := readStepLog(t, steps); l.lines != before {
 		t.Errorf("after a graceful restart, %d more step executions were logged, want none: a complete instance ran again",
 			l.lines-before)
 	}
-	srv.term(t)
+	sys.stop(t)
 }
 
 // wfID is the ID of instance i; its params are {"n": i}.
@@ -175,7 +196,7 @@ func (c *creator) busy(created <-chan struct{}, steps string, logged int) bool {
 }
 
 func (c *creator) work() {
-	for i := int(c.next.Add(1) - 1); i < wfInstances; i = int(c.next.Add(1) - 1) {
+	for i := int(c.next.Add(1) - 1); i < len(c.answers); i = int(c.next.Add(1) - 1) {
 		if !c.create(i) {
 			return
 		}
@@ -189,8 +210,8 @@ func (c *creator) create(i int) bool {
 	body := fmt.Appendf(nil, `{"id":%q,"params":{"n":%d}}`, wfID(i), i)
 	refusals := 0
 	for attempt := 1; attempt <= wfMaxCreateAttempts; attempt++ {
-		srv, restarted := c.sup.currentAndNext()
-		status, answer, err := post(srv, "/workflows/five/instances", body)
+		ep, epoch, restarted := c.sup.currentAndNext()
+		status, answer, err := post(ep, "/workflows/five/instances", body)
 		switch {
 		case err == nil && status == http.StatusOK && attempt == 1:
 			// 200 is for an ID that exists: only a retry may find one.
@@ -202,6 +223,8 @@ func (c *creator) create(i int) bool {
 			c.answers[i] = status
 			c.answered.Add(1)
 			return true
+		case err == nil && c.sup.resend(status, epoch):
+			c.unknown.Add(1) // a cluster's answer while the object moved or its owner died
 		case err == nil:
 			c.fail(fmt.Sprintf("create %s (attempt %d) answered %d %s", wfID(i), attempt, status, answer))
 			if refusals++; refusals == wfMaxCreateRefusals {
@@ -215,7 +238,7 @@ func (c *creator) create(i int) bool {
 			return false
 		case <-restarted:
 		case <-time.After(time.Second):
-			if err != nil && !c.sup.killed(srv) {
+			if err != nil && !c.sup.excused(epoch) {
 				c.fail(fmt.Sprintf("create %s (attempt %d) while the server was up: %v", wfID(i), attempt, err))
 			}
 		}
@@ -279,14 +302,21 @@ type wfStep struct {
 	Error    json.RawMessage `json:"error"`
 }
 
+// errMoving is getStatus's error for a cluster's not_owner answer: the
+// instance's shard was moving and nothing was read.
+var errMoving = errors.New("the instance's shard is moving")
+
 // getStatus GETs the status of instance id.
-func getStatus(srv *server, id string) (*wfStatus, error) {
-	resp, err := srv.client.Get("http://" + srv.addr + "/workflows/five/instances/" + id)
+func getStatus(ep endpoint, id string) (*wfStatus, error) {
+	resp, err := ep.httpClient().Get(ep.base() + "/workflows/five/instances/" + id)
 	if err != nil {
 		return nil, fmt.Errorf("GET instance %s: %w", id, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err == nil && resp.StatusCode == http.StatusServiceUnavailable && bytes.Contains(body, []byte(`"not_owner"`)) {
+		return nil, fmt.Errorf("GET instance %s: %w: %s", id, errMoving, bytes.TrimSpace(body))
+	}
 	if err != nil || resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET instance %s: %d %s (%v)", id, resp.StatusCode, bytes.TrimSpace(body), err)
 	}
@@ -301,7 +331,7 @@ func getStatus(srv *server, id string) (*wfStatus, error) {
 // is not finished yet until all are, or deadline passes. It returns the
 // last status of each, how many are complete, and the IDs of those first
 // seen finished more than wfLate after since, sorted.
-func waitComplete(t *testing.T, srv *server, ids map[string]int, since, deadline time.Time) (map[string]*wfStatus, int, []string) {
+func waitComplete(t *testing.T, ep endpoint, ids map[string]int, since, deadline time.Time) (map[string]*wfStatus, int, []string) {
 	t.Helper()
 	sts := map[string]*wfStatus{}
 	var late []string
@@ -322,9 +352,12 @@ func waitComplete(t *testing.T, srv *server, ids map[string]int, since, deadline
 		for range wfPollWorkers {
 			wg.Go(func() {
 				for i := int(next.Add(1) - 1); i < len(todo); i = int(next.Add(1) - 1) {
-					st, err := getStatus(srv, todo[i])
+					st, err := getStatus(ep, todo[i])
 					mu.Lock()
-					if err != nil {
+					if errors.Is(err, errMoving) {
+						// A cluster's answer while the instance's shard moves:
+						// asked again at the next poll, until the deadline.
+					} else if err != nil {
 						errs = append(errs, err)
 					} else {
 						st.n = ids[todo[i]]
@@ -339,7 +372,7 @@ func waitComplete(t *testing.T, srv *server, ids map[string]int, since, deadline
 		}
 		wg.Wait()
 		if len(errs) > 0 {
-			t.Fatalf("%d status requests failed with no kill; first: %v; stderr:\n%s", len(errs), errs[0], srv.Tail())
+			t.Fatalf("%d status requests failed with no kill; first: %v; output:\n%s", len(errs), errs[0], ep.logs())
 		}
 		<-time.After(500 * time.Millisecond)
 	}
@@ -434,7 +467,12 @@ type journalStats struct {
 // their results as output; each result is the token of exactly one logged
 // execution of its step, and no execution of the step follows it, nor
 // precedes the commit of the step before.
-func checkJournal(t *testing.T, sts map[string]*wfStatus, l *stepLog) journalStats {
+//
+// fenced says whether a process can lose an instance without dying: a
+// cluster node whose lease lapsed (its commit fails) may run the step again
+// when the shard comes back to it. On one node, a step run again by the
+// process that then committed it is a bug.
+func checkJournal(t *testing.T, sts map[string]*wfStatus, l *stepLog, fenced bool) journalStats {
 	t.Helper()
 	var st journalStats
 	var bad, reran, early, notComplete []string
@@ -530,7 +568,7 @@ func checkJournal(t *testing.T, sts map[string]*wfStatus, l *stepLog) journalSta
 	if len(bad) > 0 {
 		t.Errorf("%d journal entries or outputs do not match the step log; first:\n  %s", len(bad), strings.Join(first(bad, 10), "\n  "))
 	}
-	if st.sameProcess > 0 {
+	if st.sameProcess > 0 && !fenced {
 		t.Errorf("%d steps ran again in the process that then committed them (no kill interrupted the earlier execution)", st.sameProcess)
 	}
 	if len(l.malformed) > 0 {
@@ -543,9 +581,7 @@ func checkJournal(t *testing.T, sts map[string]*wfStatus, l *stepLog) journalSta
 // status, their logged executions and what the servers logged about them.
 func reportIncomplete(t *testing.T, sup *supervisor, sts map[string]*wfStatus, l *stepLog) {
 	t.Helper()
-	sup.mu.Lock()
-	servers := slices.Clone(sup.all)
-	sup.mu.Unlock()
+	procs := sup.all()
 	var b strings.Builder
 	shown := 0
 	for _, id := range slices.Sorted(func(yield func(string) bool) {
@@ -564,10 +600,10 @@ func reportIncomplete(t *testing.T, sup *supervisor, sts map[string]*wfStatus, l
 			fmt.Fprintf(&b, " %s=%v", step, l.runs[stepKey{id, step}])
 		}
 		b.WriteString("\n")
-		for i, srv := range servers {
-			for line := range strings.Lines(srv.Output()) {
+		for i, p := range procs {
+			for line := range strings.Lines(p.Output()) {
 				if strings.Contains(line, "instance="+id+" ") || strings.HasSuffix(line, "instance="+id+"\n") {
-					fmt.Fprintf(&b, "      flowd run %d (pid %d): %s", i+1, srv.PID(), line)
+					fmt.Fprintf(&b, "      flowd run %d (pid %d): %s", i+1, p.PID(), line)
 				}
 			}
 		}
@@ -576,18 +612,20 @@ func reportIncomplete(t *testing.T, sup *supervisor, sts map[string]*wfStatus, l
 }
 
 // checkListed compares the engine's listing (its index) with the statuses
-// of the instances. The index learns of changes after they commit, and a
-// kill loses the reports not yet written to it: an instance created and
-// finished in that window is never listed. The discrepancies are logged,
-// with the flowd runs that committed the instance's steps, not failed: the
-// journals, which checkJournal checked, are the truth.
-func checkListed(t *testing.T, srv *server, sts map[string]*wfStatus, sup *supervisor) {
+// of the instances, after a graceful restart. On one node the restart after
+// each kill reconciles the index, so every instance must be listed with its
+// status (strict). On a cluster a node's reports to the index owner that
+// it had not sent when it was killed are lost until the instance changes
+// again (a documented limit): the discrepancies are logged, with the runs
+// that committed the instance's steps, not failed; the journals, which
+// checkJournal checked, are the truth.
+func checkListed(t *testing.T, ep endpoint, sts map[string]*wfStatus, sup *supervisor, strict bool) {
 	t.Helper()
 	listed := map[string]string{}
 	for cursor := ""; ; {
-		resp, err := srv.client.Get("http://" + srv.addr + "/workflows/five/instances?limit=1000&cursor=" + cursor)
+		resp, err := ep.httpClient().Get(ep.base() + "/workflows/five/instances?limit=1000&cursor=" + cursor)
 		if err != nil {
-			t.Fatalf("list instances: %v; stderr:\n%s", err, srv.Tail())
+			t.Fatalf("list instances: %v; output:\n%s", err, ep.logs())
 		}
 		var page struct {
 			Instances []struct{ ID, Status string }
@@ -596,7 +634,7 @@ func checkListed(t *testing.T, srv *server, sts map[string]*wfStatus, sup *super
 		err = json.NewDecoder(resp.Body).Decode(&page)
 		resp.Body.Close()
 		if err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("list instances: %d (%v); stderr:\n%s", resp.StatusCode, err, srv.Tail())
+			t.Fatalf("list instances: %d (%v); output:\n%s", resp.StatusCode, err, ep.logs())
 		}
 		for _, in := range page.Instances {
 			listed[in.ID] = in.Status
@@ -615,9 +653,12 @@ func checkListed(t *testing.T, srv *server, sts map[string]*wfStatus, sup *super
 		}
 	}
 	slices.Sort(off)
-	if len(off) > 0 {
+	switch {
+	case len(off) > 0 && !strict:
+		t.Logf("index: %d of %d instances listed wrongly (reports lost with a killed node): %s", len(off), len(sts), strings.Join(first(off, 10), "; "))
+	case len(off) > 0:
 		t.Errorf("index: %d of %d instances listed wrongly after a graceful restart: %s", len(off), len(sts), strings.Join(first(off, 10), "; "))
-	} else {
+	default:
 		t.Logf("index: all %d instances listed with their status", len(sts))
 	}
 }
@@ -625,16 +666,15 @@ func checkListed(t *testing.T, srv *server, sts map[string]*wfStatus, sup *super
 // runsOf returns, for each step in the journal of s, the number of the
 // flowd run (from 1) whose execution committed it.
 func runsOf(sup *supervisor, s *wfStatus) []int {
-	sup.mu.Lock()
-	defer sup.mu.Unlock()
+	procs := sup.all()
 	var out []int
 	for _, step := range s.Steps {
 		var tok string
 		json.Unmarshal(step.Result, &tok)
 		pid, _, _ := strings.Cut(tok, "-")
 		n := 0
-		for i, srv := range sup.all {
-			if strconv.Itoa(srv.PID()) == pid {
+		for i, p := range procs {
+			if strconv.Itoa(p.PID()) == pid {
 				n = i + 1
 			}
 		}

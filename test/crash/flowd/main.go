@@ -44,11 +44,17 @@ func main() {
 }
 
 func run() error {
+	crashd.SkipServe()
+	clusterFlags := crashd.AddClusterFlags()
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on (port 0 picks a free one)")
 	data := flag.String("data", "", "data directory")
 	steps := flag.String("steps", "", "file that every execution of a step appends a line to")
 	stepDelay := flag.Duration("step-delay", 0, "each step waits a random time up to this after its line is written, before it returns")
 	flag.Parse()
+	cluster, err := clusterFlags.Config()
+	if err != nil {
+		return err
+	}
 	if *data == "" || *steps == "" {
 		return errors.New("--data and --steps are required")
 	}
@@ -59,7 +65,7 @@ func run() error {
 	defer f.Close()
 	sl := &stepLog{f: f, proc: fmt.Sprintf("%d-%04x", os.Getpid(), rand.N(1<<16))}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	return crashd.Serve(log, *addr, *data, func(app *roost.App) func(context.Context) error {
+	return crashd.Serve(log, *addr, *data, cluster, func(app *roost.App) func(context.Context) error {
 		engine := workflow.New(app)
 		defineFive(engine, sl, *stepDelay)
 		app.Handle(workflow.Prefix, engine.Handler())

@@ -40,11 +40,17 @@ func main() {
 }
 
 func run() error {
+	crashd.SkipServe()
+	clusterFlags := crashd.AddClusterFlags()
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on (port 0 picks a free one)")
 	data := flag.String("data", "", "data directory")
 	fires := flag.String("fires", "", "file that every alarm and timer run appends a line to")
 	failSuffix := flag.String("fail-suffix", "", "fail the first run of every fire of the objects whose name ends with this")
 	flag.Parse()
+	cluster, err := clusterFlags.Config()
+	if err != nil {
+		return err
+	}
 	if *data == "" || *fires == "" {
 		return errors.New("--data and --fires are required")
 	}
@@ -55,7 +61,7 @@ func run() error {
 	defer f.Close()
 	fl := &fireLog{f: f, pid: os.Getpid(), failSuffix: *failSuffix}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	return crashd.Serve(log, *addr, *data, func(app *roost.App) func(context.Context) error {
+	return crashd.Serve(log, *addr, *data, cluster, func(app *roost.App) func(context.Context) error {
 		roost.Register(app, "ticker", func(st *roost.State) (*ticker, error) {
 			return &ticker{st: st, log: fl}, nil
 		})
