@@ -14,7 +14,8 @@ import (
 )
 
 // WakesBucket is the KV bucket of the cluster's wake index: per object
-// with timers, a time at or before its earliest timer, under the key
+// with timers, a time at or before its earliest timer and the lease epoch
+// of the owner that wrote it ("<unix ms> <epoch>"), under the key
 // s<shard>.<class>.<id>. It is the cluster's durable copy of what a single
 // node keeps in its catalog: the node that takes a shard over loads the
 // shard's wakes from it, so alarms, timers and cron of a failed node's
@@ -38,23 +39,35 @@ func (c *Cluster) wakeKey(class string, id ids.ID) string {
 }
 
 // SetWake makes the object's wake durable in the cluster before the
-// commit that needs it.
-func (c *Cluster) SetWake(class string, id ids.ID, at time.Time) error {
+// commit that needs it. epoch is the lease epoch under which this node owns
+// the object's shard.
+func (c *Cluster) SetWake(class string, id ids.ID, at time.Time, epoch uint64) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Lease)
 	defer cancel()
-	if _, err := c.wakes.Put(ctx, c.wakeKey(class, id), strconv.AppendInt(nil, at.UnixMilli(), 10)); err != nil {
+	if _, err := c.wakes.Put(ctx, c.wakeKey(class, id), formatWake(at, epoch)); err != nil {
 		return unavailableErr("record the object's wake in the cluster", err)
 	}
 	return nil
 }
 
-// ClearWake forgets the wake of an object that has no timer left. It is
-// best effort: a stale wake only makes its owner look for due timers and
-// find none.
-func (c *Cluster) ClearWake(class string, id ids.ID) {
+// ClearWake forgets the wake of an object that has no timer left, as its
+// owner at epoch found after a commit. A wake written under a later epoch
+// stays: a new owner wrote it, and the caller lost the shard since its
+// commit. It is best effort: a stale wake only makes its owner look for
+// due timers and find none.
+func (c *Cluster) ClearWake(class string, id ids.ID, epoch uint64) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Lease)
 	defer cancel()
-	_ = c.wakes.Delete(ctx, c.wakeKey(class, id))
+	key := c.wakeKey(class, id)
+	e, err := c.wakes.Get(ctx, key)
+	if err != nil {
+		return // none, or the index cannot be read: a wake too many is harmless
+	}
+	if _, _, _, written, ok := parseWake(e.Key(), e.Value()); ok && written > epoch {
+		return
+	}
+	// Only if no one wrote the wake since it was read.
+	_ = c.wakes.Delete(ctx, key, jetstream.LastRevision(e.Revision()))
 }
 
 // Wakes calls fn with every wake of shard's objects.
@@ -70,7 +83,7 @@ func (c *Cluster) Wakes(ctx context.Context, shard int, fn func(class string, id
 			if e == nil {
 				return nil
 			}
-			if class, id, at, ok := parseWake(e.Key(), e.Value()); ok {
+			if class, id, at, _, ok := parseWake(e.Key(), e.Value()); ok {
 				fn(class, id, at)
 			}
 		case <-ctx.Done():
@@ -79,12 +92,25 @@ func (c *Cluster) Wakes(ctx context.Context, shard int, fn func(class string, id
 	}
 }
 
-func parseWake(key string, value []byte) (string, ids.ID, time.Time, bool) {
+func formatWake(at time.Time, epoch uint64) []byte {
+	b := strconv.AppendInt(nil, at.UnixMilli(), 10)
+	b = append(b, ' ')
+	return strconv.AppendUint(b, epoch, 10)
+}
+
+// parseWake reads an entry of the wake index. An entry without an epoch
+// (written by an earlier version) has epoch 0.
+func parseWake(key string, value []byte) (class string, id ids.ID, at time.Time, epoch uint64, ok bool) {
 	parts := strings.Split(key, ".")
 	if len(parts) != 3 {
-		return "", ids.ID{}, time.Time{}, false
+		return "", ids.ID{}, time.Time{}, 0, false
 	}
 	id, err := ids.Parse(parts[2])
-	ms, perr := strconv.ParseInt(string(value), 10, 64)
-	return parts[1], id, time.UnixMilli(ms), err == nil && perr == nil
+	ms, rest, _ := strings.Cut(string(value), " ")
+	n, perr := strconv.ParseInt(ms, 10, 64)
+	var eerr error
+	if rest != "" {
+		epoch, eerr = strconv.ParseUint(rest, 10, 64)
+	}
+	return parts[1], id, time.UnixMilli(n), epoch, err == nil && perr == nil && eerr == nil
 }

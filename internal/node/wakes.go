@@ -68,7 +68,7 @@ func (w *wakes) Prepare(class string, id ids.ID, next time.Time, created bool) e
 	switch {
 	case w.cluster != nil:
 		set = func(_ context.Context, k catalog.Key, at time.Time) error {
-			return w.cluster.SetWake(k.Class, k.ID, at)
+			return w.cluster.SetWake(k.Class, k.ID, at, epoch)
 		}
 	case created:
 		set = w.cat.SetWakeOfNew
@@ -85,8 +85,8 @@ func (w *wakes) Prepare(class string, id ids.ID, next time.Time, created bool) e
 // Committed records an object's timers after a commit changed them. In
 // cluster mode only Prepare records what the cluster's index holds: a
 // later time leaves its entry (still at or before the earliest timer), and
-// an object left without timers has its wake cleared there, whichever node
-// wrote it.
+// an object left without timers has its wake cleared there, unless a later
+// owner of its shard wrote it (see [cluster.Cluster.ClearWake]).
 func (w *wakes) Committed(class string, id ids.ID, next time.Time, count int) {
 	k := catalog.Key{Class: class, ID: id}
 	w.mu.Lock()
@@ -94,7 +94,9 @@ func (w *wakes) Committed(class string, id ids.ID, next time.Time, count int) {
 	case next.IsZero():
 		delete(w.indexed, k)
 		if w.cluster != nil {
-			defer w.cluster.ClearWake(class, id)
+			if epoch := w.epoch(class, id); epoch > 0 {
+				defer w.cluster.ClearWake(class, id, epoch)
+			}
 		}
 	case w.cluster == nil:
 		w.indexed[k] = indexedAt{at: next}

@@ -244,10 +244,17 @@ func (db *DB) commitLocked() error {
 	}
 	removed := db.deleted && db.emptyLocked()
 	db.deleted = false
-	err = db.shipLocked(removed)
-	notify() // even if shipping failed: a wake too many is harmless, one too few is not
-	if err != nil || !removed {
+	// A batch that did not reach the log changes no index: whatever it
+	// wrote is undone, and Prepare already recorded an earlier wake it
+	// needed (a wake too many is harmless, one too few is not). Clearing
+	// the wake of its last timer there would lose the timers of the state
+	// that stands.
+	if err = db.shipLocked(removed); err != nil {
 		return err
+	}
+	notify()
+	if !removed {
+		return nil
 	}
 	return db.removeLocked()
 }

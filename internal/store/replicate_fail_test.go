@@ -5,7 +5,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/roost-dev/roost/internal/ids"
 )
@@ -246,4 +248,51 @@ func TestReplicateRemove(t *testing.T) {
 	wantSame(t, b, db)
 	put(t, db, "k2", "v2")
 	wantSame(t, b, db)
+}
+
+// timerCalls records what a TimerIndex heard.
+type timerCalls struct {
+	mu        sync.Mutex
+	committed []time.Time
+}
+
+func (c *timerCalls) Prepare(string, ids.ID, time.Time, bool) error { return nil }
+
+func (c *timerCalls) Committed(_ string, _ ids.ID, next time.Time, _ int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.committed = append(c.committed, next)
+}
+
+// A batch that did not reach the log tells the timer index nothing: its
+// deletion of the object's last timer is undone, and an index told of it
+// would forget the wake of the state that stands (in a cluster, the wake
+// the shard's next owner needs to fire the timer).
+func TestReplicateAppendFails_LeavesTheTimerIndex(t *testing.T) {
+	rec, idx := newRecorder(), &timerCalls{}
+	s := newStore(t, Config{Log: recLog{rec: rec, mode: keepLocal}, Timers: idx})
+	db := openDB(t, s, objID("timed"))
+	due := time.UnixMilli(time.Now().Add(time.Hour).UnixMilli())
+	event(t, db, true, func(ctx context.Context) {
+		if err := db.SetTimer(ctx, Timer{Name: "alarm", Kind: "alarm", Due: due, Scheduled: due}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	commit(t, db)
+	if len(idx.committed) != 1 || !idx.committed[0].Equal(due) {
+		t.Fatalf("after setting the timer the index heard %v, want [%v]", idx.committed, due)
+	}
+
+	rec.failNext(testClass, db.ID())
+	event(t, db, true, func(ctx context.Context) {
+		if _, err := db.DeleteTimer(ctx, "alarm"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if err := db.Commit(); !errors.Is(err, errAppend) {
+		t.Fatalf("Commit with a failing Append = %v, want %v", err, errAppend)
+	}
+	if len(idx.committed) != 1 {
+		t.Fatalf("a commit that did not reach the log told the index %v", idx.committed[1:])
+	}
 }
