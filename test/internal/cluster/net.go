@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"testing"
@@ -84,15 +85,22 @@ func (nw *network) close() {
 	}
 }
 
-// freeAddr returns host:PORT for a port that was free a moment ago.
+// freeAddr returns host:PORT for a port that was free a moment ago, below
+// the kernel's range of ephemeral ports (32768 and up on Linux by default):
+// a node restarted on its port after a kill must find it free, and a port
+// from that range may meanwhile be the local end of any outgoing
+// connection on the machine.
 func freeAddr(t testing.TB, host string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", host+":0")
-	if err != nil {
-		t.Fatalf("find a free port on %s: %v", host, err)
+	for range 100 {
+		addr := net.JoinHostPort(host, strconv.Itoa(10000+rand.IntN(22000)))
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			ln.Close()
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatalf("no free port on %s between 10000 and 32000 in 100 tries", host)
+	return ""
 }
 
 func newProxy(t testing.TB, target string) *faultproxy.Proxy {
