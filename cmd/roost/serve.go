@@ -19,6 +19,7 @@ import (
 	"github.com/roost-dev/roost/internal/gateway"
 	"github.com/roost-dev/roost/internal/listen"
 	"github.com/roost-dev/roost/workflow"
+	"github.com/roost-dev/roost/yjs"
 )
 
 type serveOptions struct {
@@ -179,6 +180,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	workflows := workflow.New(app)
+	yjs.Register(app, "yjs", nil)
 	if o.demo {
 		demo.Register(app, workflows, demo.Config{OrderSleep: o.orderSleep})
 	}

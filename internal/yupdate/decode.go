@@ -253,6 +253,7 @@ func Decode(b []byte) (*Update, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
+	u.Deleted.normalize()
 	return u, nil
 }
 

@@ -262,3 +262,60 @@ func Diff(update []byte, sv map[uint64]uint64) ([]byte, error) {
 	}
 	return u.Encode(), nil
 }
+
+// Advance moves sv past u's structs that continue what sv covers: the state
+// vector of a peer that held sv and applied u.
+func (u *Update) Advance(sv map[uint64]uint64) {
+	for c, ss := range u.Structs {
+		ss = slices.Clone(ss)
+		slices.SortFunc(ss, func(a, b *Struct) int { return cmp.Compare(a.Clock, b.Clock) })
+		clock := sv[c]
+		for _, s := range ss {
+			if s.Clock > clock || s.ref() == refSkip {
+				break
+			}
+			clock = max(clock, s.end())
+		}
+		if clock > 0 {
+			sv[c] = clock
+		}
+	}
+}
+
+// Beyond reports whether u holds a struct past sv, that is, something a
+// peer with state vector sv lacks (besides deletions).
+func (u *Update) Beyond(sv map[uint64]uint64) bool {
+	for c, ss := range u.Structs {
+		for _, s := range ss {
+			if s.ref() != refSkip && s.end() > sv[c] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Add adds other's ranges to ds.
+func (ds DeleteSet) Add(other DeleteSet) {
+	for c, rs := range other {
+		ds[c] = append(ds[c], rs...)
+	}
+	ds.normalize()
+}
+
+// Covers reports whether every range of other is deleted in ds, which
+// must be normalized (as Decode, Merge and Add leave it).
+func (ds DeleteSet) Covers(other DeleteSet) bool {
+	for c, rs := range other {
+		have := ds[c]
+		for _, r := range rs {
+			i, _ := slices.BinarySearchFunc(have, r.Clock, func(h Range, clock uint64) int {
+				return cmp.Compare(h.Clock+h.Length, clock+1)
+			})
+			if i == len(have) || have[i].Clock > r.Clock || have[i].Clock+have[i].Length < r.Clock+r.Length {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -201,3 +201,23 @@ func BenchmarkMerge(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(s.updates)), "updates/op")
 }
+
+func TestDeleteSet_Covers(t *testing.T) {
+	ds := DeleteSet{1: {{0, 5}, {10, 2}}}
+	ds.Add(DeleteSet{1: {{5, 1}}, 2: {{3, 1}}})
+	for _, c := range []struct {
+		other DeleteSet
+		want  bool
+	}{
+		{DeleteSet{1: {{0, 6}}}, true},
+		{DeleteSet{1: {{2, 3}, {11, 1}}, 2: {{3, 1}}}, true},
+		{DeleteSet{1: {{5, 2}}}, false},
+		{DeleteSet{1: {{9, 1}}}, false},
+		{DeleteSet{3: {{0, 1}}}, false},
+		{DeleteSet{}, true},
+	} {
+		if got := ds.Covers(c.other); got != c.want {
+			t.Errorf("%v covers %v = %v, want %v", ds, c.other, got, c.want)
+		}
+	}
+}
