@@ -27,6 +27,16 @@ type ClassOptions struct {
 	// implements), under a name no other of them has. Register panics
 	// otherwise.
 	Methods []MethodHandler
+	// WebSocketRPC lets clients call the Methods over the objects' sockets
+	// too: a text message that is a JSON object with a string "rpc" member,
+	// {"rpc":"add","id":7,"params":{"by":1}}, is a call of that method
+	// (params is its request; id, any JSON value, comes back in the reply)
+	// instead of a message for WebSocketMessage. The call is one event of the
+	// object, as over HTTP; once its writes are durable the socket gets
+	// {"rpc":"add","id":7,"result":…}, or {"rpc":"add","id":7,
+	// "error":{"code":…,"message":…}} with the codes of RPC over HTTP. The
+	// socket's calls run in the order they arrive, with its other messages.
+	WebSocketRPC bool
 }
 
 // Register registers a class: newObject is called with the object's *State
@@ -62,6 +72,7 @@ func RegisterWithOptions[T any](app *App, class string, newObject func(*State) (
 	}
 	if ns.methods != nil {
 		c.Call, c.Methods = ns.serveRPC, describeMethods(ns.methods)
+		c.SocketRPC = opts.WebSocketRPC
 	}
 	if err := app.n.Register(c); err != nil {
 		panic(fmt.Sprintf("roost: register %q: %v", class, err))

@@ -23,7 +23,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // recorded returns the updates of an editing session recorded with real
 // yjs (see internal/yupdate's fixtures) and the state vector they cover.
-func recorded(t *testing.T, name string) ([][]byte, map[uint64]uint64) {
+func recorded(t testing.TB, name string) ([][]byte, map[uint64]uint64) {
 	t.Helper()
 	b, err := os.ReadFile("../internal/yupdate/testdata/" + name + ".json")
 	if err != nil {
@@ -52,13 +52,13 @@ func recorded(t *testing.T, name string) ([][]byte, map[uint64]uint64) {
 	return out, sv
 }
 
-func newEnv(t *testing.T, opts *yjs.Options) *roosttest.Env {
+func newEnv(t testing.TB, opts *yjs.Options) *roosttest.Env {
 	t.Helper()
 	return roosttest.New(t, func(app *roost.App, _ *roosttest.Env) { yjs.Register(app, "yjs", opts) })
 }
 
 // read returns the next binary message on c.
-func read(t *testing.T, c *websocket.Conn) []byte {
+func read(t testing.TB, c *websocket.Conn) []byte {
 	t.Helper()
 	c.SetReadDeadline(time.Now().Add(roosttest.WaitTimeout))
 	kind, b, err := c.ReadMessage()
@@ -71,8 +71,8 @@ func read(t *testing.T, c *websocket.Conn) []byte {
 	return b
 }
 
-// sync returns a sync message of kind (0: step 1, 1: step 2, 2: update).
-func sync(kind byte, payload []byte) []byte {
+// syncMsg returns a sync message of kind (0: step 1, 1: step 2, 2: update).
+func syncMsg(kind byte, payload []byte) []byte {
 	b := []byte{0, kind}
 	b = appendUint(b, uint64(len(payload)))
 	return append(b, payload...)
@@ -107,7 +107,7 @@ func payload(t *testing.T, msg []byte) (byte, []byte) {
 	return msg[1], msg[i:]
 }
 
-func write(t *testing.T, c *websocket.Conn, msg []byte) {
+func write(t testing.TB, c *websocket.Conn, msg []byte) {
 	t.Helper()
 	if err := c.WriteMessage(websocket.BinaryMessage, msg); err != nil {
 		t.Fatal(err)
@@ -126,7 +126,7 @@ func TestDoc_SyncsClients(t *testing.T) {
 		}
 	}
 	for _, u := range updates {
-		write(t, a, sync(2, u))
+		write(t, a, syncMsg(2, u))
 	}
 	// b gets every update that brings something new, in order: all those
 	// with insertions; a deletion that others made already goes no further.
@@ -154,14 +154,14 @@ func TestDoc_SyncsClients(t *testing.T) {
 	if got, err := yupdate.DecodeStateVector(sv); err != nil || !maps.Equal(got, want) {
 		t.Fatalf("the late joiner hears the state vector %v (%v), want %v", got, err, want)
 	}
-	write(t, late, sync(0, []byte{0}))
+	write(t, late, syncMsg(0, []byte{0}))
 	kind, doc := payload(t, read(t, late))
 	u, err := yupdate.Decode(doc)
 	if kind != 1 || err != nil || !maps.Equal(u.StateVector(), want) {
 		t.Fatalf("the late joiner's sync step 2 (sync %d, %v) covers %v, want %v", kind, err, u.StateVector(), want)
 	}
 	// Sending what the server has changes nothing and goes to no one.
-	write(t, late, sync(1, doc))
+	write(t, late, syncMsg(1, doc))
 	status, body := env.HTTP("GET", "/yjs/d", "")
 	if status != 200 || body != string(doc) {
 		t.Fatalf("GET: %d, %d bytes; want the %d of the document", status, len(body), len(doc))
@@ -237,8 +237,8 @@ func TestDoc_RefusesMalformedInput(t *testing.T) {
 		"text":             {websocket.TextMessage, []byte("hello"), yjs.CloseUnsupported},
 		"truncated":        {websocket.BinaryMessage, []byte{0, 2, 9, 1}, yjs.CloseMalformed},
 		"bad sync type":    {websocket.BinaryMessage, []byte{0, 7, 0}, yjs.CloseMalformed},
-		"bad update":       {websocket.BinaryMessage, sync(2, []byte{1, 1, 5, 0, 0x0b, 1, 0}), yjs.CloseMalformed},
-		"bad state vector": {websocket.BinaryMessage, sync(0, []byte{3, 1}), yjs.CloseMalformed},
+		"bad update":       {websocket.BinaryMessage, syncMsg(2, []byte{1, 1, 5, 0, 0x0b, 1, 0}), yjs.CloseMalformed},
+		"bad state vector": {websocket.BinaryMessage, syncMsg(0, []byte{3, 1}), yjs.CloseMalformed},
 		"bad awareness":    {websocket.BinaryMessage, []byte{1, 3, 1, 1}, yjs.CloseMalformed},
 		"huge count":       {websocket.BinaryMessage, []byte{1, 5, 0xff, 0xff, 0xff, 0xff, 0x0f}, yjs.CloseMalformed},
 	} {

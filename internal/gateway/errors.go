@@ -53,12 +53,9 @@ type errorDetail struct {
 //
 // WriteError must be called before anything else is written to w.
 func WriteError(w http.ResponseWriter, err error) {
-	code := errcode.Of(err)
-	if code == "" {
-		code = errcode.Internal
-	}
+	code, msg := ErrorDetail(err)
 	status := errcode.Status(code)
-	b, _ := json.Marshal(errorBody{Error: errorDetail{Code: code, Message: message(code, err)}}) // cannot fail: strings only
+	b, _ := json.Marshal(errorBody{Error: errorDetail{Code: code, Message: msg}}) // cannot fail: strings only
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -68,6 +65,16 @@ func WriteError(w http.ResponseWriter, err error) {
 	}
 	w.WriteHeader(status)
 	w.Write(append(b, '\n')) // the client may be gone; nothing to do about it
+}
+
+// ErrorDetail returns the code and message a client sees for err, as
+// WriteError writes them.
+func ErrorDetail(err error) (errcode.Code, string) {
+	code := errcode.Of(err)
+	if code == "" {
+		code = errcode.Internal
+	}
+	return code, message(code, err)
 }
 
 // message is the text a client sees for err, whose code is code.

@@ -31,6 +31,9 @@ type Class struct {
 	Call func(ctx context.Context, inst any, method string, payload []byte) ([]byte, error)
 	// Methods describes the RPC methods for the admin API, sorted by name.
 	Methods []MethodInfo
+	// SocketRPC lets the instances' sockets carry calls of the methods
+	// (see socketCall).
+	SocketRPC bool
 }
 
 // MethodInfo describes an RPC method: its name and the JSON Schemas of its

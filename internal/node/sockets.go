@@ -18,6 +18,14 @@ import (
 // instead of being dropped.
 func (n *Node) deliverSocket(sock *sockets.Socket, ev sockets.Event) {
 	k := sock.Key()
+	if ev.Kind == sockets.Message && !ev.Binary {
+		if c, ok := n.class(k.Class); ok && c.SocketRPC {
+			if call, ok := parseSocketCall(ev.Data); ok {
+				n.serveSocketCall(c, sock, call)
+				return
+			}
+		}
+	}
 	err := n.rt.Deliver(n.rt.Context(), &runtime.Event{Class: k.Class, ID: k.ID, Kind: runtime.KindWebSocket, WaitForRoom: true,
 		Fn: func(ctx context.Context, inst any, _ *store.DB) error {
 			return HandlerError(n.socketEvent(ctx, inst, sock, ev))
