@@ -1,6 +1,7 @@
 // Package room is the room class of `roost serve`: a WebSocket at
 // /room/{name} whose every message, text or binary, goes to every socket of
-// the room, the sender's too. The room keeps nothing in memory between
+// the room, the sender's too, except RPC calls of its method members
+// (see Members). The room keeps nothing in memory between
 // messages, so it hibernates: its instance leaves memory after the idle
 // timeout while the runtime keeps the sockets open.
 package room
@@ -18,9 +19,29 @@ type Room struct{ st *roost.State }
 // New is the constructor.
 func New(st *roost.State) (*Room, error) { return &Room{st: st}, nil }
 
-// Register registers the class under name.
+// Register registers the class under name, with its RPC method Members,
+// which its sockets also carry.
 func Register(app *roost.App, name string) *roost.Namespace {
-	return roost.Register(app, name, New)
+	return roost.RegisterWithOptions(app, name, New,
+		&roost.ClassOptions{Methods: []roost.MethodHandler{Members}, WebSocketRPC: true})
+}
+
+// MembersRequest is the request of Members: nothing.
+type MembersRequest struct{}
+
+// MembersResponse is the response of Members.
+type MembersResponse struct {
+	// Members is the number of sockets in the room.
+	Members int `json:"members"`
+}
+
+// Members tells how many sockets the room has: over HTTP (POST
+// /room/{name}/rpc/members), from Go, or over one of the room's sockets
+// ({"rpc":"members","id":1}).
+var Members = roost.NewMethod("members", (*Room).members)
+
+func (r *Room) members(context.Context, MembersRequest) (MembersResponse, error) {
+	return MembersResponse{Members: len(r.st.WebSockets(""))}, nil
 }
 
 // Fetch accepts WebSocket upgrades; anything else gets 426.

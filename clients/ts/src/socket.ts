@@ -56,6 +56,15 @@ export const RECONNECT_CODES: ReadonlySet<number> = new Set([1001, 1005, 1006, 1
 
 type Data = string | ArrayBufferLike | Blob | ArrayBufferView;
 
+/** An RPC call over a socket that waits for its answer. */
+interface PendingCall {
+  resolve: (value: unknown) => void;
+  reject: (err: RoostError) => void;
+  method: string;
+  /** Whether it went out on the current connection (else it waits in the queue). */
+  sent: boolean;
+}
+
 /**
  * A WebSocket that connects again by itself.
  *
@@ -95,6 +104,8 @@ export class RoostSocket extends EventTarget {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #connectTimer: ReturnType<typeof setTimeout> | undefined;
   #offline = false;
+  #calls = new Map<number, PendingCall>();
+  #nextCall = 1;
   readonly #onOnline = (): void => {
     this.#offline = false;
     if (this.#state === "reconnecting" && this.#ws === null) {
@@ -179,6 +190,54 @@ export class RoostSocket extends EventTarget {
   }
 
   /**
+   * Calls the RPC method `method` of the socket's object with `params` as its
+   * request, over the socket (the class must allow it:
+   * `ClassOptions.WebSocketRPC`), and resolves with the method's response
+   * once its writes are durable. A call made while the socket is not open is
+   * sent when it opens (within `maxBufferedBytes`, like {@link send}). It
+   * rejects with a RoostError of the method's code (`unknown_method`,
+   * `bad_request`, the method's own), with `network_error` when the
+   * connection it went out on ended before the answer (the call may have
+   * run), and with `socket_closed` when the socket closes for good first.
+   */
+  call<Resp = unknown>(method: string, params?: unknown): Promise<Resp> {
+    const id = this.#nextCall++;
+    const message = JSON.stringify({ rpc: method, id, params: params ?? null });
+    return new Promise<Resp>((resolve, reject) => {
+      const sent = this.#state === "open";
+      this.send(message); // a throw rejects the call
+      this.#calls.set(id, { resolve: resolve as (v: unknown) => void, reject, method, sent });
+    });
+  }
+
+  /** Settles the call a reply answers, if it is one; reports whether it was. */
+  #settle(data: unknown): boolean {
+    if (typeof data !== "string" || !data.startsWith('{"rpc":')) return false;
+    let reply: { rpc?: string; id?: unknown; result?: unknown; error?: { code: string; message: string } };
+    try {
+      reply = JSON.parse(data);
+    } catch {
+      return false;
+    }
+    const call = typeof reply.id === "number" ? this.#calls.get(reply.id) : undefined;
+    if (!call || call.method !== reply.rpc) return false;
+    this.#calls.delete(reply.id as number);
+    if (reply.error) call.reject(new RoostError(reply.error.code, reply.error.message));
+    else call.resolve(reply.result);
+    return true;
+  }
+
+  /** Rejects the calls that went out on a connection that ended, or all of them. */
+  #rejectCalls(all: boolean, err: () => RoostError): void {
+    for (const [id, call] of this.#calls) {
+      if (all || call.sent) {
+        this.#calls.delete(id);
+        call.reject(err());
+      }
+    }
+  }
+
+  /**
    * Closes the socket for good, with code (default 1000) and reason. Messages
    * still waiting for a connection are dropped.
    */
@@ -235,10 +294,12 @@ export class RoostSocket extends EventTarget {
       for (const data of this.#queue) ws.send(data);
       this.#queue = [];
       this.#queued = 0;
+      for (const call of this.#calls.values()) call.sent = true;
       this.#setState("open");
       this.dispatchEvent(new Event("open"));
     };
     ws.onmessage = (ev: MessageEvent) => {
+      if (this.#calls.size > 0 && this.#settle(ev.data)) return;
       this.dispatchEvent(new MessageEvent("message", { data: ev.data }));
     };
     ws.onclose = (ev: CloseEvent) => {
@@ -261,6 +322,7 @@ export class RoostSocket extends EventTarget {
 
   /** A connection ended (or never opened) with code: retry or give up. */
   #lost(code: number, reason: string, opened: boolean): void {
+    this.#rejectCalls(false, () => new RoostError("network_error", `call on ${this.url}: the connection ended (${code} ${reason}) before the answer; the call may have run`));
     if (opened && Date.now() - this.#openedAt >= 1000) this.#failures = 0;
     this.#openedAt = 0;
     const retry = !opened || RECONNECT_CODES.has(code);
@@ -304,6 +366,7 @@ export class RoostSocket extends EventTarget {
   #drop(): void {
     this.#queue = [];
     this.#queued = 0;
+    this.#rejectCalls(true, () => new RoostError("socket_closed", `call on ${this.url}: the socket closed before the answer`));
   }
 
   #setState(s: SocketState): void {

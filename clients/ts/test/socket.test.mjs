@@ -113,3 +113,25 @@ test("sends while disconnected are bounded by maxBufferedBytes", async () => {
   assert.equal(s.bufferedBytes, 10);
   s.close();
 });
+
+test("RPC calls over the socket: answers and errors, a call made while the server is down, and a closed socket's", async () => {
+  const client = new RoostClient(server.url);
+  const s = client.object("room", "calls").socket("/", fast);
+  const seen = watch(s);
+  assert.deepEqual(await s.call("members"), { members: 1 }, "a call made before the socket opened");
+  await assert.rejects(s.call("nope", {}), (err) => err instanceof RoostError && err.code === "unknown_method");
+  s.send("plain");
+  await until(() => seen.messages.includes("plain"), 10_000, "the plain message back");
+  assert.deepEqual(seen.messages, ["plain"], "answers to calls are not messages");
+
+  await server.kill();
+  await until(() => s.state !== "open", 10_000, "the socket sees the server gone");
+  const pending = s.call("members");
+  await server.start();
+  assert.deepEqual(await pending, { members: 1 }, "the call made while the server was down, once it is back");
+
+  const last = s.call("members");
+  s.close();
+  await assert.rejects(last, (err) => err instanceof RoostError && err.code === "socket_closed");
+  await assert.rejects(s.call("members"), (err) => err instanceof RoostError && err.code === "socket_closed");
+});

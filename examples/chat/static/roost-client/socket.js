@@ -46,6 +46,8 @@ export class RoostSocket extends EventTarget {
     #timer;
     #connectTimer;
     #offline = false;
+    #calls = new Map();
+    #nextCall = 1;
     #onOnline = () => {
         this.#offline = false;
         if (this.#state === "reconnecting" && this.#ws === null) {
@@ -123,6 +125,56 @@ export class RoostSocket extends EventTarget {
         this.#queued += n;
     }
     /**
+     * Calls the RPC method `method` of the socket's object with `params` as its
+     * request, over the socket (the class must allow it:
+     * `ClassOptions.WebSocketRPC`), and resolves with the method's response
+     * once its writes are durable. A call made while the socket is not open is
+     * sent when it opens (within `maxBufferedBytes`, like {@link send}). It
+     * rejects with a RoostError of the method's code (`unknown_method`,
+     * `bad_request`, the method's own), with `network_error` when the
+     * connection it went out on ended before the answer (the call may have
+     * run), and with `socket_closed` when the socket closes for good first.
+     */
+    call(method, params) {
+        const id = this.#nextCall++;
+        const message = JSON.stringify({ rpc: method, id, params: params ?? null });
+        return new Promise((resolve, reject) => {
+            const sent = this.#state === "open";
+            this.send(message); // a throw rejects the call
+            this.#calls.set(id, { resolve: resolve, reject, method, sent });
+        });
+    }
+    /** Settles the call a reply answers, if it is one; reports whether it was. */
+    #settle(data) {
+        if (typeof data !== "string" || !data.startsWith('{"rpc":'))
+            return false;
+        let reply;
+        try {
+            reply = JSON.parse(data);
+        }
+        catch {
+            return false;
+        }
+        const call = typeof reply.id === "number" ? this.#calls.get(reply.id) : undefined;
+        if (!call || call.method !== reply.rpc)
+            return false;
+        this.#calls.delete(reply.id);
+        if (reply.error)
+            call.reject(new RoostError(reply.error.code, reply.error.message));
+        else
+            call.resolve(reply.result);
+        return true;
+    }
+    /** Rejects the calls that went out on a connection that ended, or all of them. */
+    #rejectCalls(all, err) {
+        for (const [id, call] of this.#calls) {
+            if (all || call.sent) {
+                this.#calls.delete(id);
+                call.reject(err());
+            }
+        }
+    }
+    /**
      * Closes the socket for good, with code (default 1000) and reason. Messages
      * still waiting for a connection are dropped.
      */
@@ -182,10 +234,14 @@ export class RoostSocket extends EventTarget {
                 ws.send(data);
             this.#queue = [];
             this.#queued = 0;
+            for (const call of this.#calls.values())
+                call.sent = true;
             this.#setState("open");
             this.dispatchEvent(new Event("open"));
         };
         ws.onmessage = (ev) => {
+            if (this.#calls.size > 0 && this.#settle(ev.data))
+                return;
             this.dispatchEvent(new MessageEvent("message", { data: ev.data }));
         };
         ws.onclose = (ev) => {
@@ -209,6 +265,7 @@ export class RoostSocket extends EventTarget {
     }
     /** A connection ended (or never opened) with code: retry or give up. */
     #lost(code, reason, opened) {
+        this.#rejectCalls(false, () => new RoostError("network_error", `call on ${this.url}: the connection ended (${code} ${reason}) before the answer; the call may have run`));
         if (opened && Date.now() - this.#openedAt >= 1000)
             this.#failures = 0;
         this.#openedAt = 0;
@@ -252,6 +309,7 @@ export class RoostSocket extends EventTarget {
     #drop() {
         this.#queue = [];
         this.#queued = 0;
+        this.#rejectCalls(true, () => new RoostError("socket_closed", `call on ${this.url}: the socket closed before the answer`));
     }
     #setState(s) {
         if (this.#state === s)
