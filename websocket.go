@@ -144,5 +144,16 @@ func (s *State) WebSockets(tag string) []*WebSocket {
 // is not empty) once the event's writes are durable, and returns how many
 // it was sent to. A closed or failing socket stops no one else.
 func (s *State) Broadcast(ctx context.Context, msg WebSocketMessage, tag string) int {
-	return s.act.Broadcast(ctx, msg.Binary, msg.Data, tag)
+	return s.act.Broadcast(ctx, msg.Binary, msg.Data, tag, nil)
+}
+
+// BroadcastExcept is [State.Broadcast] to every socket but except: a
+// relay of what a client sent to the others. The message is framed once
+// for all, which a loop of Send on each socket cannot do.
+func (s *State) BroadcastExcept(ctx context.Context, msg WebSocketMessage, tag string, except *WebSocket) int {
+	var sock *node.Socket
+	if except != nil {
+		sock = except.s
+	}
+	return s.act.Broadcast(ctx, msg.Binary, msg.Data, tag, sock)
 }

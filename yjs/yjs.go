@@ -340,13 +340,14 @@ func (d *Doc) answerStep1(ctx context.Context, ws *roost.WebSocket, payload []by
 	return nil
 }
 
-// relay sends msg to every socket but from.
+// relay sends msg to every socket but from (if not nil).
 func (d *Doc) relay(ctx context.Context, from *roost.WebSocket, msg []byte) {
-	for _, ws := range d.st.WebSockets("") {
-		if from == nil || ws.ID() != from.ID() {
-			ws.SendBinary(ctx, msg)
-		}
+	m := roost.WebSocketMessage{Binary: true, Data: msg}
+	if from == nil {
+		d.st.Broadcast(ctx, m, "")
+		return
 	}
+	d.st.BroadcastExcept(ctx, m, "", from)
 }
 
 // truncate bounds a close reason to the 123 bytes a close frame holds.

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"net/http"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -198,10 +199,13 @@ func (a *Activation) AcceptWebSocket(w http.ResponseWriter, r *http.Request, tag
 func (a *Activation) WebSockets(tag string) []*Socket { return a.n.hub.Sockets(a.key(), tag) }
 
 // Broadcast sends a message to the object's sockets (those with tag, if
-// not empty) once the event's writes are durable, and returns how many it
-// goes to.
-func (a *Activation) Broadcast(ctx context.Context, binary bool, data []byte, tag string) int {
+// not empty) but except (if not nil) once the event's writes are durable,
+// and returns how many it goes to.
+func (a *Activation) Broadcast(ctx context.Context, binary bool, data []byte, tag string, except *Socket) int {
 	socks := a.n.hub.Sockets(a.key(), tag)
+	if except != nil {
+		socks = slices.DeleteFunc(socks, func(s *Socket) bool { return s == except })
+	}
 	runtime.AfterCommit(ctx, func() { sockets.Broadcast(socks, binary, data) })
 	return len(socks)
 }
