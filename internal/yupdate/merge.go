@@ -193,20 +193,7 @@ func slice(client uint64, s *Struct, from, to uint64) *Struct {
 // structs from clock 0: what a peer holding u tells others it has.
 func (u *Update) StateVector() map[uint64]uint64 {
 	sv := map[uint64]uint64{}
-	for c, ss := range u.Structs {
-		ss = slices.Clone(ss)
-		slices.SortFunc(ss, func(a, b *Struct) int { return cmp.Compare(a.Clock, b.Clock) })
-		clock := uint64(0)
-		for _, s := range ss {
-			if s.Clock > clock || s.ref() == refSkip {
-				break
-			}
-			clock = max(clock, s.end())
-		}
-		if clock > 0 {
-			sv[c] = clock
-		}
-	}
+	u.Advance(sv)
 	return sv
 }
 
