@@ -393,7 +393,7 @@ func TestAdmin_ListPagesThroughEveryObjectInEachSort(t *testing.T) {
 	for i := range n {
 		name := fmt.Sprintf("n%03d", i)
 		names[name] = true
-		for range i % 3 { // vary the sizes
+		for range 1 + i%3 { // vary the sizes; a counter never written is no object
 			do(t, srv, http.MethodPost, "/counter/"+name+"/increment", "")
 		}
 		if i%3 == 0 {

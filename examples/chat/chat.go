@@ -73,14 +73,6 @@ type message struct {
 }
 
 func newRoom(st *roost.State, limits *roost.Namespace) (*Room, error) {
-	err := st.BlockConcurrencyWhile(st.Context(), func(ctx context.Context) error {
-		_, err := st.Storage().Exec(ctx, `CREATE TABLE IF NOT EXISTS messages (
-			id INTEGER PRIMARY KEY, name TEXT NOT NULL, text TEXT NOT NULL, at TEXT NOT NULL)`)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
 	return &Room{st: st, limits: limits}, nil
 }
 
@@ -168,7 +160,13 @@ func (r *Room) WebSocketError(ctx context.Context, ws *roost.WebSocket, _ error)
 }
 
 // store appends m to the history and drops what is beyond the last 1,000.
+// The first message creates the table: joining a room and reading its
+// history create no storage.
 func (r *Room) store(ctx context.Context, m message) error {
+	if _, err := r.st.Storage().Exec(ctx, `CREATE TABLE IF NOT EXISTS messages (
+		id INTEGER PRIMARY KEY, name TEXT NOT NULL, text TEXT NOT NULL, at TEXT NOT NULL)`); err != nil {
+		return err
+	}
 	var id int64
 	err := r.st.Storage().QueryRow(ctx, `INSERT INTO messages (name, text, at) VALUES (?, ?, ?) RETURNING id`,
 		m.Name, m.Text, m.At).Scan(&id)
@@ -181,13 +179,17 @@ func (r *Room) store(ctx context.Context, m message) error {
 
 // history returns the last 100 messages, oldest first.
 func (r *Room) history(ctx context.Context) ([]message, error) {
+	out := []message{}
+	var n int
+	if err := r.st.Storage().QueryRow(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'messages'`).Scan(&n); err != nil || n == 0 {
+		return out, err // no message yet
+	}
 	rows, err := r.st.Storage().Query(ctx, `SELECT name, text, at FROM
 		(SELECT id, name, text, at FROM messages ORDER BY id DESC LIMIT ?) ORDER BY id`, historySize)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := []message{}
 	for rows.Next() {
 		var m message
 		if err := rows.Scan(&m.Name, &m.Text, &m.At); err != nil {

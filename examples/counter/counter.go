@@ -22,20 +22,14 @@ import (
 // Counter is one counter object.
 type Counter struct {
 	st *roost.State
+	// table is set once the counter's table is known to exist in this
+	// activation: the first write creates it, so that reading a counter
+	// that was never written creates no storage.
+	table bool
 }
 
-// New is the class constructor: it makes sure the table exists before any
-// request is handled.
-func New(st *roost.State) (*Counter, error) {
-	err := st.BlockConcurrencyWhile(st.Context(), func(ctx context.Context) error {
-		_, err := st.Storage().Exec(ctx, `CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL)`)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &Counter{st: st}, nil
-}
+// New is the class constructor.
+func New(st *roost.State) (*Counter, error) { return &Counter{st: st}, nil }
 
 // Register registers the class under name on app, with its methods.
 func Register(app *roost.App, name string) *roost.Namespace {
@@ -71,6 +65,12 @@ func (c *Counter) Get(ctx context.Context, _ struct{}) (Value, error) {
 }
 
 func (c *Counter) add(ctx context.Context, by int64) (int64, error) {
+	if !c.table {
+		if _, err := c.st.Storage().Exec(ctx, `CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL)`); err != nil {
+			return 0, err
+		}
+		c.table = true
+	}
 	var v int64
 	err := c.st.Storage().QueryRow(ctx, `INSERT INTO counter (id, value) VALUES (1, ?)
 		ON CONFLICT (id) DO UPDATE SET value = value + excluded.value RETURNING value`, by).Scan(&v)
@@ -78,6 +78,13 @@ func (c *Counter) add(ctx context.Context, by int64) (int64, error) {
 }
 
 func (c *Counter) value(ctx context.Context) (int64, error) {
+	if !c.table {
+		var n int
+		if err := c.st.Storage().QueryRow(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'counter'`).Scan(&n); err != nil || n == 0 {
+			return 0, err // never written
+		}
+		c.table = true
+	}
 	var v int64
 	err := c.st.Storage().QueryRow(ctx, `SELECT value FROM counter WHERE id = 1`).Scan(&v)
 	if errors.Is(err, roost.ErrNoRows) {

@@ -309,7 +309,8 @@ func TestAdmin_ImportRefusesObjectWithDataUnlessForced(t *testing.T) {
 		{"kv pair", func(t *testing.T, db *DB) { put(t, db, "old", "1") }},
 		{"table", func(t *testing.T, db *DB) { exec(t, t.Context(), db, "CREATE TABLE old (x)") }},
 		{"pending timer", func(t *testing.T, db *DB) {
-			exec(t, t.Context(), db, "CREATE TABLE scratch (x); DROP TABLE scratch") // creates the file
+			exec(t, t.Context(), db, "CREATE TABLE scratch (x)") // creates the file
+			exec(t, t.Context(), db, "DROP TABLE scratch")
 			db.mu.Lock()
 			_, err := db.conn.Exec(`CREATE TABLE IF NOT EXISTS _roost_timers (name TEXT PRIMARY KEY, kind TEXT NOT NULL, due INTEGER NOT NULL, scheduled INTEGER NOT NULL);
 				INSERT INTO _roost_timers (name, kind, due, scheduled) VALUES ('t', 'timer', 1, 1)`, nil)

@@ -62,6 +62,11 @@ type DB struct {
 	timers        int8
 	// created: ensureFile created the file (see TakeCreated).
 	created bool
+	// fresh: ensureFile created the file and no commit has made anything
+	// durable in it since. A fresh file that a batch (or Close) finds empty
+	// is removed: reading through SQL needs a database, and reads must not
+	// create storage.
+	fresh bool
 	// unsynced holds, with SyncFull, the directory of the file ensureFile
 	// created until a commit made its entries durable.
 	unsynced *newFiles
@@ -143,7 +148,7 @@ func (db *DB) ensureFile() error {
 	if err != nil {
 		return db.wrap("create", err)
 	}
-	db.created, db.unsynced, db.base = true, nf, true
+	db.created, db.fresh, db.unsynced, db.base = true, true, nf, true
 	return db.connect()
 }
 
@@ -210,6 +215,9 @@ func (db *DB) commitLocked() error {
 		db.rollbackLocked()
 		return db.broken
 	}
+	if db.fresh && db.emptyLocked() {
+		return db.dropFreshLocked()
+	}
 	notify, err := db.prepareTimersLocked()
 	if err != nil {
 		db.rollbackLocked()
@@ -242,6 +250,7 @@ func (db *DB) commitLocked() error {
 		db.rollbackLocked()
 		return err
 	}
+	db.fresh = false
 	removed := db.deleted && db.emptyLocked()
 	db.deleted = false
 	// A batch that did not reach the log changes no index: whatever it
@@ -308,6 +317,12 @@ func (db *DB) closeLocked() error {
 		return nil
 	}
 	db.closed = true
+	if db.fresh && db.conn != nil {
+		db.rollbackLocked()
+		if db.emptyLocked() {
+			return db.dropFreshLocked()
+		}
+	}
 	if db.unsynced != nil {
 		db.unsynced.close() // nothing was committed: nothing needs it
 		db.unsynced = nil
@@ -320,6 +335,20 @@ func (db *DB) closeLocked() error {
 		err = errors.Join(err, db.wrap("delete files", db.s.remove(db.path)))
 	}
 	return err
+}
+
+// dropFreshLocked removes the file of a fresh object that its batch left
+// empty, instead of committing: the object is as if never written, and its
+// next write creates the file again. The catalog never hears of it.
+func (db *DB) dropFreshLocked() error {
+	db.fresh, db.created, db.base = false, false, false
+	if nf := db.unsynced; nf != nil {
+		db.unsynced = nil
+		err := db.disconnectLocked()
+		nf.undo()
+		return err
+	}
+	return db.removeLocked()
 }
 
 // uncreateLocked removes the files of an object created in this batch whose
