@@ -11,6 +11,7 @@ import (
 	"github.com/roost-dev/roost"
 	"github.com/roost-dev/roost/examples/chat"
 	"github.com/roost-dev/roost/examples/counter"
+	"github.com/roost-dev/roost/examples/editor"
 	"github.com/roost-dev/roost/examples/orders"
 	"github.com/roost-dev/roost/examples/room"
 	"github.com/roost-dev/roost/workflow"
@@ -25,10 +26,13 @@ type Config struct {
 
 // Register registers the demo's classes on app and defines its workflows
 // on engine: the classes counter, room, chatroom and ratelimit, the chat's
-// page (GET / and GET /static/), and the workflows order and threestep.
+// page (GET / and GET /static/), the editor's page (GET /editor, on the
+// documents of the yjs class, which `roost serve` registers), and the
+// workflows order and threestep.
 func Register(app *roost.App, engine *workflow.Engine, cfg Config) {
 	counter.Register(app, "counter")
 	room.Register(app, "room")
 	chat.Register(app)
+	editor.Register(app)
 	orders.Define(engine, orders.Config{Sleep: cfg.OrderSleep})
 }
