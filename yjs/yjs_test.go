@@ -149,6 +149,13 @@ func TestDoc_SyncsClients(t *testing.T) {
 		}
 	}
 
+	// a's sync step 1 is answered after all its updates were applied: its
+	// socket's messages are handled in order.
+	write(t, a, syncMsg(0, []byte{0}))
+	if kind, _ := payload(t, read(t, a)); kind != 1 {
+		t.Fatalf("a's sync step 1 was answered with sync %d, want step 2", kind)
+	}
+
 	late := env.DialWS("/yjs/d")
 	_, sv := payload(t, read(t, late))
 	if got, err := yupdate.DecodeStateVector(sv); err != nil || !maps.Equal(got, want) {
