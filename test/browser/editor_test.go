@@ -35,6 +35,14 @@ func TestEditor_TwoPagesEditOneDocument(t *testing.T) {
 	a.waitEditor("text", "b: hello from a")
 	b.waitEditor("text", "b: hello from a")
 
+	// An emoji is two UTF-16 units; replacing it with one of the same first
+	// unit must not split it (Y.Text would store U+FFFD).
+	a.typeOver("", " 😀")
+	b.waitEditor("text", "b: hello from a 😀")
+	b.typeOver("😀", "💀")
+	a.waitEditor("text", "b: hello from a 💀")
+	b.waitEditor("text", "b: hello from a 💀")
+
 	// Each page lists both people: itself first, then the other.
 	nameA, nameB := a.editorValue("me"), b.editorValue("me")
 	a.waitEditor("people", fmt.Sprintf("%s,%s", nameA, nameB))
@@ -59,6 +67,20 @@ func startEditor(t *testing.T) string {
 	srv := httptest.NewServer(app.Handler())
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// typeOver selects the last occurrence of old in the textarea (its end if
+// old is empty) and types keys over it.
+func (p *tab) typeOver(old, keys string) {
+	p.t.Helper()
+	sel := fmt.Sprintf(`(() => {
+	const area = document.getElementById('text');
+	const at = area.value.lastIndexOf(%q);
+	if (at < 0) throw new Error('no ' + %[1]q + ' in the text');
+	area.setSelectionRange(at, at + %[1]q.length);
+})()`, old)
+	p.do("type "+keys+" over "+old, chromedp.Focus(chromedp.ID("text")),
+		chromedp.Evaluate[chromedp.Void](sel), chromedp.SendKeys(chromedp.ID("text"), keys))
 }
 
 // pollEvery is how often waitEditor reads the page: a textarea's value

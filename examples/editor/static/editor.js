@@ -27,20 +27,37 @@ provider.on("status", ({ status }) => {
 let shown = "";
 area.addEventListener("input", () => {
   const next = area.value;
-  let start = 0;
-  while (start < shown.length && start < next.length && shown[start] === next[start]) start++;
-  let endOld = shown.length;
-  let endNew = next.length;
-  while (endOld > start && endNew > start && shown[endOld - 1] === next[endNew - 1]) {
-    endOld--;
-    endNew--;
-  }
+  const { start, endOld, endNew } = diff(shown, next);
   ydoc.transact(() => {
     if (endOld > start) text.delete(start, endOld - start);
     if (endNew > start) text.insert(start, next.slice(start, endNew));
   }, "page");
   shown = next;
 });
+
+// diff returns where old and next differ: old[start, endOld) became
+// next[start, endNew). The bounds never fall inside a surrogate pair: Y.Text
+// replaces half a pair with U+FFFD, so swapping 😀 for 💀 (the same first
+// half) would otherwise put two broken characters into the document.
+function diff(old, next) {
+  let start = 0;
+  while (start < old.length && start < next.length && old[start] === next[start]) start++;
+  if (start > 0 && isHigh(old.charCodeAt(start - 1))) start--;
+  let endOld = old.length;
+  let endNew = next.length;
+  while (endOld > start && endNew > start && old[endOld - 1] === next[endNew - 1]) {
+    endOld--;
+    endNew--;
+  }
+  if (endOld < old.length && isLow(old.charCodeAt(endOld))) {
+    endOld++;
+    endNew++;
+  }
+  return { start, endOld, endNew };
+}
+
+const isHigh = (c) => c >= 0xd800 && c <= 0xdbff;
+const isLow = (c) => c >= 0xdc00 && c <= 0xdfff;
 
 // Others' changes: the caret moves with the text before it.
 text.observe((event) => {
