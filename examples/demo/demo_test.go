@@ -31,6 +31,9 @@ func TestDemo_ServesItsClassesPagesAndWorkflows(t *testing.T) {
 	if status, _ := env.HTTP("GET", "/", ""); status != 200 {
 		t.Fatalf("chat page: %d", status)
 	}
+	if status, _ := env.HTTP("GET", "/editor", ""); status != 200 {
+		t.Fatalf("editor page: %d", status)
+	}
 	if status, body := env.HTTP("POST", "/workflows/threestep/instances", `{"id":"t1","params":1}`); status != 201 {
 		t.Fatalf("threestep: %d %s", status, body)
 	}
