@@ -624,6 +624,7 @@ func reportIncomplete(t *testing.T, sup *supervisor, sts map[string]*wfStatus, l
 func checkListed(t *testing.T, ep endpoint, sts map[string]*wfStatus, sup *supervisor, strict bool) {
 	t.Helper()
 	listed := map[string]string{}
+	deadline := time.Now().Add(wfDrainTimeout)
 	for cursor := ""; ; {
 		resp, err := ep.httpClient().Get(ep.base() + "/workflows/five/instances?limit=1000&cursor=" + cursor)
 		if err != nil {
@@ -635,6 +636,10 @@ func checkListed(t *testing.T, ep endpoint, sts map[string]*wfStatus, sup *super
 		}
 		err = json.NewDecoder(resp.Body).Decode(&page)
 		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond) // a cluster's index shard is moving: ask again
+			continue
+		}
 		if err != nil || resp.StatusCode != http.StatusOK {
 			t.Fatalf("list instances: %d (%v); output:\n%s", resp.StatusCode, err, ep.logs())
 		}
