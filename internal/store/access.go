@@ -154,6 +154,7 @@ func (db *DB) nested(ctx context.Context, fn func(ctx context.Context) error, he
 			err = db.execLocked("RELEASE " + sp)
 		} else if db.broken == nil && db.inTx {
 			_ = db.execLocked("ROLLBACK TO " + sp)
+			db.timers = 0 // the transaction may have created the timers table
 			_ = db.execLocked("RELEASE " + sp)
 			db.deleted = wasDeleted // a rolled-back DeleteAll deletes no files
 		}

@@ -194,6 +194,7 @@ func (db *DB) EndEvent(ok bool) error {
 		return err
 	}
 	db.deleted = db.evDeleted // a rolled-back DeleteAll deletes no files
+	db.timers = 0             // the event may have created the timers table
 	return db.execLocked("RELEASE ev")
 }
 
@@ -301,7 +302,7 @@ func (db *DB) rollbackLocked() {
 		_, _ = db.conn.Exec("ROLLBACK", nil)
 	}
 	db.inTx, db.eventSP, db.deleted, db.depth = false, false, false, 0
-	db.timersChanged = false
+	db.timersChanged, db.timers = false, 0 // the batch may have created the timers table
 }
 
 // Close rolls back what is not committed and closes the file. It is safe to

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // Reading an object that was never written, through SQL (which needs a
@@ -70,4 +71,44 @@ func wantNoFiles(t *testing.T, s *Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A new object's file is two pages (the header and schema, the KV table):
+// the timers table comes with its first timer, and a rolled-back event
+// that created it leaves none behind that Roost would believe in.
+func TestTemplate_TimersTableComesWithTheFirstTimer(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, Config{})
+	db := openDB(t, s, objID("small"))
+	put(t, db, "k", "v")
+	if n := len(s.mustTemplate(t)); n != 2*4096 {
+		t.Fatalf("the template is %d bytes, want two pages", n)
+	}
+	timer := Timer{Name: "a", Kind: "alarm", Due: time.UnixMilli(5), Scheduled: time.UnixMilli(5)}
+	event(t, db, false, func(ctx context.Context) { // rolled back
+		if err := db.SetTimer(ctx, timer); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if ts, err := db.Timers(t.Context()); err != nil || len(ts) != 0 {
+		t.Fatalf("after a rolled-back timer: %v, %v", ts, err)
+	}
+	event(t, db, true, func(ctx context.Context) {
+		if err := db.SetTimer(ctx, timer); err != nil {
+			t.Fatal(err)
+		}
+	})
+	commit(t, db)
+	if ts, err := db.Timers(t.Context()); err != nil || len(ts) != 1 {
+		t.Fatalf("after a committed timer: %v, %v", ts, err)
+	}
+}
+
+func (s *Store) mustTemplate(t *testing.T) []byte {
+	t.Helper()
+	tmpl, err := s.tmpl()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tmpl.db
 }

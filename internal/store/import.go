@@ -306,7 +306,8 @@ func readSchema(conn *sqlite3.SQLiteConn) ([]schemaObject, error) {
 }
 
 // templateSchema returns the schema of a new object's database, read from
-// the template's bytes.
+// the template's bytes, with the timers table an object's first timer
+// adds.
 func (s *Store) templateSchema() ([]schemaObject, error) {
 	c, err := (&sqlite3.SQLiteDriver{}).Open(":memory:")
 	if err != nil {
@@ -323,7 +324,24 @@ func (s *Store) templateSchema() ([]schemaObject, error) {
 	if err := conn.Deserialize(b, "main"); err != nil {
 		return nil, err
 	}
-	return readSchema(conn)
+	objs, err := readSchema(conn)
+	if err != nil {
+		return nil, err
+	}
+	// The timers table comes with an object's first timer; a file may hold
+	// it. (The deserialized database cannot grow: it is read in a memory
+	// database of its own.)
+	tc, err := (&sqlite3.SQLiteDriver{}).Open(":memory:")
+	if err != nil {
+		return nil, err
+	}
+	defer tc.Close()
+	timers := tc.(*sqlite3.SQLiteConn)
+	if _, err := timers.Exec(timersSchema, nil); err != nil {
+		return nil, err
+	}
+	more, err := readSchema(timers)
+	return append(objs, more...), err
 }
 
 // badImport is an error in the imported file.

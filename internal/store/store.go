@@ -314,7 +314,7 @@ func (s *Store) makeTemplate() (tmpl template, err error) {
 	}
 	defer conn.Close()
 	_, err = conn.Exec(`PRAGMA page_size=4096; PRAGMA journal_mode=WAL; PRAGMA application_id=`+
-		strconv.Itoa(applicationID)+`; `+kvSchema+`; `+timersSchema+`; PRAGMA wal_checkpoint(TRUNCATE);
+		strconv.Itoa(applicationID)+`; `+kvSchema+`; PRAGMA wal_checkpoint(TRUNCATE);
 		BEGIN; INSERT INTO _roost_kv VALUES ('', x''); DELETE FROM _roost_kv; COMMIT;`, nil)
 	if err != nil {
 		return tmpl, fmt.Errorf("store: template: %w", err)
