@@ -131,50 +131,59 @@ func TestCluster_TimerSetWhenAShardCameBackSurvivesAKill(t *testing.T) {
 	alarm := func(at int64) map[string]map[string]bool {
 		return map[string]map[string]bool{name: {fmt.Sprintf("alarm@%d", at): true}}
 	}
-	// n1 dies; b, one of the others, takes the shard over and writes the
-	// wake of an alarm, which n1 replaces before it is due.
-	n1.Kill(t)
-	b := must(t, c.Client(), http.MethodGet, c.Nodes[2].URL+"/ticker/"+name, "")
-	var bNode *cluster.Node
-	for _, n := range c.Nodes {
-		if n.Name == b {
-			bNode = n
+	nodeNamed := func(name string) *cluster.Node {
+		for _, n := range c.Nodes {
+			if n.Name == name {
+				return n
+			}
 		}
+		t.Fatalf("no node %s", name)
+		return nil
 	}
-	first := time.Now().Add(5 * time.Second).UnixMilli()
-	arm(bNode, first)
-	// n1 comes back and gets the shard back; it replaces the alarm with
-	// one that fires at once, the object's last timer: its wake is cleared.
-	n1.Start(t)
-	n1.WaitReady(t)
-	ownerIs(n1.Name)
-	soon := time.Now().Add(time.Second).UnixMilli()
-	arm(n1, soon)
-	waitFires(t, fires, alarm(soon))
-	// n1 dies again, b takes the shard again (which of the others does
-	// is a race: n1 comes back and dies until b wins it), and sets an
-	// alarm: b must write its wake, though it wrote one before.
-	for try := 1; ; try++ {
-		n1.Kill(t)
-		owner := ""
+	takenFromN1 := func() string {
 		deadline := time.Now().Add(30 * time.Second)
-		for owner == "" || owner == n1.Name {
+		for {
+			if owner := must(t, c.Client(), http.MethodGet, c.Nodes[2].URL+"/ticker/"+name, ""); owner != "" && owner != n1.Name {
+				return owner
+			}
 			if time.Now().After(deadline) {
 				t.Fatalf("%s did not move from n1 within 30s", name)
 			}
 			time.Sleep(100 * time.Millisecond)
-			owner = must(t, c.Client(), http.MethodGet, c.Nodes[2].URL+"/ticker/"+name, "")
 		}
-		if owner == b {
-			break
-		}
-		if try == 5 {
-			t.Fatalf("%s went to %s, not %s, %d times", name, owner, b, try)
-		}
+	}
+	// n1 dies; b, one of the others, takes the shard over and writes the
+	// wake of an alarm, which n1 replaces before it is due.
+	n1.Kill(t)
+	bNode := nodeNamed(takenFromN1())
+	first := time.Now().Add(5 * time.Second).UnixMilli()
+	arm(bNode, first)
+	for try := 1; ; try++ {
+		// n1 comes back and gets the shard back; it replaces the alarm
+		// with one that fires at once, the object's last timer: its wake
+		// is cleared.
 		n1.Start(t)
 		n1.WaitReady(t)
 		ownerIs(n1.Name)
+		soon := time.Now().Add(time.Second).UnixMilli()
+		arm(n1, soon)
+		waitFires(t, fires, alarm(soon))
+		// n1 dies again, and b must take the shard again. Which of the
+		// others takes it is a race: when the other one wins, it becomes
+		// b (it writes a wake of its own) and the round starts again.
+		n1.Kill(t)
+		owner := takenFromN1()
+		if owner == bNode.Name {
+			break
+		}
+		if try == 5 {
+			t.Fatalf("%s went to another node than the one that wrote its wake before, %d times", name, try)
+		}
+		bNode = nodeNamed(owner)
+		first = max(time.Now().Add(5*time.Second).UnixMilli(), first+1)
+		arm(bNode, first)
 	}
+	// b sets an alarm: b must write its wake, though it wrote one before.
 	later := max(time.Now().Add(8*time.Second).UnixMilli(), first+1) // not before what b wrote
 	arm(bNode, later)
 	n1.Start(t) // a quorum without b
