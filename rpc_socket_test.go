@@ -7,9 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/roost-dev/roost"
 )
@@ -58,29 +55,6 @@ func registerTally(app *testApp, name string, overSockets bool) *roost.Namespace
 		&roost.ClassOptions{Methods: []roost.MethodHandler{tallyAdd}, WebSocketRPC: overSockets})
 }
 
-func dialSocket(t *testing.T, url string) *websocket.Conn {
-	t.Helper()
-	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(url, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-func exchange(t *testing.T, c *websocket.Conn, msg string) string {
-	t.Helper()
-	if err := c.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
-		t.Fatal(err)
-	}
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	_, b, err := c.ReadMessage()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // A call over a socket answers what the Go call and the call over HTTP
 // answer, with the same error codes; a failed call's writes roll back; other
 // messages still reach WebSocketMessage.
@@ -88,9 +62,9 @@ func TestRPCOverWebSocket_MatchesTheOtherCalls(t *testing.T) {
 	app := newApp(t, roost.Config{})
 	tallies := registerTally(app, "tally", true)
 	srv := serve(t, app)
-	c := dialSocket(t, srv.URL+"/tally/a/")
+	c := wsDial(t, srv.URL+"/tally/a/")
 
-	if got := exchange(t, c, `{"rpc":"add","id":1,"params":{"by":5}}`); got != `{"rpc":"add","id":1,"result":{"total":5}}` {
+	if got := wsSay(t, c, `{"rpc":"add","id":1,"params":{"by":5}}`); got != `{"rpc":"add","id":1,"result":{"total":5}}` {
 		t.Fatalf("call over the socket: %s", got)
 	}
 	res := do(t, srv, http.MethodPost, "/tally/a/rpc/add", `{"by":2}`)
@@ -107,7 +81,7 @@ func TestRPCOverWebSocket_MatchesTheOtherCalls(t *testing.T) {
 		{`{"rpc":"add","id":3,"params":{"by":"five"}}`, `{"rpc":"add","id":3,"error":{"code":"bad_request",`},
 		{`{"rpc":"add","params":{"by":0}}`, `{"rpc":"add","result":{"total":8}}`},
 	} {
-		if got := exchange(t, c, tc.msg); !strings.HasPrefix(got, tc.want) {
+		if got := wsSay(t, c, tc.msg); !strings.HasPrefix(got, tc.want) {
 			t.Errorf("%s: %s, want %s…", tc.msg, got, tc.want)
 		}
 	}
@@ -116,12 +90,12 @@ func TestRPCOverWebSocket_MatchesTheOtherCalls(t *testing.T) {
 	wantError(t, do(t, srv, http.MethodPost, "/tally/a/rpc/add", `{"by":1,"fail":true}`), http.StatusInternalServerError, "too_much")
 
 	for _, msg := range []string{`hello`, `{"rpc":7}`, `{"not":"a call"}`} {
-		if got := exchange(t, c, msg); got != "echo:"+msg {
+		if got := wsSay(t, c, msg); got != "echo:"+msg {
 			t.Errorf("%s: %s, want it echoed by WebSocketMessage", msg, got)
 		}
 	}
 	var reply struct{ Result total }
-	if err := json.Unmarshal([]byte(exchange(t, c, `{"rpc":"add","id":9,"params":{"by":0}}`)), &reply); err != nil || reply.Result.Total != 8 {
+	if err := json.Unmarshal([]byte(wsSay(t, c, `{"rpc":"add","id":9,"params":{"by":0}}`)), &reply); err != nil || reply.Result.Total != 8 {
 		t.Fatalf("after the failed calls the total is %+v (%v), want 8", reply, err)
 	}
 }
@@ -131,9 +105,9 @@ func TestRPCOverWebSocket_OnlyWhenTheClassAllowsIt(t *testing.T) {
 	app := newApp(t, roost.Config{})
 	registerTally(app, "tally", false)
 	srv := serve(t, app)
-	c := dialSocket(t, srv.URL+"/tally/a/")
+	c := wsDial(t, srv.URL+"/tally/a/")
 	msg := `{"rpc":"add","id":1,"params":{"by":5}}`
-	if got := exchange(t, c, msg); got != "echo:"+msg {
+	if got := wsSay(t, c, msg); got != "echo:"+msg {
 		t.Fatalf("%s, want the message echoed", got)
 	}
 }

@@ -31,7 +31,7 @@ func TestBroadcastExcept_LeavesOutTheSender(t *testing.T) {
 	app := newApp(t, roost.Config{})
 	roost.Register(app.App, "relay", func(st *roost.State) (*relayObj, error) { return &relayObj{st}, nil })
 	srv := serve(t, app)
-	a, b, c := dialSocket(t, srv.URL+"/relay/r/"), dialSocket(t, srv.URL+"/relay/r/"), dialSocket(t, srv.URL+"/relay/r/")
+	a, b, c := wsDial(t, srv.URL+"/relay/r/"), wsDial(t, srv.URL+"/relay/r/"), wsDial(t, srv.URL+"/relay/r/")
 	if err := a.WriteMessage(websocket.TextMessage, []byte("from a")); err != nil {
 		t.Fatal(err)
 	}

@@ -288,7 +288,7 @@ func (d *Doc) WebSocketMessage(ctx context.Context, ws *roost.WebSocket, msg roo
 	}
 	m, err := parseMessage(msg.Data)
 	if err != nil {
-		ws.Close(ctx, CloseMalformed, err.Error())
+		ws.Close(ctx, CloseMalformed, truncate(err.Error()))
 		return nil
 	}
 	switch m.kind {
