@@ -225,6 +225,15 @@ func (c *Cluster) Local(class string, id ids.ID) (epoch uint64, ok bool) {
 	return c.shards.Accepting(c.shardOf(class, id))
 }
 
+// Keeps reports whether this node still has the lease of the object's
+// shard, even one whose renewal is late or that it is handing over (see
+// [shards.Manager.Kept]): work of the object found while Local is false
+// must then wait, since the shard is not taken over again if the renewal
+// lands.
+func (c *Cluster) Keeps(class string, id ids.ID) bool {
+	return c.shards.Kept(c.shardOf(class, id))
+}
+
 // Holds reports whether this node holds the lease of the object's shard
 // now, and its epoch: only then may it acknowledge anything of the object
 // (a shard being handed over is held until its last events committed).

@@ -48,6 +48,11 @@ const maxFiresPerCommit = 64
 func (n *Node) fire(ctx context.Context, k scheduler.Key) {
 	if n.cluster != nil {
 		if _, ok := n.cluster.Local(k.Class, k.ID); !ok {
+			if n.cluster.Keeps(k.Class, k.ID) {
+				// A late renewal or a hand-over: the wake stays this
+				// node's until the shard is fenced or handed over.
+				n.sched.SetEarlier(k, n.cfg.Clock.Now().Add(transientRetry))
+			}
 			return // the shard's owner fires it (it loaded the shard's wakes)
 		}
 	}
@@ -286,7 +291,8 @@ func timerKind(t store.Timer) string {
 // handler's: it is retried soon without counting an attempt.
 func transient(err error) bool {
 	switch errcode.Of(err) {
-	case errcode.Overloaded, errcode.ShuttingDown, errcode.ObjectReset, errcode.StorageFull, errcode.StorageFailed, errcode.Canceled:
+	case errcode.Overloaded, errcode.ShuttingDown, errcode.ObjectReset, errcode.StorageFull, errcode.StorageFailed, errcode.Canceled,
+		errcode.NotOwner: // the commit met a lost or lapsing lease: its next owner, or this node once renewed, fires it
 		return true
 	}
 	return false

@@ -250,6 +250,19 @@ func (m *Manager) Holds(shard int) (uint64, bool) {
 	return h.epoch, true
 }
 
+// Kept reports whether this node still has the shard's lease, valid or
+// not: true from the claim until the lease is fenced or handed over, and so
+// also while a late renewal is in flight (the lease's validity ran out
+// first; Holds is false until the renewal lands, and no new owner may claim
+// the shard before it expired on every clock). Work for the shard's objects
+// that finds it kept but not held must wait, not be dropped: the shard is
+// not loaded again if the renewal lands.
+func (m *Manager) Kept(shard int) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.held[shard] != nil
+}
+
 // Accepting reports whether this node holds the shard and takes new
 // events for its objects (it is not handing the shard over).
 func (m *Manager) Accepting(shard int) (uint64, bool) {

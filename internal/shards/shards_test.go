@@ -147,6 +147,53 @@ func TestShards_FailedNodesShardsMoveAfterTheLease(t *testing.T) {
 	}
 }
 
+// A renewal that lands after the lease's validity ran out (its stream was
+// electing a leader meanwhile) leaves a window in which the node holds no
+// valid lease yet has not lost the shard: no one else may claim it, and once
+// the renewal lands the shard is not taken over again (the node does not
+// load its wakes again). Kept tells that window apart from a lost shard.
+func TestShards_ALateRenewalKeepsTheShard(t *testing.T) {
+	nodes := startNodes(t, 3)
+	m := nodes[0].m
+	held := func() (int, bool) {
+		for s := range m.Count() {
+			if _, ok := m.Holds(s); ok {
+				return s, true
+			}
+		}
+		return 0, false
+	}
+	waitUntil(t, 15*time.Second, "node 0 holds a shard", func() bool { _, ok := held(); return ok })
+	// The keep loop fences a lease it finds expired: if it ran between the
+	// lapse and the renewal made here, start again.
+	for try := 1; ; try++ {
+		s, ok := held()
+		if !ok {
+			waitUntil(t, 15*time.Second, "node 0 holds a shard again", func() bool { _, ok := held(); return ok })
+			continue
+		}
+		m.mu.Lock()
+		h := m.held[s]
+		h.validUntil = time.Now() // the renewal in flight is late
+		late := *h
+		m.mu.Unlock()
+		_, holds := m.Holds(s)
+		_, accepting := m.Accepting(s)
+		kept := m.Kept(s)
+		m.renewOne(s, late, time.Now()) // it lands
+		if !m.Kept(s) && try < 5 {
+			continue // fenced meanwhile
+		}
+		if holds || accepting || !kept {
+			t.Fatalf("lapsed lease in flight: Holds=%v Accepting=%v Kept=%v, want false, false, true", holds, accepting, kept)
+		}
+		if e, ok := m.Holds(s); !ok || e != late.epoch {
+			t.Fatalf("after the late renewal: Holds=(%d, %v), want (%d, true)", e, ok, late.epoch)
+		}
+		return
+	}
+}
+
 func TestShards_DrainMovesEveryShardGracefully(t *testing.T) {
 	nodes := startNodes(t, 3)
 	waitUntil(t, 15*time.Second, "node 1 holds shards", func() bool { return holders(t, nodes)[1] > 0 })
