@@ -43,7 +43,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	ws := cfg.WebSockets
 	n, err := node.Open(ctx, node.Config{
-		Dir: cfg.Dir, Sync: node.Sync(cfg.Durability), IdleTimeout: cfg.IdleTimeout, MaxActive: cfg.MaxActiveObjects,
+		Dir: cfg.Dir, Sync: node.Sync(cfg.Durability), IdleTimeout: cfg.IdleTimeout, CheckpointAfter: cfg.CheckpointAfter, MaxActive: cfg.MaxActiveObjects,
 		MaxPending: cfg.MaxPendingEvents, BlockTimeout: cfg.BlockConcurrencyTimeout,
 		MaxKeySize: cfg.MaxKeySize, MaxValueSize: cfg.MaxValueSize, MaxDatabaseSize: cfg.MaxDatabaseSize,
 		MaxBodyBytes: cfg.MaxBodyBytes, BodyTimeout: cfg.BodyTimeout, TimerRetry: node.RetryPolicy(cfg.TimerRetry), TimerConcurrency: cfg.TimerConcurrency,

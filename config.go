@@ -41,6 +41,12 @@ type Config struct {
 	// before it is evicted (its database closed). Defaults to 10s. Negative
 	// disables idle eviction.
 	IdleTimeout time.Duration
+	// CheckpointAfter is how long an object stays out of memory before its
+	// write-ahead log is copied into its database and truncated, in the
+	// background, so that an idle object's files hold only its data. (An
+	// object's first write after that syncs a new log header: one fsync
+	// more.) Defaults to 1m; negative means never.
+	CheckpointAfter time.Duration
 	// MaxActiveObjects bounds the objects in memory and so the open database
 	// files (two descriptors each); beyond it the least recently used idle
 	// object is evicted. Defaults to 256 (an activation gets slower as more

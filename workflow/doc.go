@@ -56,6 +56,12 @@
 // its end cut short, such as the sleep of a terminated instance, is
 // canceled, never still sleeping, waiting or retrying.
 //
+// # Retention
+//
+// A finished instance is kept for [Options.Retention] (default 30 days)
+// from its end, then purged with its journal and storage; [Engine.Purge]
+// (POST /workflows/{name}/purge) removes finished instances sooner.
+//
 // # Cluster mode
 //
 // In a cluster (roost.Config.Cluster), every node defines the same

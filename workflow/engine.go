@@ -34,6 +34,10 @@ type Engine struct {
 	// clustered is set in cluster mode: see remote.go.
 	clustered bool
 	beat      time.Duration // see Options.Beat
+	// retention is Options.Retention; the sweeper purges what outlived it,
+	// until sweepStop closes, and then closes sweepDone.
+	retention            time.Duration
+	sweepStop, sweepDone chan struct{}
 
 	mu      sync.Mutex
 	defs    map[string]*definition
@@ -70,6 +74,12 @@ type Options struct {
 	// an instance resumes within the failover plus Beat; each Beat of a run
 	// costs one write. Default 5s; at least 1s.
 	Beat time.Duration
+	// Retention is how long a finished (complete, errored or terminated)
+	// instance is kept, counted from its end; then the engine purges it
+	// with its journal (see [Engine.Purge]), checking every hundredth of
+	// the retention (at least every hour). Default DefaultRetention (30
+	// days); negative keeps instances forever.
+	Retention time.Duration
 }
 
 type runKey struct{ workflow, id string }
@@ -89,9 +99,13 @@ func NewWithOptions(app *roost.App, opts Options) *Engine {
 		opts.Beat = defaultBeat
 	}
 	opts.Beat = max(opts.Beat, time.Second)
+	if opts.Retention == 0 {
+		opts.Retention = DefaultRetention
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{app: app, clock: app.Clock(), log: app.Logger(), ctx: ctx, cancel: cancel, maxRunning: opts.MaxRunning,
-		clustered: app.Node() != "", beat: opts.Beat,
+		clustered: app.Node() != "", beat: opts.Beat, retention: opts.Retention,
+		sweepStop: make(chan struct{}), sweepDone: make(chan struct{}),
 		defs: map[string]*definition{}, live: map[runKey]*run{}, inQueue: map[runKey]bool{}, waiters: map[runKey][]*waiter{},
 		retries: map[runKey]roost.Timer{}, unchecked: map[string]bool{}}
 	e.index = newIndex(e)
@@ -101,6 +115,11 @@ func NewWithOptions(app *roost.App, opts Options) *Engine {
 	}
 	e.metrics = m
 	e.index.start() // last: a panic above leaves no goroutine behind
+	if e.retention > 0 {
+		go e.sweeper()
+	} else {
+		close(e.sweepDone)
+	}
 	return e
 }
 
@@ -133,6 +152,8 @@ func (e *Engine) close(ctx context.Context) error {
 		delete(e.retries, k)
 	}
 	e.mu.Unlock()
+	close(e.sweepStop)
+	<-e.sweepDone // a purge in progress stops at its next instance
 	done := make(chan struct{})
 	go func() {
 		e.wg.Wait()

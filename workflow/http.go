@@ -30,6 +30,7 @@ const defaultWait = 30 * time.Second
 //	GET  /workflows/{name}/instances/{id}?wait=30s   answers when the instance finished, or the wait ended
 //	POST /workflows/{name}/instances/{id}/events/{type}   the body is the payload (JSON)
 //	POST /workflows/{name}/instances/{id}/pause|resume|terminate|restart
+//	POST /workflows/{name}/purge?older_than=24h&status=  → {"purged":N} (or before=RFC 3339 time)
 //
 // Bodies and answers are JSON; errors are {"error":{"code","message"}}.
 func (e *Engine) Handler() http.Handler {
@@ -39,6 +40,7 @@ func (e *Engine) Handler() http.Handler {
 	mux.HandleFunc("GET /workflows/{name}/instances/{id}", e.serveStatus)
 	mux.HandleFunc("POST /workflows/{name}/instances/{id}/events/{type}", e.serveEvent)
 	mux.HandleFunc("POST /workflows/{name}/instances/{id}/{op}", e.serveControl)
+	mux.HandleFunc("POST /workflows/{name}/purge", e.servePurge)
 	mux.HandleFunc("/workflows/", func(w http.ResponseWriter, r *http.Request) {
 		roost.WriteError(w, errcode.New(errcode.NotFound, "no workflow API route %s %s", r.Method, r.URL.Path))
 	})
@@ -232,4 +234,39 @@ func (e *Engine) serveControl(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.answerStatus(w, r, inst, http.StatusOK)
+}
+
+// servePurge purges the finished instances of a workflow that ended before
+// ?before= (an RFC 3339 time) or longer than ?older_than= (a duration)
+// ago; with neither, every finished instance. ?status= takes one final
+// status only.
+func (e *Engine) servePurge(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	opts := PurgeOptions{Status: q.Get("status")}
+	before, olderThan := q.Get("before"), q.Get("older_than")
+	switch {
+	case before != "" && olderThan != "":
+		roost.WriteError(w, errcode.New(errcode.BadRequest, "give before or older_than, not both"))
+		return
+	case before != "":
+		t, err := time.Parse(time.RFC3339Nano, before)
+		if err != nil {
+			roost.WriteError(w, errcode.New(errcode.BadRequest, "before %q: want an RFC 3339 time such as 2026-01-02T15:04:05Z", before))
+			return
+		}
+		opts.Before = t
+	case olderThan != "":
+		d, err := time.ParseDuration(olderThan)
+		if err != nil || d < 0 {
+			roost.WriteError(w, errcode.New(errcode.BadRequest, "older_than %q: want a duration such as 720h", olderThan))
+			return
+		}
+		opts.Before = e.clock.Now().Add(-d)
+	}
+	n, err := e.Purge(r.Context(), r.PathValue("name"), opts)
+	if err != nil {
+		roost.WriteError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"purged": n})
 }

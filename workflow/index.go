@@ -70,7 +70,7 @@ func newIndex(e *Engine) *index {
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	ix.ns = roost.RegisterWithOptions(e.app, indexClass, func(st *roost.State) (*indexObject, error) {
 		err := st.BlockConcurrencyWhile(st.Context(), func(ctx context.Context) error {
-			_, err := st.Storage().Exec(ctx, indexSchema)
+			_, err := st.Storage().Exec(ctx, indexSchema+expiredSchema)
 			return err
 		})
 		return &indexObject{st: st, ix: ix}, err

@@ -31,6 +31,7 @@ const (
 	opResume    = "resume"
 	opTerminate = "terminate"
 	opRestart   = "restart"
+	opPurge     = "purge"
 )
 
 // opRequest is an operation on an instance, as it crosses to its owner.
@@ -40,12 +41,14 @@ type opRequest struct {
 	Params    json.RawMessage `json:"params,omitempty"`     // create
 	EventType string          `json:"event_type,omitempty"` // event
 	Payload   json.RawMessage `json:"payload,omitempty"`    // event
+	Before    time.Time       `json:"before,omitzero"`      // purge
 }
 
 // opReply is its answer.
 type opReply struct {
 	Created bool    `json:"created,omitempty"` // create
 	Status  *Status `json:"status,omitempty"`  // status
+	Gone    bool    `json:"gone,omitempty"`    // purge
 }
 
 // serveOp runs an operation that another node sent: in the instance's
@@ -70,6 +73,10 @@ func (o *object) apply(ctx context.Context, req opRequest) (opReply, func(), err
 			return opReply{}, nil, err
 		}
 		return opReply{Created: true}, func() { d.created(m) }, nil
+	}
+	if req.Op == opPurge {
+		gone, err := o.purge(ctx, req.Before)
+		return opReply{Gone: gone}, nil, err
 	}
 	i := &Instance{def: d, id: req.ID}
 	body, after, err := i.op(req)

@@ -23,24 +23,24 @@ import (
 )
 
 type serveOptions struct {
-	addr, data, durability, logLevel, logFormat string
-	otlpEndpoint                                string
-	idleTimeout, shutdownTimeout                time.Duration
-	orderSleep                                  time.Duration
-	maxActive, maxPending, timerRetries         int
-	timerRetryDelay                             time.Duration
-	wsMaxMessage, wsQueueBytes, wsQueuedTotal   int64
-	wsSendQueue, wsMaxPerObject, wsMax          int
-	wsThrottleWait, wsWriteTimeout              time.Duration
-	wsOrigins                                   []string
-	maxBody                                     int64
-	maxConns                                    int
-	httpHeaderTimeout, httpBodyTimeout          time.Duration
-	httpIdleTimeout                             time.Duration
-	adminToken                                  string
-	admin                                       roost.AdminConfig
-	demo                                        bool
-	cluster                                     clusterOptions
+	addr, data, durability, logLevel, logFormat   string
+	otlpEndpoint                                  string
+	idleTimeout, shutdownTimeout, checkpointAfter, workflowRetention time.Duration
+	orderSleep                                    time.Duration
+	maxActive, maxPending, timerRetries           int
+	timerRetryDelay                               time.Duration
+	wsMaxMessage, wsQueueBytes, wsQueuedTotal     int64
+	wsSendQueue, wsMaxPerObject, wsMax            int
+	wsThrottleWait, wsWriteTimeout                time.Duration
+	wsOrigins                                     []string
+	maxBody                                       int64
+	maxConns                                      int
+	httpHeaderTimeout, httpBodyTimeout            time.Duration
+	httpIdleTimeout                               time.Duration
+	adminToken                                    string
+	admin                                         roost.AdminConfig
+	demo                                          bool
+	cluster                                       clusterOptions
 }
 
 func newServeCmd() *cobra.Command {
@@ -89,6 +89,7 @@ answered at once, then in-flight events finish and commit.`,
 	f.StringVar(&o.data, "data", "./roost-data", "data directory (created if missing)")
 	f.StringVar(&o.durability, "durability", roost.DurabilityFull, `"full": fsync every commit before answering; "normal": fsync at checkpoints only (survives a process crash, not a power failure)`)
 	f.DurationVar(&o.idleTimeout, "idle-timeout", 10*time.Second, "evict an object from memory after this long without events (negative: never)")
+	f.DurationVar(&o.checkpointAfter, "checkpoint-after", time.Minute, "once an object has been out of memory this long, shrink its files in the background: copy its write-ahead log into its database and truncate it (negative: never)")
 	f.IntVar(&o.maxActive, "max-active", 256, "most objects in memory (open databases) at once; least recently used idle ones are evicted")
 	f.Int64Var(&o.maxBody, "max-body", 4<<20, "largest HTTP request body in bytes")
 	f.IntVar(&o.maxConns, "max-conns", 0, "most open client connections, WebSockets included; beyond it a new one gets 503 overloaded and is closed (0: what the open-file limit leaves after objects' files)")
@@ -112,6 +113,7 @@ answered at once, then in-flight events finish and commit.`,
 	f.Int64Var(&o.admin.SQLMaxBytes, "admin-sql-max-bytes", 16<<20, "most bytes of rows (as JSON) in an admin SQL answer; the rest is left out and the answer says truncated_by max_bytes")
 	f.Int64Var(&o.admin.ImportMaxBytes, "admin-import-max-bytes", 1<<30, "largest file roost objects import accepts, in bytes (at most the 10 GiB database limit)")
 	f.BoolVar(&o.demo, "demo", true, "serve the demo classes, workflows and chat page (--demo=false: none)")
+	f.DurationVar(&o.workflowRetention, "workflow-retention", workflow.DefaultRetention, "keep a finished workflow instance this long after its end, then purge it with its journal (negative: forever)")
 	f.DurationVar(&o.orderSleep, "order-sleep", time.Hour, "how long the demo's order workflow sleeps between the charge and the delivery")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight events")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -165,7 +167,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	app, err := roost.Open(ctx, roost.Config{
-		Dir: o.data, Durability: o.durability, IdleTimeout: o.idleTimeout,
+		Dir: o.data, Durability: o.durability, IdleTimeout: o.idleTimeout, CheckpointAfter: o.checkpointAfter,
 		MaxActiveObjects: o.maxActive, MaxPendingEvents: o.maxPending, MaxBodyBytes: o.maxBody, BodyTimeout: o.httpBodyTimeout,
 		Logger: log, TracerProvider: tp,
 		WebSockets: roost.WebSocketConfig{MaxMessageBytes: o.wsMaxMessage, SendQueue: o.wsSendQueue,
@@ -179,7 +181,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	workflows := workflow.New(app)
+	workflows := workflow.NewWithOptions(app, workflow.Options{Retention: o.workflowRetention})
 	yjs.Register(app, "yjs", nil)
 	if o.demo {
 		demo.Register(app, workflows, demo.Config{OrderSleep: o.orderSleep})

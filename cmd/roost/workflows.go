@@ -44,11 +44,12 @@ its name (order, threestep), an instance by its ID.
   roost workflows ls order --status sleeping
   roost workflows event order o-1 delivered '{"by":"bob"}'
   roost workflows pause order o-1                # also resume, terminate, restart
+  roost workflows purge order --older-than 24h   # finished instances, with their journals
 
 --server falls back to ROOST_SERVER.`,
 	}
 	cmd.PersistentFlags().StringVar(&g.server, "server", "http://127.0.0.1:8080", "the server's base URL (env ROOST_SERVER)")
-	cmd.AddCommand(newWfStartCmd(&g), newWfStatusCmd(&g), newWfLsCmd(&g), newWfEventCmd(&g))
+	cmd.AddCommand(newWfStartCmd(&g), newWfStatusCmd(&g), newWfLsCmd(&g), newWfEventCmd(&g), newWfPurgeCmd(&g))
 	for _, op := range []struct{ name, short string }{
 		{"pause", "Pause an instance at its next step"},
 		{"resume", "Resume a paused instance"},
@@ -272,6 +273,44 @@ finished refuses it (invalid_state).`,
 			return nil
 		}),
 	}
+	return cmd
+}
+
+// newWfPurgeCmd makes `roost workflows purge`.
+func newWfPurgeCmd(g *workflowsGlobals) *cobra.Command {
+	var olderThan time.Duration
+	var status string
+	cmd := &cobra.Command{
+		Use:   "purge <workflow> --older-than DURATION",
+		Short: "Remove finished instances with their journals",
+		Long: `Remove the instances of a workflow that finished (complete, errored or
+terminated) longer ago than --older-than, with their params, journals,
+outputs and storage. The server does this on its own once an instance is
+older than its --workflow-retention (default 30 days); purge cleans up
+sooner. Instances that run, sleep, wait or are paused stay. --older-than 0
+removes every finished instance; --status takes one final status only.`,
+		Args: cobra.ExactArgs(1),
+		RunE: g.run(func(ctx context.Context, c *wfClient, cmd *cobra.Command, args []string) error {
+			if olderThan < 0 {
+				return errcode.New(errcode.BadRequest, "--older-than %s: want a duration ≥ 0", olderThan)
+			}
+			q := url.Values{"older_than": {olderThan.String()}}
+			if status != "" {
+				q.Set("status", status)
+			}
+			var out struct {
+				Purged int `json:"purged"`
+			}
+			if _, err := c.do(ctx, http.MethodPost, q, nil, &out, args[0], "purge"); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "purged %d finished instances of %s\n", out.Purged, args[0])
+			return nil
+		}),
+	}
+	cmd.Flags().DurationVar(&olderThan, "older-than", 0, "remove the instances that finished longer ago than this (required; 0: every finished one)")
+	cmd.Flags().StringVar(&status, "status", "", "remove only instances in this status: complete, errored or terminated")
+	_ = cmd.MarkFlagRequired("older-than")
 	return cmd
 }
 

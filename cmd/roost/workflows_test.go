@@ -207,6 +207,30 @@ func TestWorkflows_ErrorsShowTheirCode(t *testing.T) {
 	}
 }
 
+func TestWorkflows_Purge(t *testing.T) {
+	t.Parallel()
+	srv := newWorkflowServer(t)
+	s := "--server=" + srv.URL
+	for _, id := range []string{"p-1", "p-2"} {
+		mustCLI(t, "workflows", "start", "threestep", "--id", id, "--params", "1", "--wait", "30s", s)
+	}
+	mustCLI(t, "workflows", "start", "order", "--id", "o-1", "--params", `{"customer":"ann","item":"soup","cents":900}`, s)
+	wantCLIError(t, `"older-than" not set`, "workflows", "purge", "threestep", s)
+	wantCLIError(t, "bad_request: ", "workflows", "purge", "threestep", "--older-than", "0s", "--status", "running", s)
+	wantCLIError(t, "unknown_workflow: ", "workflows", "purge", "nope", "--older-than", "0s", s)
+	if out := mustCLI(t, "workflows", "purge", "threestep", "--older-than", "1h", s); !strings.Contains(out, "purged 0 finished instances of threestep") {
+		t.Fatalf("purge --older-than 1h:\n%s", out)
+	}
+	if out := mustCLI(t, "workflows", "purge", "threestep", "--older-than", "0s", "--status", "complete", s); !strings.Contains(out, "purged 2 finished instances of threestep") {
+		t.Fatalf("purge --older-than 0s:\n%s", out)
+	}
+	wantCLIError(t, "unknown_instance: ", "workflows", "status", "threestep", "p-1", s)
+	if out := mustCLI(t, "workflows", "purge", "order", "--older-than", "0s", s); !strings.Contains(out, "purged 0 ") {
+		t.Fatalf("purge of a running order:\n%s", out)
+	}
+	wfStatus(t, "order", "o-1", s) // still there
+}
+
 // Not parallel: it sets the process's environment.
 func TestWorkflows_ServerFromEnvironment(t *testing.T) {
 	srv := newWorkflowServer(t)

@@ -42,6 +42,8 @@ type Config struct {
 	// store.Config).
 	MaxKeySize, MaxValueSize int
 	MaxDatabaseSize          int64
+	// CheckpointAfter configures the store (see store.Config).
+	CheckpointAfter time.Duration
 	// MaxBodyBytes bounds request bodies at the gateway, and BodyTimeout
 	// the time a client takes to send one (see gateway.Config).
 	MaxBodyBytes int64
@@ -161,7 +163,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	n.wakes = &wakes{indexed: map[catalog.Key]indexedAt{}}
 	scfg := store.Config{
 		Dir: cfg.Dir, Synchronous: cfg.Sync, MaxKeySize: cfg.MaxKeySize, MaxValueSize: cfg.MaxValueSize,
-		MaxDatabaseSize: cfg.MaxDatabaseSize, Faults: cfg.Faults, Timers: n.wakes,
+		MaxDatabaseSize: cfg.MaxDatabaseSize, Faults: cfg.Faults, Timers: n.wakes, CheckpointAfter: cfg.CheckpointAfter,
 	}
 	if cfg.Cluster != nil {
 		// The log is the truth: a local file is a cache restored from it.

@@ -328,12 +328,16 @@ func (db *DB) closeLocked() error {
 		db.unsynced.close() // nothing was committed: nothing needs it
 		db.unsynced = nil
 	}
+	connected := db.conn != nil
 	err := db.disconnectLocked()
 	if db.base && db.s.cfg.Log != nil {
 		// A replicated object's file that no commit shipped (its batch
 		// rolled back): the log has no base for the pages a later
 		// activation would ship, so the file goes, as if never created.
-		err = errors.Join(err, db.wrap("delete files", db.s.remove(db.path)))
+		return errors.Join(err, db.wrap("delete files", db.s.remove(db.path)))
+	}
+	if connected && err == nil && db.s.ckpt != nil {
+		db.s.ckpt.left(db.path)
 	}
 	return err
 }

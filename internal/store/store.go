@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
 	"golang.org/x/sys/unix"
@@ -64,6 +65,12 @@ type Config struct {
 	// an object does not wait for its files to be written. Defaults to
 	// DefaultSpares; negative means none.
 	Spares int
+	// CheckpointAfter is how long an object stays out of memory before its
+	// WAL is copied into its database and truncated, in the background, so
+	// that an idle object's files hold only its data. Defaults to
+	// DefaultCheckpointAfter; negative means never (a WAL then shrinks only
+	// when SQLite checkpoints it as it grows).
+	CheckpointAfter time.Duration
 }
 
 func (c *Config) fill() error {
@@ -88,6 +95,9 @@ func (c *Config) fill() error {
 	}
 	if c.Spares == 0 {
 		c.Spares = DefaultSpares
+	}
+	if c.CheckpointAfter == 0 {
+		c.CheckpointAfter = DefaultCheckpointAfter
 	}
 	if c.MaxKeySize < 1 || c.MaxValueSize < 1 || c.MaxDatabaseSize < 64<<10 {
 		return fmt.Errorf("store: config: limits must be positive and MaxDatabaseSize ≥ 64 KiB, got key %d, value %d, database %d",
@@ -114,6 +124,9 @@ type Store struct {
 	spares *spares
 	// dirs holds the object directories known to exist.
 	dirs sync.Map
+	// ckpt checkpoints the WALs of objects that left memory; nil if
+	// Config.CheckpointAfter < 0.
+	ckpt *checkpointer
 	// lock is the data directory's lock (see lockDir), released by Close.
 	lock *os.File
 
@@ -192,6 +205,9 @@ func open(cfg Config, lock *os.File) (*Store, error) {
 		// On a full disk the store opens without spares: creates write
 		// their own files.
 	}
+	if cfg.CheckpointAfter > 0 {
+		s.ckpt = startCheckpointer(s, cfg.CheckpointAfter)
+	}
 	return s, nil
 }
 
@@ -210,6 +226,9 @@ func diskFull(err error) bool {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		var err error
+		if s.ckpt != nil {
+			s.ckpt.close()
+		}
 		if s.spares != nil {
 			err = s.spares.close()
 		}
@@ -251,6 +270,9 @@ func (s *Store) Open(class string, id ids.ID) (*DB, error) {
 		return nil, err
 	}
 	db := newDB(s, class, id)
+	if s.ckpt != nil {
+		s.ckpt.take(db.path)
+	}
 	if s.cfg.Log != nil {
 		if err := s.restore(class, id); err != nil {
 			return nil, err
