@@ -76,6 +76,19 @@ func TestCluster_WorkflowsFromAnyNode(t *testing.T) {
 		}
 	}
 	controlThroughOthers(t, c, steps)
+	// A purge through one node takes the complete instances whichever
+	// nodes own them and the index; the terminated one stays.
+	if code, got := wfRequest(t, c, http.MethodPost, urls[0]+"/workflows/flow/purge?status=complete", ""); code != http.StatusOK || !strings.Contains(got, `"purged":9`) {
+		t.Fatalf("purge through %s: %d %s, want the 9 complete instances", urls[0], code, got)
+	}
+	for i, id := range ids {
+		if code, got := wfRequest(t, c, http.MethodGet, urls[(i+1)%3]+"/workflows/flow/instances/"+id, ""); code != http.StatusNotFound {
+			t.Errorf("status of the purged %s: %d %s, want 404", id, code, got)
+		}
+	}
+	if st := wfGet(t, c, urls[2], term, ""); st.Status != "terminated" {
+		t.Errorf("%s is %s after a purge of the complete ones, want terminated", term, st.Status)
+	}
 	for _, u := range urls { // two of them do not own it
 		if code, got := wfRequest(t, c, http.MethodGet, u+"/workflows/flow/instances/none", ""); code != http.StatusNotFound || !strings.Contains(got, "unknown_instance") {
 			t.Errorf("status of a missing instance through %s: %d %s, want 404 unknown_instance", u, code, got)
