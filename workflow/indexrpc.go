@@ -35,10 +35,16 @@ func (o *indexObject) serveList(ctx context.Context, q listQuery) ([]Summary, er
 	return o.query(ctx, q)
 }
 
-// query reads the rows of a listing (q.Pending aside).
+// query reads the rows of a listing (q.Pending aside). Each form walks
+// one index from the cursor on (the primary key, or instances_by_status),
+// so a page costs the same at any size and for any status, however rare.
 func (o *indexObject) query(ctx context.Context, q listQuery) ([]Summary, error) {
-	rows, err := o.st.Storage().Query(ctx, `SELECT id, status, created, updated FROM instances
-		WHERE (?1 = '' OR status = ?1) AND id > ?2 ORDER BY id LIMIT ?3`, q.Status, q.After, q.Limit)
+	sql, args := `SELECT id, status, created, updated FROM instances WHERE id > ?1 ORDER BY id LIMIT ?2`, []any{q.After, q.Limit}
+	if q.Status != "" {
+		sql = `SELECT id, status, created, updated FROM instances WHERE status = ?3 AND id > ?1 ORDER BY id LIMIT ?2`
+		args = append(args, q.Status)
+	}
+	rows, err := o.st.Storage().Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}

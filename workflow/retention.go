@@ -176,10 +176,18 @@ const finishedSQL = `('complete', 'errored', 'terminated')`
 const expiredSchema = `
 CREATE INDEX IF NOT EXISTS instances_finished ON instances (updated) WHERE status IN ` + finishedSQL + `;`
 
+// expired reads the rows of a purge's round from instances_finished, oldest
+// first. The index is named: without statistics, SQLite would rather read
+// every finished row through instances_by_status and sort them (0.3 s at a
+// million). Its WHERE is repeated word for word, as a partial index needs.
 func (o *indexObject) expired(ctx context.Context, q expiredQuery) ([]string, error) {
-	rows, err := o.st.Storage().Query(ctx, `SELECT id FROM instances
-		WHERE status IN `+finishedSQL+` AND (?1 = '' OR status = ?1) AND updated < ?2 ORDER BY updated LIMIT ?3`,
-		q.Status, q.Before, q.Limit)
+	const from = `SELECT id FROM instances INDEXED BY instances_finished WHERE status IN ` + finishedSQL
+	sql, args := from+` AND updated < ?1 ORDER BY updated LIMIT ?2`, []any{q.Before, q.Limit}
+	if q.Status != "" {
+		sql = from + ` AND status = ?3 AND updated < ?1 ORDER BY updated LIMIT ?2`
+		args = append(args, q.Status)
+	}
+	rows, err := o.st.Storage().Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}
