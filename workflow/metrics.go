@@ -7,6 +7,7 @@ type metrics struct {
 	created  *prometheus.CounterVec
 	finished *prometheus.CounterVec
 	attempts *prometheus.CounterVec
+	purged   *prometheus.CounterVec
 }
 
 // newMetrics makes the engine's metrics and registers them with its app.
@@ -21,6 +22,8 @@ func newMetrics(e *Engine) (*metrics, error) {
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "roost_workflow_step_attempts_total",
 			Help: "Attempts of workflow steps, by workflow and result (ok; retry: failed, retried later; failed: failed for good)."},
 			[]string{"workflow", "result"}),
+		purged: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "roost_workflow_instances_purged_total",
+			Help: "Finished workflow instances purged with their journals (retention, or Engine.Purge), by workflow."}, []string{"workflow"}),
 	}
 	runs := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roost_workflow_runs",
 		Help: "Workflow instances whose functions run now (sleeping and waiting ones do not)."},
@@ -31,7 +34,7 @@ func newMetrics(e *Engine) (*metrics, error) {
 	waits := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roost_workflow_waits",
 		Help: "Callers waiting for an instance's end now (Instance.Wait, GET …?wait=)."},
 		func() float64 { return float64(e.waitCount()) })
-	if err := e.app.RegisterMetrics(m.created, m.finished, m.attempts, runs, queued, waits); err != nil {
+	if err := e.app.RegisterMetrics(m.created, m.finished, m.attempts, m.purged, runs, queued, waits); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -36,6 +36,9 @@ func TestMetricsCountInstancesAndAttempts(t *testing.T) {
 	if err := sleepy.Terminate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	if n, err := env.Workflows().Purge(context.Background(), "counted", workflow.PurgeOptions{Status: workflow.StatusErrored}); err != nil || n != 1 {
+		t.Fatalf("purge of the errored instance: %d, %v", n, err)
+	}
 	rec := httptest.NewRecorder()
 	env.App().MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
@@ -47,6 +50,7 @@ func TestMetricsCountInstancesAndAttempts(t *testing.T) {
 		`roost_workflow_step_attempts_total{result="ok",workflow="counted"} 1`,
 		`roost_workflow_step_attempts_total{result="failed",workflow="counted"} 1`,
 		`roost_workflow_runs_queued 0`,
+		`roost_workflow_instances_purged_total{workflow="counted"} 1`,
 	} {
 		if !strings.Contains(string(body), want+"\n") {
 			t.Errorf("metrics lack %s", want)

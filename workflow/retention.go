@@ -73,6 +73,7 @@ func (e *Engine) Purge(ctx context.Context, workflow string, opts PurgeOptions) 
 		}
 		n, err := e.forget(ctx, d, forgetRequest{IDs: gone, Before: q.Before})
 		purged += n
+		e.metrics.purged.WithLabelValues(workflow).Add(float64(n))
 		if err != nil || len(ids) < q.Limit {
 			return purged, err
 		}

@@ -23,24 +23,24 @@ import (
 )
 
 type serveOptions struct {
-	addr, data, durability, logLevel, logFormat   string
-	otlpEndpoint                                  string
+	addr, data, durability, logLevel, logFormat                      string
+	otlpEndpoint                                                     string
 	idleTimeout, shutdownTimeout, checkpointAfter, workflowRetention time.Duration
-	orderSleep                                    time.Duration
-	maxActive, maxPending, timerRetries           int
-	timerRetryDelay                               time.Duration
-	wsMaxMessage, wsQueueBytes, wsQueuedTotal     int64
-	wsSendQueue, wsMaxPerObject, wsMax            int
-	wsThrottleWait, wsWriteTimeout                time.Duration
-	wsOrigins                                     []string
-	maxBody                                       int64
-	maxConns                                      int
-	httpHeaderTimeout, httpBodyTimeout            time.Duration
-	httpIdleTimeout                               time.Duration
-	adminToken                                    string
-	admin                                         roost.AdminConfig
-	demo                                          bool
-	cluster                                       clusterOptions
+	orderSleep                                                       time.Duration
+	maxActive, maxPending, timerRetries                              int
+	timerRetryDelay                                                  time.Duration
+	wsMaxMessage, wsQueueBytes, wsQueuedTotal                        int64
+	wsSendQueue, wsMaxPerObject, wsMax                               int
+	wsThrottleWait, wsWriteTimeout                                   time.Duration
+	wsOrigins                                                        []string
+	maxBody                                                          int64
+	maxConns                                                         int
+	httpHeaderTimeout, httpBodyTimeout                               time.Duration
+	httpIdleTimeout                                                  time.Duration
+	adminToken                                                       string
+	admin                                                            roost.AdminConfig
+	demo                                                             bool
+	cluster                                                          clusterOptions
 }
 
 func newServeCmd() *cobra.Command {
