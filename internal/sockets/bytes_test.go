@@ -20,17 +20,26 @@ func queuedBytes(h *Hub) int64 {
 		socks = append(socks, o.socks...)
 	}
 	h.mu.Unlock()
+	// One snapshot of every queue: locked one after another, a frame
+	// released from one queue and the next one queued in another would
+	// both count. The hub never holds two sockets' locks at once.
+	for _, s := range socks {
+		s.mu.Lock()
+	}
+	defer func() {
+		for _, s := range socks {
+			s.mu.Unlock()
+		}
+	}()
 	seen := map[*byte]bool{}
 	var n int64
 	for _, s := range socks {
-		s.mu.Lock()
 		for _, f := range s.queue {
 			if len(f.data) > 0 && !seen[&f.data[0]] {
 				seen[&f.data[0]] = true
 				n += int64(len(f.data))
 			}
 		}
-		s.mu.Unlock()
 	}
 	return n
 }
