@@ -62,7 +62,7 @@ func RegisterWithOptions[T any](app *App, class string, newObject func(*State) (
 		Name:       class,
 		Concurrent: opts.Concurrent,
 		New: func(ctx context.Context, act *node.Activation) (any, error) {
-			obj, err := newObject(&State{act: act, ctx: ctx})
+			obj, err := newObject(&State{act: act, ctx: ctx, ns: ns})
 			if err != nil {
 				return nil, err
 			}

@@ -13,6 +13,7 @@ import (
 type State struct {
 	act *node.Activation
 	ctx context.Context
+	ns  *Namespace
 }
 
 // ID returns the object's ID.
@@ -20,6 +21,11 @@ func (s *State) ID() ID { return s.act.ID() }
 
 // Class returns the object's class name.
 func (s *State) Class() string { return s.act.Class() }
+
+// Stub returns a stub for the object itself: for work a handler starts
+// that reaches the object later, from outside its events, such as the runs
+// of the workflows it hosts.
+func (s *State) Stub() *Stub { return s.ns.Get(s.ID()) }
 
 // Storage returns the object's private storage: a KV API and a SQL API on
 // one SQLite database.

@@ -116,7 +116,7 @@ func TestClose_StopsRetryTimers(t *testing.T) {
 	e := openEngine(t, roost.Config{Clock: vc})
 	wf := Define(e, "flaky", func(ctx Context, n int) (int, error) { return n, nil })
 	e.mu.Lock()
-	e.retryLocked(wf.def, "a")
+	e.retryLocked(wf.def, wf.def.standalone("a"))
 	timer := e.retries[runKey{"flaky", "a"}]
 	e.mu.Unlock()
 	if err := e.Close(context.Background()); err != nil {

@@ -58,7 +58,7 @@ type Engine struct {
 // queued is a run waiting for a slot.
 type queued struct {
 	d     *definition
-	id    string
+	h     *home
 	fresh *meta
 }
 
@@ -182,6 +182,9 @@ type definition struct {
 	e    *Engine
 	name string
 	ns   *roost.Namespace
+	// local is the home of the instance whose event runs (stub and key
+	// unset): prefix and wake.
+	local *home
 	// call decodes the params, runs the function and encodes its output.
 	call func(ctx Context, params json.RawMessage) ([]byte, error)
 	// checkParams tells whether params decode into the function's P.
@@ -233,6 +236,7 @@ func Define[P, R any](e *Engine, name string, fn func(ctx Context, params P) (R,
 	}
 	e.defs[name] = d
 	e.mu.Unlock()
+	d.local = &home{class: classPrefix + name, prefix: "workflow/"}
 	d.ns = roost.RegisterWithOptions(e.app, classPrefix+name, func(st *roost.State) (*object, error) {
 		return &object{st: st, def: d}, nil
 	}, &roost.ClassOptions{Methods: []roost.MethodHandler{opMethod}})
@@ -260,33 +264,45 @@ type object struct {
 	def *definition
 }
 
-func (o *object) journal() journal { return journal{o.st.Storage()} }
+// place is the instance as its own events see it.
+func (o *object) place() place { return place{st: o.st.Storage(), h: o.def.local} }
+
+func (o *object) journal() journal { return o.place().journal() }
 
 // Alarm resumes the instance: its sleep ended, its wait timed out, or its
 // retry is due; in cluster mode, also at each beat while it runs, which
 // sets the next beat and resumes it on a new owner (see Options.Beat).
 func (o *object) Alarm(ctx context.Context, _ roost.AlarmInfo) error {
-	e := o.def.e
-	j := o.journal()
-	m, ok, err := j.meta(ctx)
-	if err != nil || !ok || !runnable(m.Status) {
+	p := o.place()
+	m, ok, err := p.journal().meta(ctx)
+	if err != nil || !ok {
 		return err
 	}
-	id := m.ID
+	return o.def.wake(ctx, p, o.def.standalone(m.ID), m)
+}
+
+// wake resumes the instance whose record is m, in an event of its home h
+// (p): its sleep ended, its wait timed out, its retry is due, or its beat
+// came.
+func (d *definition) wake(ctx context.Context, p place, h *home, m *meta) error {
+	e := d.e
+	if !runnable(m.Status) {
+		return nil
+	}
 	if m.Status == StatusSleeping || m.Status == StatusWaiting {
 		m.Status, m.Updated = StatusRunning, e.clock.Now()
-		if err := j.putMeta(ctx, m); err != nil {
+		if err := p.journal().putMeta(ctx, m); err != nil {
 			return err
 		}
-		e.report(o.def, m)
+		e.reportAt(d, h, m)
 	}
-	if err := e.arm(ctx, o.st.Storage()); err != nil {
+	if err := e.arm(ctx, p); err != nil {
 		return err
 	}
 	// A live run may be ending (it suspended for this very wake): start
 	// then has it run again once it ended. Its first event waits for this
 	// one to commit.
-	e.start(o.def, id, nil)
+	e.startAt(d, h, nil)
 	return nil
 }
 
@@ -303,18 +319,21 @@ func (e *Engine) isLive(workflow, id string) bool {
 	return e.live[runKey{workflow, id}] != nil
 }
 
-// start starts a run of the instance, unless one is live: that one starts
-// another when it ends. Without a free slot, the run waits in the queue.
-// fresh, if not nil, is the state of an instance just created (no journal
-// to load).
-func (e *Engine) start(d *definition, id string, fresh *meta) {
+// start starts a run of the standalone instance id, unless one is live:
+// that one starts another when it ends. Without a free slot, the run waits
+// in the queue. fresh, if not nil, is the state of an instance just created
+// (no journal to load).
+func (e *Engine) start(d *definition, id string, fresh *meta) { e.startAt(d, d.standalone(id), fresh) }
+
+// startAt is start for the instance at home h.
+func (e *Engine) startAt(d *definition, h *home, fresh *meta) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.startLocked(d, id, fresh)
+	e.startLocked(d, h, fresh)
 }
 
-func (e *Engine) startLocked(d *definition, id string, fresh *meta) {
-	k := runKey{d.name, id}
+func (e *Engine) startLocked(d *definition, h *home, fresh *meta) {
+	k := h.key
 	switch r := e.live[k]; {
 	case e.closing:
 		return
@@ -324,13 +343,17 @@ func (e *Engine) startLocked(d *definition, id string, fresh *meta) {
 	case e.inQueue[k]:
 		return
 	case len(e.live) >= e.maxRunning:
-		e.queue = append(e.queue, queued{d, id, fresh})
+		e.queue = append(e.queue, queued{d, h, fresh})
 		e.inQueue[k] = true
 		return
 	}
 	ctx, stop := context.WithCancel(e.ctx)
-	r := &run{e: e, def: d, id: id, stub: d.ns.GetByName(id), ctx: ctx, stop: stop,
-		log: e.log.With("workflow", d.name, "instance", id), meta: fresh}
+	id := h.id()
+	log := e.log.With("workflow", d.name, "instance", id)
+	if h.hosted() {
+		log = log.With("host", h.class+"/"+h.stub.ID().String())
+	}
+	r := &run{e: e, def: d, id: id, home: h, ctx: ctx, stop: stop, log: log, meta: fresh}
 	e.live[k] = r
 	e.wg.Add(1)
 	r.busy = e.app.Busy() // counted before the event that started it ends
@@ -340,7 +363,7 @@ func (e *Engine) startLocked(d *definition, id string, fresh *meta) {
 // runEnded forgets a run, and starts the next if one was asked for.
 func (e *Engine) runEnded(r *run) {
 	r.stop()
-	k := runKey{r.def.name, r.id}
+	k := r.home.key
 	r.mu.Lock()
 	done := r.meta != nil && finished(r.meta.Status)
 	var m *meta
@@ -358,16 +381,16 @@ func (e *Engine) runEnded(r *run) {
 	}
 	switch {
 	case r.again:
-		e.startLocked(r.def, r.id, nil)
+		e.startLocked(r.def, r.home, nil)
 	case r.failed && !e.closing:
-		e.retryLocked(r.def, r.id)
+		e.retryLocked(r.def, r.home)
 	}
 	for len(e.queue) > 0 && len(e.live) < e.maxRunning && !e.closing {
 		q := e.queue[0]
 		e.queue[0] = queued{}
 		e.queue = e.queue[1:]
-		delete(e.inQueue, runKey{q.d.name, q.id})
-		e.startLocked(q.d, q.id, q.fresh)
+		delete(e.inQueue, q.h.key)
+		e.startLocked(q.d, q.h, q.fresh)
 	}
 	e.mu.Unlock()
 	for _, w := range waiters {
@@ -382,8 +405,8 @@ func (e *Engine) runEnded(r *run) {
 
 // retryLocked starts a run of the instance again after retryDelay; Close
 // stops the timer.
-func (e *Engine) retryLocked(d *definition, id string) {
-	k := runKey{d.name, id}
+func (e *Engine) retryLocked(d *definition, h *home) {
+	k := h.key
 	if t := e.retries[k]; t != nil {
 		t.Stop()
 	}
@@ -394,16 +417,16 @@ func (e *Engine) retryLocked(d *definition, id string) {
 		if e.retries[k] == t {
 			delete(e.retries, k)
 		}
-		e.startLocked(d, id, nil)
+		e.startLocked(d, h, nil)
 	})
 	e.retries[k] = t // under e.mu, which the timer's func takes first
 }
 
 // stopRun stops the instance's live run, if any, at its next primitive.
-func (e *Engine) stopRun(workflow, id string) {
+func (e *Engine) stopRun(k runKey) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if r := e.live[runKey{workflow, id}]; r != nil {
+	if r := e.live[k]; r != nil {
 		r.stopped.Store(true)
 		r.again = false
 	}
@@ -411,8 +434,7 @@ func (e *Engine) stopRun(workflow, id string) {
 
 // notify wakes the waiters of an instance that finished without a run
 // (terminated).
-func (e *Engine) notify(workflow, id string) {
-	k := runKey{workflow, id}
+func (e *Engine) notify(k runKey) {
 	e.mu.Lock()
 	waiters := e.waiters[k]
 	delete(e.waiters, k)
@@ -460,9 +482,12 @@ func (e *Engine) dropWaiter(workflow, id string, c *waiter) {
 // changed gives a live run of the instance the record an operation from
 // outside it committed (pause, terminate, an event), so that its status
 // shows it.
-func (e *Engine) changed(workflow string, m *meta) {
+func (e *Engine) changed(workflow string, m *meta) { e.changedAt(runKey{workflow, m.ID}, m) }
+
+// changedAt is changed for the instance whose key is k.
+func (e *Engine) changedAt(k runKey, m *meta) {
 	e.mu.Lock()
-	r := e.live[runKey{workflow, m.ID}]
+	r := e.live[k]
 	e.mu.Unlock()
 	if r == nil {
 		return

@@ -81,6 +81,14 @@ func newIndex(e *Engine) *index {
 // start starts the flusher; close or abort stops it and waits for it.
 func (ix *index) start() { go ix.flusher() }
 
+// reportAt reports the status of the instance at home h to the index,
+// unless it is hosted: the index lists standalone instances only.
+func (e *Engine) reportAt(d *definition, h *home, m *meta) {
+	if !h.hosted() {
+		e.report(d, m)
+	}
+}
+
 // report queues an instance's status for the index.
 func (e *Engine) report(d *definition, m *meta) {
 	ix := e.index

@@ -18,6 +18,16 @@ import (
 type Instance struct {
 	def *definition
 	id  string
+	// h is the home of a hosted instance; nil for a standalone one.
+	h *home
+}
+
+// home returns the instance's home.
+func (i *Instance) home() *home {
+	if i.h != nil {
+		return i.h
+	}
+	return i.def.standalone(i.id)
 }
 
 // ID returns the instance's ID.
@@ -197,7 +207,8 @@ func (d *definition) create(ctx context.Context, id string, params json.RawMessa
 // createIn creates the instance id in its event, on o, unless it exists:
 // it returns the new instance's record, or nil.
 func (d *definition) createIn(ctx context.Context, o *object, id string, params json.RawMessage) (*meta, error) {
-	j := o.journal()
+	p := o.place()
+	j := p.journal()
 	if _, ok, err := j.meta(ctx); err != nil || ok {
 		return nil, err
 	}
@@ -207,10 +218,10 @@ func (d *definition) createIn(ctx context.Context, o *object, id string, params 
 		status = StatusQueued
 	}
 	m := &meta{Workflow: d.name, ID: id, Params: params, Status: status, Created: now, Updated: now}
-	if err := o.st.Storage().Put(ctx, paramsKey, params); err != nil {
+	if err := j.putParams(ctx, params); err != nil {
 		return nil, err
 	}
-	if err := d.e.arm(ctx, o.st.Storage()); err != nil {
+	if err := d.e.arm(ctx, p); err != nil {
 		return nil, err
 	}
 	return m, j.putMeta(ctx, m)

@@ -11,18 +11,20 @@ import (
 	"github.com/roost-dev/roost/internal/errcode"
 )
 
-// An instance's storage, in its KV store (keys under "workflow/" are the
-// engine's; steps may use any other key, and SQL):
+// An instance's storage, in its home's KV store under its prefix (see
+// home: "workflow/" for a standalone instance, "workflow/<name>/<id>/" for
+// a hosted one; keys under "workflow/" are the engine's, steps may use any
+// other key, and SQL):
 //
-//	workflow/meta           the instance: status, output, error, run
-//	workflow/params         its params, written once (the meta changes at every step)
-//	workflow/step/<seq>     the journal: one record per primitive, in order
-//	workflow/event/<seq>    events sent to the instance, in arrival order
+//	<prefix>meta           the instance: status, output, error, run
+//	<prefix>params         its params, written once (the meta changes at every step)
+//	<prefix>step/<seq>     the journal: one record per primitive, in order
+//	<prefix>event/<seq>    events sent to the instance, in arrival order
 const (
-	metaKey     = "workflow/meta"
-	paramsKey   = "workflow/params"
-	stepPrefix  = "workflow/step/"
-	eventPrefix = "workflow/event/"
+	metaKey     = "meta"
+	paramsKey   = "params"
+	stepPrefix  = "step/"
+	eventPrefix = "event/"
 )
 
 // seqKey makes keys that sort in sequence order.
@@ -125,11 +127,15 @@ type event struct {
 	TakenBy int `json:"taken_by"`
 }
 
-// journal reads and writes an instance's storage, inside one of its events.
-type journal struct{ st *roost.Storage }
+// journal reads and writes an instance's storage, inside one of its home's
+// events: its keys are under prefix.
+type journal struct {
+	st     *roost.Storage
+	prefix string
+}
 
 func (j journal) meta(ctx context.Context) (*meta, bool, error) {
-	m, ok, err := roost.GetJSON[*meta](ctx, j.st, metaKey)
+	m, ok, err := roost.GetJSON[*meta](ctx, j.st, j.prefix+metaKey)
 	if err != nil {
 		return nil, false, fmt.Errorf("workflow: read the instance: %w", err)
 	}
@@ -137,12 +143,17 @@ func (j journal) meta(ctx context.Context) (*meta, bool, error) {
 }
 
 func (j journal) putMeta(ctx context.Context, m *meta) error {
-	return roost.PutJSON(ctx, j.st, metaKey, m)
+	return roost.PutJSON(ctx, j.st, j.prefix+metaKey, m)
+}
+
+// putParams stores the instance's params (once, at its creation).
+func (j journal) putParams(ctx context.Context, params []byte) error {
+	return j.st.Put(ctx, j.prefix+paramsKey, params)
 }
 
 // params reads the instance's params into m.
 func (j journal) params(ctx context.Context, m *meta) error {
-	b, _, err := j.st.Get(ctx, paramsKey)
+	b, _, err := j.st.Get(ctx, j.prefix+paramsKey)
 	if err != nil {
 		return fmt.Errorf("workflow: read the params: %w", err)
 	}
@@ -151,7 +162,7 @@ func (j journal) params(ctx context.Context, m *meta) error {
 }
 
 func (j journal) records(ctx context.Context) ([]*record, error) {
-	entries, err := j.st.List(ctx, &roost.ListOptions{Prefix: stepPrefix})
+	entries, err := j.st.List(ctx, &roost.ListOptions{Prefix: j.prefix + stepPrefix})
 	if err != nil {
 		return nil, fmt.Errorf("workflow: read the journal: %w", err)
 	}
@@ -167,11 +178,11 @@ func (j journal) records(ctx context.Context) ([]*record, error) {
 }
 
 func (j journal) putRecord(ctx context.Context, r *record) error {
-	return roost.PutJSON(ctx, j.st, seqKey(stepPrefix, r.Seq), r)
+	return roost.PutJSON(ctx, j.st, seqKey(j.prefix+stepPrefix, r.Seq), r)
 }
 
 func (j journal) events(ctx context.Context) ([]*event, error) {
-	entries, err := j.st.List(ctx, &roost.ListOptions{Prefix: eventPrefix})
+	entries, err := j.st.List(ctx, &roost.ListOptions{Prefix: j.prefix + eventPrefix})
 	if err != nil {
 		return nil, fmt.Errorf("workflow: read the events: %w", err)
 	}
@@ -187,13 +198,13 @@ func (j journal) events(ctx context.Context) ([]*event, error) {
 }
 
 func (j journal) putEvent(ctx context.Context, ev *event) error {
-	return roost.PutJSON(ctx, j.st, seqKey(eventPrefix, ev.Seq), ev)
+	return roost.PutJSON(ctx, j.st, seqKey(j.prefix+eventPrefix, ev.Seq), ev)
 }
 
 // clear removes the journal and the events (a restart).
 func (j journal) clear(ctx context.Context) error {
 	for _, prefix := range []string{stepPrefix, eventPrefix} {
-		entries, err := j.st.List(ctx, &roost.ListOptions{Prefix: prefix})
+		entries, err := j.st.List(ctx, &roost.ListOptions{Prefix: j.prefix + prefix})
 		if err != nil {
 			return err
 		}

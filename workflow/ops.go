@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/roost-dev/roost"
 	"github.com/roost-dev/roost/internal/errcode"
 )
 
 // opBody is the part of an operation that runs in the instance's event,
 // with its record m; it reports whether it changed m, which is then stored.
-type opBody func(ctx context.Context, o *object, j journal, m *meta) (bool, error)
+type opBody func(ctx context.Context, p place, j journal, m *meta) (bool, error)
 
 // op returns the body of the operation req and what to do once its event
 // succeeded (nil: nothing). Status is read by [object.apply] itself.
@@ -23,15 +22,15 @@ func (i *Instance) op(req opRequest) (opBody, func(), error) {
 		body, after := i.eventOp(req.EventType, req.Payload)
 		return body, after, nil
 	case opPause:
-		return i.pauseOp, func() { i.def.e.stopRun(i.def.name, i.id) }, nil
+		return i.pauseOp, func() { i.def.e.stopRun(i.home().key) }, nil
 	case opResume:
-		return i.resumeOp, func() { i.def.e.start(i.def, i.id, nil) }, nil
+		return i.resumeOp, func() { i.def.e.startAt(i.def, i.home(), nil) }, nil
 	case opTerminate:
 		return i.terminateOp, i.terminated, nil
 	case opRestart:
 		return i.restartOp, func() {
-			i.def.e.stopRun(i.def.name, i.id)
-			i.def.e.start(i.def, i.id, nil)
+			i.def.e.stopRun(i.home().key)
+			i.def.e.startAt(i.def, i.home(), nil)
 		}, nil
 	}
 	return nil, nil, errcode.New(errcode.BadRequest, "workflow: no instance operation %q", req.Op)
@@ -39,8 +38,8 @@ func (i *Instance) op(req opRequest) (opBody, func(), error) {
 
 // update runs fn in the instance's event, on o, with its record, and
 // stores the record if fn changed it: it returns the record stored.
-func (i *Instance) update(ctx context.Context, o *object, fn opBody) (*meta, error) {
-	j := o.journal()
+func (i *Instance) update(ctx context.Context, p place, fn opBody) (*meta, error) {
+	j := p.journal()
 	m, ok, err := j.meta(ctx)
 	if err != nil {
 		return nil, err
@@ -48,7 +47,7 @@ func (i *Instance) update(ctx context.Context, o *object, fn opBody) (*meta, err
 	if !ok {
 		return nil, errcode.New(errcode.UnknownInstance, "workflow %s has no instance %q", i.def.name, i.id)
 	}
-	write, err := fn(ctx, o, j, m)
+	write, err := fn(ctx, p, j, m)
 	if err != nil || !write {
 		return nil, err
 	}
@@ -84,7 +83,7 @@ func (i *Instance) sendEvent(ctx context.Context, eventType string, payload json
 // eventOp records an event; it wakes an instance that waits.
 func (i *Instance) eventOp(eventType string, payload json.RawMessage) (opBody, func()) {
 	wake := false
-	body := func(ctx context.Context, o *object, j journal, m *meta) (bool, error) {
+	body := func(ctx context.Context, p place, j journal, m *meta) (bool, error) {
 		if finished(m.Status) {
 			return false, errcode.New(errcode.InvalidState, "instance %s is %s: it takes no events", i.id, m.Status)
 		}
@@ -96,7 +95,7 @@ func (i *Instance) eventOp(eventType string, payload json.RawMessage) (opBody, f
 		if m.Status == StatusWaiting {
 			m.Status, wake = StatusRunning, true
 			// The wait's timeout goes.
-			if err := i.def.e.runningAlarm(ctx, o.st.Storage()); err != nil {
+			if err := i.def.e.runningAlarm(ctx, p); err != nil {
 				return false, err
 			}
 		}
@@ -104,7 +103,7 @@ func (i *Instance) eventOp(eventType string, payload json.RawMessage) (opBody, f
 	}
 	return body, func() {
 		if wake {
-			i.def.e.start(i.def, i.id, nil)
+			i.def.e.startAt(i.def, i.home(), nil)
 		}
 	}
 }
@@ -117,7 +116,7 @@ func (i *Instance) Pause(ctx context.Context) error {
 	return err
 }
 
-func (i *Instance) pauseOp(ctx context.Context, o *object, j journal, m *meta) (bool, error) {
+func (i *Instance) pauseOp(ctx context.Context, p place, j journal, m *meta) (bool, error) {
 	switch {
 	case m.Status == StatusPaused:
 		return false, nil
@@ -125,7 +124,7 @@ func (i *Instance) pauseOp(ctx context.Context, o *object, j journal, m *meta) (
 		return false, errcode.New(errcode.InvalidState, "instance %s is %s: it cannot be paused", i.id, m.Status)
 	}
 	m.Status = StatusPaused
-	return true, o.st.Storage().DeleteAlarm(ctx)
+	return true, p.clearWake(ctx)
 }
 
 // Resume continues a paused instance; any other refuses (invalid_state).
@@ -134,12 +133,12 @@ func (i *Instance) Resume(ctx context.Context) error {
 	return err
 }
 
-func (i *Instance) resumeOp(ctx context.Context, o *object, j journal, m *meta) (bool, error) {
+func (i *Instance) resumeOp(ctx context.Context, p place, j journal, m *meta) (bool, error) {
 	if m.Status != StatusPaused {
 		return false, errcode.New(errcode.InvalidState, "instance %s is %s, not paused", i.id, m.Status)
 	}
 	m.Status = StatusRunning
-	return true, i.def.e.arm(ctx, o.st.Storage())
+	return true, i.def.e.arm(ctx, p)
 }
 
 // Terminate ends the instance for good (a step that runs finishes its
@@ -150,20 +149,20 @@ func (i *Instance) Terminate(ctx context.Context) error {
 	return err
 }
 
-func (i *Instance) terminateOp(ctx context.Context, o *object, j journal, m *meta) (bool, error) {
+func (i *Instance) terminateOp(ctx context.Context, p place, j journal, m *meta) (bool, error) {
 	if finished(m.Status) {
 		return false, errcode.New(errcode.InvalidState, "instance %s is already %s", i.id, m.Status)
 	}
 	m.Status, m.Finished = StatusTerminated, i.def.e.clock.Now()
-	return true, o.st.Storage().DeleteAlarm(ctx)
+	return true, p.clearWake(ctx)
 }
 
 // terminated stops the run of an instance that was terminated, and wakes
 // its waiters.
 func (i *Instance) terminated() {
 	i.def.e.metrics.finished.WithLabelValues(i.def.name, StatusTerminated).Inc()
-	i.def.e.stopRun(i.def.name, i.id)
-	i.def.e.notify(i.def.name, i.id)
+	i.def.e.stopRun(i.home().key)
+	i.def.e.notify(i.home().key)
 }
 
 // Restart runs the instance again from the start with the same params: its
@@ -173,21 +172,22 @@ func (i *Instance) Restart(ctx context.Context) error {
 	return err
 }
 
-func (i *Instance) restartOp(ctx context.Context, o *object, j journal, m *meta) (bool, error) {
+func (i *Instance) restartOp(ctx context.Context, p place, j journal, m *meta) (bool, error) {
 	if err := j.clear(ctx); err != nil {
 		return false, err
 	}
 	m.Run++
 	m.Status, m.Output, m.Error, m.Finished, m.Events = StatusRunning, nil, nil, time.Time{}, 0
-	return true, i.def.e.runningAlarm(ctx, o.st.Storage()) // the old run's sleep, wait or retry goes
+	return true, i.def.e.runningAlarm(ctx, p) // the old run's sleep, wait or retry goes
 }
 
-// arm sets, in cluster mode, the beat alarm of an instance that runs or
-// waits for a slot from now on (see Options.Beat); on a single node it
-// does nothing.
-func (e *Engine) arm(ctx context.Context, st *roost.Storage) error {
-	if !e.clustered {
+// arm sets, in cluster mode and for a hosted instance, the beat wake of an
+// instance that runs or waits for a slot from now on (see Options.Beat);
+// for a standalone instance on a single node it does nothing (a restart
+// resumes it from the index).
+func (e *Engine) arm(ctx context.Context, p place) error {
+	if !e.clustered && !p.h.hosted() {
 		return nil
 	}
-	return st.SetAlarm(ctx, e.clock.Now().Add(e.beat))
+	return p.setWake(ctx, e.clock.Now().Add(e.beat))
 }

@@ -84,13 +84,13 @@ func (o *object) apply(ctx context.Context, req opRequest) (opReply, func(), err
 		return opReply{}, nil, err
 	}
 	var reply opReply
-	changed, err := i.update(ctx, o, func(ctx context.Context, o *object, j journal, m *meta) (bool, error) {
+	changed, err := i.update(ctx, o.place(), func(ctx context.Context, p place, j journal, m *meta) (bool, error) {
 		if req.Op == opStatus {
 			st, err := i.read(ctx, j, m)
 			reply.Status = st
 			return false, err
 		}
-		return body(ctx, o, j, m)
+		return body(ctx, p, j, m)
 	})
 	if err != nil {
 		return opReply{}, nil, err
@@ -141,14 +141,14 @@ func notOwner(err error) bool { return err != nil && errcode.Of(err) == errcode.
 // beat.
 const defaultBeat = 5 * time.Second
 
-// runningAlarm sets the alarm of an instance that runs from now on, in
-// its event: in cluster mode the beat, on a single node none (a restart
-// of the node resumes its instances, see resume).
-func (e *Engine) runningAlarm(ctx context.Context, st *roost.Storage) error {
-	if !e.clustered {
-		return st.DeleteAlarm(ctx)
+// runningAlarm sets the wake of an instance that runs from now on, in
+// its home's event: the beat (see arm), or none (a restart of the node
+// resumes its instances, see resume).
+func (e *Engine) runningAlarm(ctx context.Context, p place) error {
+	if !e.clustered && !p.h.hosted() {
+		return p.clearWake(ctx)
 	}
-	return e.arm(ctx, st)
+	return e.arm(ctx, p)
 }
 
 // pollFirst and pollMax bound the pauses of a [Instance.Wait] for an

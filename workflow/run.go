@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/roost-dev/roost"
 	"github.com/roost-dev/roost/internal/errcode"
 )
 
@@ -38,7 +37,7 @@ type run struct {
 	e    *Engine
 	def  *definition
 	id   string
-	stub *roost.Stub
+	home *home
 	log  *slog.Logger
 	ctx  context.Context
 	stop context.CancelFunc
@@ -149,8 +148,8 @@ func (r *run) suspend(why string) {
 func (r *run) load() (bool, error) {
 	var m *meta
 	var recs []*record
-	err := roost.Do(r.ctx, r.stub, func(ctx context.Context, o *object) error {
-		j := o.journal()
+	err := r.e.do(r.ctx, r.home, func(ctx context.Context, p place) error {
+		j := p.journal()
 		var ok bool
 		var err error
 		if m, ok, err = j.meta(ctx); err != nil || !ok {
@@ -184,14 +183,14 @@ func runnable(status string) bool {
 // instance is still this run's: not paused, terminated or restarted since.
 // fn may change m; it is stored after fn. On success the run's snapshot
 // takes m and the records fn returns.
-func (r *run) event(fn func(ctx context.Context, o *object, m *meta) ([]*record, error)) error {
+func (r *run) event(fn func(ctx context.Context, p place, m *meta) ([]*record, error)) error {
 	if r.stopped.Load() {
 		return errStopped
 	}
 	var m, stored *meta
 	var recs []*record
-	err := roost.Do(r.ctx, r.stub, func(ctx context.Context, o *object) error {
-		j := o.journal()
+	err := r.e.do(r.ctx, r.home, func(ctx context.Context, p place) error {
+		j := p.journal()
 		var ok bool
 		var err error
 		if m, ok, err = j.meta(ctx); err != nil {
@@ -204,7 +203,7 @@ func (r *run) event(fn func(ctx context.Context, o *object, m *meta) ([]*record,
 		if m.Status == StatusQueued {
 			m.Status = StatusRunning // its turn came
 		}
-		if recs, err = fn(ctx, o, m); err != nil {
+		if recs, err = fn(ctx, p, m); err != nil {
 			return err
 		}
 		for _, rec := range recs {
@@ -240,7 +239,7 @@ func (r *run) event(fn func(ctx context.Context, o *object, m *meta) ([]*record,
 		}
 	}
 	if m.Status != prev {
-		r.e.report(r.def, m)
+		r.e.reportAt(r.def, r.home, m)
 	}
 	return nil
 }
@@ -326,8 +325,8 @@ func (r *run) step(name string, cfg stepConfig, fn func(StepContext) ([]byte, er
 		h, succeeded := newHeld(), make(chan struct{})
 		go func() {
 			defer close(h.done)
-			h.err = r.event(func(ctx context.Context, o *object, m *meta) ([]*record, error) {
-				out, err := attempt(ctx, o, name, attempts, cfg.timeout, fn)
+			h.err = r.event(func(ctx context.Context, p place, m *meta) ([]*record, error) {
+				out, err := attempt(ctx, p, name, attempts, cfg.timeout, fn)
 				now := r.e.clock.Now()
 				got = &record{Seq: seq, Name: name, Kind: kindStep, Attempts: attempts, Started: started, Ended: now}
 				switch {
@@ -335,7 +334,7 @@ func (r *run) step(name string, cfg stepConfig, fn func(StepContext) ([]byte, er
 					got.State, got.Result = recDone, out
 					close(succeeded)
 					if e := h.wait(ctx); e != nil {
-						if err := r.recordEnd(ctx, o, m, e); err != nil {
+						if err := r.recordEnd(ctx, p, m, e); err != nil {
 							return nil, err
 						}
 					}
@@ -343,7 +342,7 @@ func (r *run) step(name string, cfg stepConfig, fn func(StepContext) ([]byte, er
 					got.State, got.Error = recDone, errorInfo(err)
 				default:
 					got.State, got.Error, got.Until = recRetrying, errorInfo(err), now.Add(cfg.delay(attempts))
-					if err := o.st.Storage().SetAlarm(ctx, got.Until); err != nil {
+					if err := p.setWake(ctx, got.Until); err != nil {
 						return nil, err
 					}
 				}
@@ -376,8 +375,8 @@ func (r *run) step(name string, cfg stepConfig, fn func(StepContext) ([]byte, er
 
 // attempt runs one attempt of a step's fn in a nested transaction, with its
 // timeout; a panic is the attempt's error.
-func attempt(ctx context.Context, o *object, name string, n int, timeout time.Duration, fn func(StepContext) ([]byte, error)) (out []byte, err error) {
-	err = o.st.Storage().Transaction(ctx, func(ctx context.Context) (err error) {
+func attempt(ctx context.Context, p place, name string, n int, timeout time.Duration, fn func(StepContext) ([]byte, error)) (out []byte, err error) {
+	err = p.st.Transaction(ctx, func(ctx context.Context) (err error) {
 		defer func() {
 			if p := recover(); p != nil {
 				err = errcode.New(errcode.HandlerPanic, "step %q panicked: %v", name, p)
@@ -385,7 +384,7 @@ func attempt(ctx context.Context, o *object, name string, n int, timeout time.Du
 		}()
 		sctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		out, err = fn(stepContext{Context: sctx, st: o.st.Storage(), name: name, attempt: n})
+		out, err = fn(stepContext{Context: sctx, st: p.st, name: name, attempt: n})
 		switch {
 		case err == nil && sctx.Err() != nil:
 			err = errcode.New(errcode.Timeout, "step %q: attempt %d took longer than its timeout of %s", name, n, timeout)
@@ -413,10 +412,10 @@ func (r *run) sleep(name string, until func(now time.Time) time.Time) error {
 	if !now.Before(t) {
 		got.State, got.Ended = recDone, now
 	}
-	err := r.event(func(ctx context.Context, o *object, m *meta) ([]*record, error) {
+	err := r.event(func(ctx context.Context, p place, m *meta) ([]*record, error) {
 		if got.State == recSleeping {
 			m.Status = StatusSleeping
-			if err := o.st.Storage().SetAlarm(ctx, t); err != nil {
+			if err := p.setWake(ctx, t); err != nil {
 				return nil, err
 			}
 		}
@@ -437,15 +436,15 @@ func (r *run) sleep(name string, until func(now time.Time) time.Time) error {
 // its alarm is set for until (a pause deleted it), and its status is
 // status (unless "").
 func (r *run) rearm(status string, until time.Time) {
-	err := r.event(func(ctx context.Context, o *object, m *meta) ([]*record, error) {
+	err := r.event(func(ctx context.Context, p place, m *meta) ([]*record, error) {
 		if status != "" {
 			m.Status = status
 		}
-		at, ok, err := o.st.Storage().GetAlarm(ctx)
+		at, ok, err := p.wakeAt(ctx)
 		if err != nil || ok && at.Equal(until) {
 			return nil, err
 		}
-		return nil, o.st.Storage().SetAlarm(ctx, until)
+		return nil, p.setWake(ctx, until)
 	})
 	if err != nil {
 		r.abort(err)
@@ -459,8 +458,8 @@ func (r *run) wait(name, eventType string, timeout time.Duration) (json.RawMessa
 		return rec.Result, waitError(rec)
 	}
 	var got *record
-	err := r.event(func(ctx context.Context, o *object, m *meta) ([]*record, error) {
-		j := o.journal()
+	err := r.event(func(ctx context.Context, p place, m *meta) ([]*record, error) {
+		j := p.journal()
 		now := r.e.clock.Now()
 		got = &record{Seq: seq, Name: name, Kind: kindEvent, Type: eventType, State: recWaiting, Started: now, Until: now.Add(timeout)}
 		if rec != nil {
@@ -488,7 +487,7 @@ func (r *run) wait(name, eventType string, timeout time.Duration) (json.RawMessa
 			return []*record{got}, nil
 		}
 		m.Status = StatusWaiting
-		if err := o.st.Storage().SetAlarm(ctx, got.Until); err != nil {
+		if err := p.setWake(ctx, got.Until); err != nil {
 			return nil, err
 		}
 		return []*record{got}, nil
@@ -517,8 +516,8 @@ func (r *run) finish(status string, out []byte, fnErr error) {
 	e := &ending{status: status, out: out, err: fnErr}
 	done, err := r.finishHeld(e)
 	if !done {
-		err = r.event(func(ctx context.Context, o *object, m *meta) ([]*record, error) {
-			return nil, r.recordEnd(ctx, o, m, e)
+		err = r.event(func(ctx context.Context, p place, m *meta) ([]*record, error) {
+			return nil, r.recordEnd(ctx, p, m, e)
 		})
 		if err != nil {
 			r.fault("cannot record the instance's end", err)
@@ -530,10 +529,10 @@ func (r *run) finish(status string, out []byte, fnErr error) {
 }
 
 // recordEnd writes the instance's end into m, in an event.
-func (r *run) recordEnd(ctx context.Context, o *object, m *meta, e *ending) error {
+func (r *run) recordEnd(ctx context.Context, p place, m *meta, e *ending) error {
 	m.Status, m.Output, m.Finished = e.status, e.out, r.e.clock.Now()
 	if e.err != nil {
 		m.Error = errorInfo(e.err)
 	}
-	return o.st.Storage().DeleteAlarm(ctx)
+	return p.clearWake(ctx)
 }
