@@ -1,6 +1,7 @@
 // Package demo wires the example classes and workflows that `roost serve`
 // runs unless it is started with --demo=false: the counter, the room, the
-// chat (with its page at GET /) and the order and threestep workflows. The
+// chat (with its page at GET /), the order and threestep workflows, and the
+// shop, whose objects host their orders' workflows. The
 // roost command imports the examples only through this package, so the
 // shipped server is the product with its demo added, not a demo itself.
 package demo
@@ -14,6 +15,7 @@ import (
 	"github.com/roost-dev/roost/examples/editor"
 	"github.com/roost-dev/roost/examples/orders"
 	"github.com/roost-dev/roost/examples/room"
+	"github.com/roost-dev/roost/examples/shop"
 	"github.com/roost-dev/roost/workflow"
 )
 
@@ -28,11 +30,13 @@ type Config struct {
 // on engine: the classes counter, room, chatroom and ratelimit, the chat's
 // page (GET / and GET /static/), the editor's page (GET /editor, on the
 // documents of the yjs class, which `roost serve` registers), and the
-// workflows order and threestep.
+// workflows order and threestep; and the class shop with the workflow
+// fulfil that its objects host.
 func Register(app *roost.App, engine *workflow.Engine, cfg Config) {
 	counter.Register(app, "counter")
 	room.Register(app, "room")
 	chat.Register(app)
 	editor.Register(app)
 	orders.Define(engine, orders.Config{Sleep: cfg.OrderSleep})
+	shop.Register(app, engine, shop.Config{Sleep: cfg.OrderSleep})
 }
