@@ -17,6 +17,9 @@
 // pid), so the log tells which execution of a step the journal kept, and
 // which ones a kill interrupted before their commit (they run again). The
 // output of an instance is {"n": N, "tokens": [the five results]}.
+//
+// The class "ledger" hosts the workflow "tally" (see ledger.go): its steps
+// write the host's own table in their transactions.
 package main
 
 import (
@@ -68,6 +71,7 @@ func run() error {
 	return crashd.Serve(log, *addr, *data, cluster, func(app *roost.App) func(context.Context) error {
 		engine := workflow.New(app)
 		defineFive(engine, sl, *stepDelay)
+		registerLedger(app, engine, sl, *stepDelay)
 		app.Handle(workflow.Prefix, engine.Handler())
 		return engine.Close
 	})
