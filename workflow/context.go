@@ -42,7 +42,8 @@ func (c wfContext) run() *run            { return c.r }
 // together with the step's result (and roll back if the attempt fails).
 type StepContext interface {
 	context.Context
-	// Storage returns the instance object's storage.
+	// Storage returns the storage of the instance's object: its own, or,
+	// for a hosted instance, its host's (see [Host]).
 	Storage() *roost.Storage
 	// Step returns the step's name.
 	Step() string
@@ -175,8 +176,9 @@ func IsNonRetryable(err error) bool {
 // its last error, as an error with its code and message (the same on
 // replay); the workflow may handle it or return it.
 //
-// fn runs as an event of the instance object: fn's writes to
-// ctx.Storage() and the step's record commit in one transaction.
+// fn runs as an event of the instance's object (its own, or its host's):
+// fn's writes to ctx.Storage() and the step's record commit in one
+// transaction.
 func Step[T any](ctx Context, name string, fn func(ctx StepContext) (T, error), opts ...StepOption) (T, error) {
 	var zero T
 	raw, err := ctx.run().step(name, newStepConfig(opts), func(sc StepContext) ([]byte, error) {

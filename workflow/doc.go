@@ -56,6 +56,13 @@
 // its end cut short, such as the sleep of a terminated instance, is
 // canceled, never still sleeping, waiting or retrying.
 //
+// # Hosted workflows
+//
+// An object can host workflows ([Host], [Start]): their instances' journals
+// live in the object's own storage, so a step's writes to the object's
+// tables commit with the step's record, and the object's named timers
+// drive their sleeps, waits and retries.
+//
 // # Retention
 //
 // A finished instance is kept for [Options.Retention] (default 30 days)
