@@ -13,19 +13,28 @@ import (
 	"github.com/roost-dev/roost/workflow"
 )
 
+// openBench opens an app with durability on a temporary directory and its
+// engine; both close when the benchmark ends.
+func openBench(b *testing.B, durability string) (*roost.App, *workflow.Engine) {
+	app, err := roost.Open(context.Background(), roost.Config{Dir: b.TempDir(), Durability: durability, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := workflow.New(app)
+	b.Cleanup(func() {
+		e.Close(context.Background())
+		app.Close(context.Background())
+	})
+	return app, e
+}
+
 // BenchmarkThreeStep creates instances of the three-step workflow of the
 // side-by-side benchmark and waits for each to complete, from 32 callers
 // per GOMAXPROCS, in process (no HTTP).
 func BenchmarkThreeStep(b *testing.B) {
 	for _, durability := range []string{roost.DurabilityFull, roost.DurabilityNormal} {
 		b.Run(durability, func(b *testing.B) {
-			app, err := roost.Open(context.Background(), roost.Config{Dir: b.TempDir(), Durability: durability, Logger: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			e := workflow.New(app)
-			defer app.Close(context.Background())
-			defer e.Close(context.Background())
+			_, e := openBench(b, durability)
 			wf := workflow.Define(e, "threestep", orders.ThreeStep)
 			var n atomic.Int64
 			b.SetParallelism(32)
@@ -73,13 +82,7 @@ func BenchmarkThreeStep_Hosted(b *testing.B) {
 	const hosts = 16
 	for _, durability := range []string{roost.DurabilityFull, roost.DurabilityNormal} {
 		b.Run(durability, func(b *testing.B) {
-			app, err := roost.Open(context.Background(), roost.Config{Dir: b.TempDir(), Durability: durability, Logger: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			e := workflow.New(app)
-			defer app.Close(context.Background())
-			defer e.Close(context.Background())
+			app, e := openBench(b, durability)
 			wf := workflow.Define(e, "threestep", orders.ThreeStep)
 			ns := roost.Register(app, "host", func(st *roost.State) (*benchHost, error) {
 				return &benchHost{wf: workflow.NewHost(e, st)}, nil
