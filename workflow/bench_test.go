@@ -73,15 +73,18 @@ func (h *benchHost) Timer(ctx context.Context, f roost.TimerFire) error {
 }
 
 // BenchmarkThreeStep_Hosted is BenchmarkThreeStep with the instances hosted
-// in 16 objects (workflow.Host): their journals share their host's
+// in 4, 16 or 64 objects (workflow.Host): their journals share their host's
 // database, and their steps take turns in its events. A caller starts an
 // instance in an event of its host, then reads its status there until it
 // is complete, after 1 ms, then at most 16 ms apart (as the lab's
 // create-poll does over HTTP).
 func BenchmarkThreeStep_Hosted(b *testing.B) {
-	const hosts = 16
-	for _, durability := range []string{roost.DurabilityFull, roost.DurabilityNormal} {
-		b.Run(durability, func(b *testing.B) {
+	for _, c := range []struct {
+		durability string
+		hosts      int
+	}{{roost.DurabilityFull, 4}, {roost.DurabilityFull, 16}, {roost.DurabilityFull, 64}, {roost.DurabilityNormal, 16}} {
+		durability, hosts := c.durability, c.hosts
+		b.Run(fmt.Sprintf("%s/hosts=%d", durability, hosts), func(b *testing.B) {
 			app, e := openBench(b, durability)
 			wf := workflow.Define(e, "threestep", orders.ThreeStep)
 			ns := roost.Register(app, "host", func(st *roost.State) (*benchHost, error) {
@@ -94,7 +97,7 @@ func BenchmarkThreeStep_Hosted(b *testing.B) {
 				ctx := context.Background()
 				for pb.Next() {
 					i := n.Add(1)
-					host, id := ns.GetByName(fmt.Sprint("h", i%hosts)), fmt.Sprintf("b%d", i)
+					host, id := ns.GetByName(fmt.Sprint("h", i%int64(hosts))), fmt.Sprintf("b%d", i)
 					if err := roost.Do(ctx, host, func(ctx context.Context, h *benchHost) error {
 						_, err := workflow.Start(ctx, h.wf, wf, id, 1)
 						return err
