@@ -22,7 +22,9 @@ const maxCheckpointsQueued = 100_000
 // object has been out of memory for the configured time, a background
 // goroutine copies its WAL into the database and truncates it, off every
 // event's path. Opening the object waits for a checkpoint in progress and
-// cancels a pending one.
+// cancels a pending one. At startup, a scan queues the objects whose WAL a
+// previous run left (they left memory before it stopped), as if they had
+// just left.
 type checkpointer struct {
 	s     *Store
 	after time.Duration
@@ -34,10 +36,14 @@ type checkpointer struct {
 	pending map[string]time.Time
 	// busy holds, per object being checkpointed, a channel closed when done.
 	busy map[string]chan struct{}
+	// open counts, per object, its DBs that Store.Open is making or made and
+	// that are not closed: an open object is never checkpointed.
+	open map[string]int
 
-	wake   chan struct{}
-	cancel context.CancelFunc
-	done   chan struct{}
+	wake    chan struct{}
+	cancel  context.CancelFunc
+	done    chan struct{}
+	scanned sync.WaitGroup // the startup scan
 }
 
 // leftAt is an entry of checkpointer.queue.
@@ -48,14 +54,49 @@ type leftAt struct {
 
 func startCheckpointer(s *Store, after time.Duration) *checkpointer {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &checkpointer{s: s, after: after, pending: map[string]time.Time{}, busy: map[string]chan struct{}{},
+	c := &checkpointer{s: s, after: after, pending: map[string]time.Time{}, busy: map[string]chan struct{}{}, open: map[string]int{},
 		wake: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
+	c.scanned.Add(1)
 	go c.loop(ctx)
+	go c.scan(ctx)
 	return c
 }
 
+// scan queues the objects on disk whose WAL is not empty, while fewer than
+// half the bound wait: a data directory of millions of objects is worked
+// through at the checkpoints' pace. An object open meanwhile is skipped:
+// its close queues it.
+func (c *checkpointer) scan(ctx context.Context) {
+	defer c.scanned.Done()
+	_ = c.s.Walk(func(f ObjectFile) error {
+		for c.queued() > maxCheckpointsQueued/2 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		path := Path(f.Class, f.ID)
+		if fi, err := c.s.root.Stat(path + "-wal"); err == nil && fi.Size() > 0 {
+			c.enqueue(path)
+		}
+		return nil
+	})
+}
+
+// queued returns the number of objects waiting for their checkpoint.
+func (c *checkpointer) queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending)
+}
+
 // take is called before an object's files are opened: it waits for the
-// object's checkpoint if one runs, and cancels a pending one.
+// object's checkpoint if one runs, and cancels a pending one. Its DB's
+// close calls left, or, if the open fails, release.
 func (c *checkpointer) take(path string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -69,13 +110,35 @@ func (c *checkpointer) take(path string) {
 		c.mu.Lock()
 	}
 	delete(c.pending, path)
+	c.open[path]++
+}
+
+// release ends a take whose open failed.
+func (c *checkpointer) release(path string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closedLocked(path)
+}
+
+func (c *checkpointer) closedLocked(path string) {
+	if c.open[path]--; c.open[path] <= 0 {
+		delete(c.open, path)
+	}
 }
 
 // left queues the checkpoint of an object whose database was closed.
 func (c *checkpointer) left(path string) {
+	c.mu.Lock()
+	c.closedLocked(path)
+	c.mu.Unlock()
+	c.enqueue(path)
+}
+
+// enqueue queues the checkpoint of an object that is not open.
+func (c *checkpointer) enqueue(path string) {
 	now := time.Now()
 	c.mu.Lock()
-	if len(c.pending) >= maxCheckpointsQueued {
+	if len(c.pending) >= maxCheckpointsQueued || c.open[path] > 0 {
 		c.mu.Unlock()
 		return
 	}
@@ -93,6 +156,7 @@ func (c *checkpointer) left(path string) {
 func (c *checkpointer) close() {
 	c.cancel()
 	<-c.done
+	c.scanned.Wait()
 }
 
 func (c *checkpointer) loop(ctx context.Context) {

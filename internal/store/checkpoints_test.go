@@ -44,6 +44,50 @@ func TestCheckpoint_AnObjectOutOfMemoryKeepsOnlyItsData(t *testing.T) {
 	}
 }
 
+// The WALs that a previous run left behind (its objects left memory before
+// it stopped) shrink after a restart, without the objects being opened.
+func TestCheckpoint_AtStartupTheWALsLeftBehindShrink(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := Open(Config{Dir: dir, Synchronous: SyncNormal, CheckpointAfter: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for i := range 5 {
+		db, err := s.Open(testClass, objID("left-"+strconv.Itoa(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		put(t, db, "k", strconv.Itoa(i))
+		paths = append(paths, db.path)
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = newStore(t, Config{Dir: dir, Synchronous: SyncNormal, CheckpointAfter: 300 * time.Millisecond})
+	for _, p := range paths {
+		if fileSize(t, s, p+"-wal") == 0 {
+			t.Fatalf("%s: the WAL was empty before the restart's checkpoints", p)
+		}
+	}
+	waitFor(t, 10*time.Second, "every WAL left behind truncated", func() bool {
+		for _, p := range paths {
+			if fileSize(t, s, p+"-wal") > 0 {
+				return false
+			}
+		}
+		return true
+	})
+	for i := range 5 {
+		db := openDB(t, s, objID("left-"+strconv.Itoa(i)))
+		wantValue(t, db, "k", strconv.Itoa(i))
+	}
+}
+
 // Objects opened again and again while their checkpoints come due never
 // meet one: an open waits for a checkpoint in progress and cancels a
 // pending one, so every open succeeds and reads every write.

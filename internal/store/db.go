@@ -318,6 +318,16 @@ func (db *DB) closeLocked() error {
 		return nil
 	}
 	db.closed = true
+	shrink := false // its WAL stays, for the checkpointer
+	if c := db.s.ckpt; c != nil {
+		defer func() {
+			if shrink {
+				c.left(db.path)
+			} else {
+				c.release(db.path)
+			}
+		}()
+	}
 	if db.fresh && db.conn != nil {
 		db.rollbackLocked()
 		if db.emptyLocked() {
@@ -336,9 +346,7 @@ func (db *DB) closeLocked() error {
 		// activation would ship, so the file goes, as if never created.
 		return errors.Join(err, db.wrap("delete files", db.s.remove(db.path)))
 	}
-	if connected && err == nil && db.s.ckpt != nil {
-		db.s.ckpt.left(db.path)
-	}
+	shrink = connected && err == nil
 	return err
 }
 

@@ -273,21 +273,32 @@ func (s *Store) Open(class string, id ids.ID) (*DB, error) {
 	if s.ckpt != nil {
 		s.ckpt.take(db.path)
 	}
+	if err := db.open(class, id); err != nil {
+		if s.ckpt != nil {
+			s.ckpt.release(db.path)
+		}
+		return nil, err
+	}
+	return db, nil
+}
+
+// open restores the object's file (with a Log) and connects to it if it
+// exists.
+func (db *DB) open(class string, id ids.ID) error {
+	s := db.s
 	if s.cfg.Log != nil {
 		if err := s.restore(class, id); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	ok, err := s.Exists(class, id)
 	if err != nil {
-		return nil, fmt.Errorf("store: stat %s: %w", db.path, err)
+		return fmt.Errorf("store: stat %s: %w", db.path, err)
 	}
 	if ok {
-		if err := db.connect(); err != nil {
-			return nil, err
-		}
+		return db.connect()
 	}
-	return db, nil
+	return nil
 }
 
 // kvSchema is the table that holds the KV API's pairs. Its name starts with
