@@ -348,7 +348,7 @@ func (e *Engine) startLocked(d *definition, h *home, fresh *meta) {
 		return
 	}
 	ctx, stop := context.WithCancel(e.ctx)
-	id := h.id()
+	id := h.id
 	log := e.log.With("workflow", d.name, "instance", id)
 	if h.hosted() {
 		log = log.With("host", h.class+"/"+h.stub.ID().String())

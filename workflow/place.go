@@ -21,17 +21,15 @@ type home struct {
 	// timer names the named timer that wakes the instance; "" is the
 	// object's alarm.
 	timer string
-	// iid is the instance's ID; key is its key in the engine's runs,
+	// id is the instance's ID; key is its key in the engine's runs,
 	// waiters and retries.
-	iid string
+	id  string
 	key runKey
 }
 
-func (h *home) id() string { return h.iid }
-
 // standalone is the home of the standalone instance id of d.
 func (d *definition) standalone(id string) *home {
-	return &home{stub: d.ns.GetByName(id), class: d.ns.Class(), prefix: "workflow/", iid: id, key: runKey{d.name, id}}
+	return &home{stub: d.ns.GetByName(id), class: d.ns.Class(), prefix: "workflow/", id: id, key: runKey{d.name, id}}
 }
 
 // hosted reports whether the instance lives in another object's storage.
