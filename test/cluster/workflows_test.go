@@ -96,6 +96,45 @@ func TestCluster_WorkflowsFromAnyNode(t *testing.T) {
 	}
 }
 
+// TestCluster_RetentionPurgesFinishedInstances runs nodes whose engines
+// keep finished instances for 2 s: the node that owns the workflow's index
+// object sweeps them (every second), whichever nodes own the instances,
+// and none is left in the index or behind any node.
+func TestCluster_RetentionPurgesFinishedInstances(t *testing.T) {
+	c := start(t, 3, "--wf-steps", filepath.Join(t.TempDir(), "steps.log"), "--wf-retention", "2s")
+	urls := c.URLs()
+	var ids []string
+	for i := range 6 {
+		id := objName("kept", i)
+		ids = append(ids, id)
+		if code := wfCreate(t, c, urls[i%3], id, flowParams{Steps: 1}); code != http.StatusCreated {
+			t.Fatalf("create %s: %d", id, code)
+		}
+	}
+	for i, id := range ids {
+		wfAwait(t, c, urls[(i+1)%3], id, "complete")
+	}
+	deadline := time.Now().Add(time.Minute)
+	for i, id := range ids {
+		for {
+			code, got := wfRequestBy(t, c, deadline, http.MethodGet, urls[(i+2)%3]+"/workflows/flow/instances/"+id, "")
+			if code == http.StatusNotFound {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s is still there a minute after it finished (retention 2s): %d %s", id, code, got)
+			}
+			waitABit()
+		}
+	}
+	for _, u := range urls {
+		code, body := wfRequestBy(t, c, deadline, http.MethodGet, u+"/workflows/flow/instances?limit=1000", "")
+		if code != http.StatusOK || strings.Contains(body, "kept") {
+			t.Errorf("the listing through %s after the purge: %d %s", u, code, body)
+		}
+	}
+}
+
 // controlThroughOthers pauses, resumes and restarts an instance through
 // nodes that do not own it.
 func controlThroughOthers(t *testing.T, c *cluster.Cluster, steps string) {

@@ -59,8 +59,8 @@ func (l *stepLog) record(id, step string) (string, error) {
 
 // startFlow starts the workflow engine with "flow", and mounts its HTTP
 // API. Close the engine before the app.
-func startFlow(app *roost.App, node, path string) *workflow.Engine {
-	e := workflow.New(app)
+func startFlow(app *roost.App, node, path string, retention time.Duration) *workflow.Engine {
+	e := workflow.NewWithOptions(app, workflow.Options{Retention: retention})
 	l := &stepLog{path: path, node: node, proc: fmt.Sprintf("%d-%04x", os.Getpid(), rand.N(1<<16))}
 	workflow.Define(e, "flow", func(ctx workflow.Context, p FlowParams) (int, error) {
 		retry := workflow.Retry{Limit: 3, Delay: time.Duration(p.RetryMS) * time.Millisecond}

@@ -64,6 +64,7 @@ func run() error {
 	ctorLog := flag.String("ctor-log", "", "file the ctor class's constructor appends to")
 	fires := flag.String("fires", "", "file every run of a ticker's alarm or timer appends to")
 	wfSteps := flag.String("wf-steps", "", "file every execution of a step of the workflow flow appends to")
+	wfRetention := flag.Duration("wf-retention", 0, "workflow.Options.Retention (0: its default)")
 	flag.Parse()
 	if *data == "" || *node == "" || *listen == "" {
 		return errors.New("--data, --node and --cluster are required")
@@ -91,7 +92,7 @@ func run() error {
 	}
 	register(app, *ctorLog)
 	registerMore(app, *node, &fireLog{path: *fires, node: *node})
-	engine := startFlow(app, *node, *wfSteps)
+	engine := startFlow(app, *node, *wfSteps, *wfRetention)
 	app.Handle("/_roost/", app.AdminHandler(""))
 	app.Handle("GET /metrics", app.MetricsHandler())
 	srv := &http.Server{Handler: app.Handler(), ReadHeaderTimeout: 10 * time.Second}
