@@ -479,12 +479,9 @@ func (e *Engine) dropWaiter(workflow, id string, c *waiter) {
 	}
 }
 
-// changed gives a live run of the instance the record an operation from
-// outside it committed (pause, terminate, an event), so that its status
+// changedAt gives the live run of the instance whose key is k the record
+// an operation from outside it committed (pause, terminate, an event), so that its status
 // shows it.
-func (e *Engine) changed(workflow string, m *meta) { e.changedAt(runKey{workflow, m.ID}, m) }
-
-// changedAt is changed for the instance whose key is k.
 func (e *Engine) changedAt(k runKey, m *meta) {
 	e.mu.Lock()
 	r := e.live[k]

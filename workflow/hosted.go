@@ -95,26 +95,11 @@ func Start[P, R any](ctx context.Context, h *Host, wf *Workflow[P, R], id string
 		return false, errcode.New(errcode.LimitExceeded, "workflow %s: params of %d bytes, at most %d", d.name, len(b), MaxPayloadBytes)
 	}
 	hm := h.home(d, id)
-	p := place{st: h.st.Storage(), h: hm}
-	j := p.journal()
-	if _, ok, err := j.meta(ctx); err != nil || ok {
+	m, err := d.createIn(ctx, place{st: h.st.Storage(), h: hm}, id, b) // its beat resumes it after a restart
+	if err != nil || m == nil {
 		return false, err
 	}
-	now := d.e.clock.Now()
-	m := &meta{Workflow: d.name, ID: id, Params: b, Status: StatusRunning, Created: now, Updated: now}
-	if err := j.putParams(ctx, b); err != nil {
-		return false, err
-	}
-	if err := d.e.arm(ctx, p); err != nil { // its beat resumes it after a restart
-		return false, err
-	}
-	if err := j.putMeta(ctx, m); err != nil {
-		return false, err
-	}
-	d.e.metrics.created.WithLabelValues(d.name).Inc()
-	// The run's first event waits for this one, and finds nothing to run
-	// if it failed.
-	d.e.startAt(d, hm, m)
+	d.created(hm, m)
 	return true, nil
 }
 
@@ -167,21 +152,11 @@ func (h *Host) op(ctx context.Context, workflow, id string, req opRequest) error
 	if err != nil {
 		return err
 	}
-	body, after, err := i.op(req)
-	if err != nil {
-		return err
-	}
-	changed, err := i.update(ctx, p, body)
-	if err != nil {
-		return err
-	}
-	if changed != nil {
-		h.e.changedAt(i.home().key, changed)
-	}
-	if after != nil {
+	_, after, err := i.applyIn(ctx, p, req)
+	if err == nil {
 		after()
 	}
-	return nil
+	return err
 }
 
 // Timer handles the fires of the timers that wake the object's hosted

@@ -204,10 +204,9 @@ func (d *definition) create(ctx context.Context, id string, params json.RawMessa
 	return i, reply.Created, nil
 }
 
-// createIn creates the instance id in its event, on o, unless it exists:
-// it returns the new instance's record, or nil.
-func (d *definition) createIn(ctx context.Context, o *object, id string, params json.RawMessage) (*meta, error) {
-	p := o.place()
+// createIn creates the instance id in an event of its home, p, unless it
+// exists: it returns the new instance's record, or nil.
+func (d *definition) createIn(ctx context.Context, p place, id string, params json.RawMessage) (*meta, error) {
 	j := p.journal()
 	if _, ok, err := j.meta(ctx); err != nil || ok {
 		return nil, err
@@ -227,12 +226,13 @@ func (d *definition) createIn(ctx context.Context, o *object, id string, params 
 	return m, j.putMeta(ctx, m)
 }
 
-// created starts an instance that createIn created, once its event
-// succeeded.
-func (d *definition) created(m *meta) {
+// created starts the instance at home h that createIn created, once its
+// event succeeded (or, for a hosted one, at once: its run's first event
+// waits for the creating one, and finds nothing to run if it failed).
+func (d *definition) created(h *home, m *meta) {
 	d.e.metrics.created.WithLabelValues(d.name).Inc()
-	d.e.report(d, m)
-	d.e.start(d, m.ID, m)
+	d.e.reportAt(d, h, m)
+	d.e.startAt(d, h, m)
 }
 
 // Status returns the instance's status and history. While the instance

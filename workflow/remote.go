@@ -68,23 +68,29 @@ func (o *object) serveOp(ctx context.Context, req opRequest) (opReply, error) {
 func (o *object) apply(ctx context.Context, req opRequest) (opReply, func(), error) {
 	d := o.def
 	if req.Op == opCreate {
-		m, err := d.createIn(ctx, o, req.ID, req.Params)
+		m, err := d.createIn(ctx, o.place(), req.ID, req.Params)
 		if err != nil || m == nil {
 			return opReply{}, nil, err
 		}
-		return opReply{Created: true}, func() { d.created(m) }, nil
+		return opReply{Created: true}, func() { d.created(d.standalone(req.ID), m) }, nil
 	}
 	if req.Op == opPurge {
 		gone, err := o.purge(ctx, req.Before)
 		return opReply{Gone: gone}, nil, err
 	}
-	i := &Instance{def: d, id: req.ID}
+	return (&Instance{def: d, id: req.ID}).applyIn(ctx, o.place(), req)
+}
+
+// applyIn runs the operation req (not a create or a purge) on the instance
+// in an event of its home, p: it returns the answer and what to do once the
+// event succeeded.
+func (i *Instance) applyIn(ctx context.Context, p place, req opRequest) (opReply, func(), error) {
 	body, after, err := i.op(req)
 	if err != nil {
 		return opReply{}, nil, err
 	}
 	var reply opReply
-	changed, err := i.update(ctx, o.place(), func(ctx context.Context, p place, j journal, m *meta) (bool, error) {
+	changed, err := i.update(ctx, p, func(ctx context.Context, p place, j journal, m *meta) (bool, error) {
 		if req.Op == opStatus {
 			st, err := i.read(ctx, j, m)
 			reply.Status = st
@@ -97,8 +103,8 @@ func (o *object) apply(ctx context.Context, req opRequest) (opReply, func(), err
 	}
 	return reply, func() {
 		if changed != nil {
-			d.e.changed(d.name, changed)
-			d.e.report(d, changed)
+			i.def.e.changedAt(i.home().key, changed)
+			i.def.e.reportAt(i.def, i.home(), changed)
 		}
 		if after != nil {
 			after()

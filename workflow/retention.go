@@ -3,7 +3,6 @@ package workflow
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -206,7 +205,7 @@ func (o *indexObject) expired(ctx context.Context, q expiredQuery) ([]string, er
 
 func (o *indexObject) forget(ctx context.Context, req forgetRequest) (int, error) {
 	n := 0
-	for _, id := range slices.Compact(slices.Sorted(slices.Values(req.IDs))) {
+	for _, id := range req.IDs {
 		res, err := o.st.Storage().Exec(ctx, `DELETE FROM instances WHERE id = ? AND status IN `+finishedSQL+` AND updated < ?`,
 			id, req.Before)
 		if err != nil {

@@ -79,9 +79,8 @@ func (c *checkpointer) scan(ctx context.Context) {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		path := Path(f.Class, f.ID)
-		if fi, err := c.s.root.Stat(path + "-wal"); err == nil && fi.Size() > 0 {
-			c.enqueue(path)
+		if f.WALSize > 0 {
+			c.enqueue(Path(f.Class, f.ID))
 		}
 		return nil
 	})

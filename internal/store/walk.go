@@ -15,6 +15,7 @@ type ObjectFile struct {
 	Class    string
 	ID       ids.ID
 	Size     int64     // of the database file, not counting its WAL
+	WALSize  int64     // of its WAL (0 if none)
 	Modified time.Time // of the database or its WAL, whichever is later
 }
 
@@ -44,11 +45,11 @@ func (s *Store) Walk(fn func(ObjectFile) error) error {
 			}
 			// A commit writes the WAL: the object was last modified when
 			// its database or its WAL was.
-			walModified := map[string]time.Time{}
+			wals := map[string]fs.FileInfo{}
 			for _, f := range files {
 				if db, ok := strings.CutSuffix(f.Name(), "-wal"); ok {
 					if info, err := f.Info(); err == nil {
-						walModified[db] = info.ModTime()
+						wals[db] = info
 					}
 				}
 			}
@@ -70,11 +71,14 @@ func (s *Store) Walk(fn func(ObjectFile) error) error {
 				if info.Size() == 0 {
 					continue // not an object (see Exists)
 				}
-				modified := info.ModTime()
-				if w := walModified[f.Name()]; w.After(modified) {
-					modified = w
+				of := ObjectFile{Class: c.Name(), ID: id, Size: info.Size(), Modified: info.ModTime()}
+				if w := wals[f.Name()]; w != nil {
+					of.WALSize = w.Size()
+					if w.ModTime().After(of.Modified) {
+						of.Modified = w.ModTime()
+					}
 				}
-				if err := fn(ObjectFile{Class: c.Name(), ID: id, Size: info.Size(), Modified: modified}); err != nil {
+				if err := fn(of); err != nil {
 					return err
 				}
 			}
