@@ -38,13 +38,18 @@ func (c wfContext) Logger() *slog.Logger { return c.r.log }
 func (c wfContext) run() *run            { return c.r }
 
 // StepContext is what a step's function gets: a context.Context that ends
-// at the attempt's timeout, and the instance's storage, whose writes commit
-// together with the step's result (and roll back if the attempt fails).
+// at the attempt's timeout, and the instance's own state, whose writes
+// commit together with the step's result (and are dropped if the attempt
+// fails).
 type StepContext interface {
 	context.Context
-	// Storage returns the storage of the instance's object: its own, or,
-	// for a hosted instance, its host's (see [Host]).
-	Storage() *roost.Storage
+	// Storage returns the instance's own state: a KV store of its own,
+	// whose writes commit with the step's recorded result.
+	Storage() KV
+	// Host returns, in a step of an instance hosted in an object (see
+	// [Host]), the object's storage, KV and SQL, whose writes commit with
+	// the step's recorded result; nil in a standalone instance's step.
+	Host() *roost.Storage
 	// Step returns the step's name.
 	Step() string
 	// Attempt returns the attempt's number, from 1.
@@ -53,14 +58,16 @@ type StepContext interface {
 
 type stepContext struct {
 	context.Context
-	st      *roost.Storage
+	kv      KV
+	host    *roost.Storage
 	name    string
 	attempt int
 }
 
-func (c stepContext) Storage() *roost.Storage { return c.st }
-func (c stepContext) Step() string            { return c.name }
-func (c stepContext) Attempt() int            { return c.attempt }
+func (c stepContext) Storage() KV          { return c.kv }
+func (c stepContext) Host() *roost.Storage { return c.host }
+func (c stepContext) Step() string         { return c.name }
+func (c stepContext) Attempt() int         { return c.attempt }
 
 // Backoff is how the delay between a step's attempts grows.
 type Backoff int
@@ -176,9 +183,11 @@ func IsNonRetryable(err error) bool {
 // its last error, as an error with its code and message (the same on
 // replay); the workflow may handle it or return it.
 //
-// fn runs as an event of the instance's object (its own, or its host's):
-// fn's writes to ctx.Storage() and the step's record commit in one
-// transaction.
+// fn's writes to ctx.Storage() (and, in a hosted instance, to
+// ctx.Host()) and the step's record commit in one transaction. A
+// standalone instance's fn runs outside any event, so a slow step holds up
+// no other instance; a hosted instance's runs as an event of its host,
+// taking turns with the host's other events.
 func Step[T any](ctx Context, name string, fn func(ctx StepContext) (T, error), opts ...StepOption) (T, error) {
 	var zero T
 	raw, err := ctx.run().step(name, newStepConfig(opts), func(sc StepContext) ([]byte, error) {
@@ -206,7 +215,7 @@ func Step[T any](ctx Context, name string, fn func(ctx StepContext) (T, error), 
 const MaxSleep = 365 * 24 * time.Hour
 
 // Sleep pauses the workflow for d. The instance leaves memory meanwhile;
-// its alarm wakes it, also after a restart of the server.
+// its timer wakes it, also after a restart of the server.
 func Sleep(ctx Context, name string, d time.Duration) error {
 	if d > MaxSleep {
 		return errcode.New(errcode.BadRequest, "workflow: sleep %q of %s: at most %s", name, d, MaxSleep)

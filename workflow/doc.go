@@ -1,9 +1,11 @@
 // Package workflow runs durable workflows on Roost objects.
 //
 // A workflow is a Go function of a context and typed params, defined by
-// name on an [Engine]. Each instance of it is an object of its own (class
-// "wf-<name>", named by the instance ID) whose storage holds the params, the
-// status and the journal of the function's steps:
+// name on an [Engine]. Its instances live in a few partitions, objects of
+// class "wfp-<name>" that an instance's ID hashes to, whose storage holds
+// the params, the status and the journal of the function's steps of many
+// instances side by side; the records of many instances commit together,
+// each instance's atomically:
 //
 //	order := workflow.Define(engine, "order", func(ctx workflow.Context, o Order) (Receipt, error) {
 //		charge, err := workflow.Step(ctx, "charge", func(ctx workflow.StepContext) (Charge, error) {
@@ -31,13 +33,14 @@
 // asks for another step than the journal holds fails the instance with the
 // code nondeterminism, naming the step, instead of running wrong code.
 //
-//   - [Step] runs its function as an event of the instance object, so the
-//     function may use the instance's storage ([StepContext.Storage]): its
-//     writes and the step's recorded result commit in one transaction. A
-//     failed attempt's writes roll back. A step that completed never runs
-//     again; one that was running when the server crashed runs again.
+//   - [Step] runs its function outside any event, then commits its
+//     outcome in a short event of the partition. The function may use the
+//     instance's own KV store ([StepContext.Storage]): its writes and the
+//     step's recorded result commit in one transaction; a failed attempt's
+//     are dropped. A step that completed never runs again; one that was
+//     running when the server crashed runs again.
 //   - [Sleep] and [SleepUntil] record a wake time and set the instance's
-//     alarm; the instance leaves memory meanwhile.
+//     timer in its partition; the instance leaves memory meanwhile.
 //   - [WaitForEvent] returns the payload of the first event of its type sent
 //     to the instance and not yet taken by another wait, whether it arrived
 //     before the wait began or during it.
@@ -74,10 +77,10 @@
 // In a cluster (roost.Config.Cluster), every node defines the same
 // workflows, and every entry point works from any node: an operation on
 // an instance (or a listing of a workflow's index) that another node owns
-// goes to that node as an RPC call of the instance's class, so the
+// goes to that node as an RPC call of the partition's class, so the
 // instance's function runs on its owner only. While an instance runs, its
-// alarm stays set at most [Options.Beat] ahead; if its owner fails, the
-// node that takes its shard over fires that alarm (or the alarm of its
+// timer stays set at most [Options.Beat] ahead; if its owner fails, the
+// node that takes its shard over fires that timer (or the timer of its
 // sleep, wait or retry) and resumes it: within the failover plus the beat.
 // A step that completed is never run again; one that ran when its owner
 // failed, or whose commit failed in the failover, runs again.

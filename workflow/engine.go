@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/roost-dev/roost"
@@ -69,8 +70,8 @@ type Options struct {
 	// their turn in status queued. Default 1,024.
 	MaxRunning int
 	// Beat matters in cluster mode only: an instance that runs keeps its
-	// alarm set this far ahead, and when the node that runs it fails, the
-	// node that takes its shard over resumes it once the alarm is due. So
+	// timer set this far ahead, and when the node that runs it fails, the
+	// node that takes its shard over resumes it once the timer is due. So
 	// an instance resumes within the failover plus Beat; each Beat of a run
 	// costs one write. Default 5s; at least 1s.
 	Beat time.Duration
@@ -181,10 +182,16 @@ func (e *Engine) close(ctx context.Context) error {
 type definition struct {
 	e    *Engine
 	name string
-	ns   *roost.Namespace
-	// local is the home of the instance whose event runs (stub and key
-	// unset): prefix and wake.
-	local *home
+	// parts is the class of its partitions, and partStubs their stubs
+	// (see partition.go).
+	parts     *roost.Namespace
+	partStubs [partitions]*roost.Stub
+	// ns is the class of its old instance objects (see legacy.go); legacy
+	// is set while this node may have some, and migrating serializes
+	// their moves.
+	ns        *roost.Namespace
+	legacy    atomic.Bool
+	migrating sync.Mutex
 	// call decodes the params, runs the function and encodes its output.
 	call func(ctx Context, params json.RawMessage) ([]byte, error)
 	// checkParams tells whether params decode into the function's P.
@@ -194,15 +201,16 @@ type definition struct {
 // Workflow is a defined workflow with params P and output R.
 type Workflow[P, R any] struct{ def *definition }
 
-// classPrefix starts the class names of workflows' instances.
+// classPrefix starts the class names of workflows' old instance objects
+// (see legacy.go).
 const classPrefix = "wf-"
 
 // Define defines the workflow name, run by fn, on the engine: its
-// instances are objects of class "wf-<name>". name follows the rules of
-// class names (a-z first, then a-z, 0-9, '_' or '-'). Define panics on a
-// bad or duplicate name, like roost.Register.
+// instances live in objects of class "wfp-<name>" (see [Engine]). name
+// follows the rules of class names (a-z first, then a-z, 0-9, '_' or '-').
+// Define panics on a bad or duplicate name, like roost.Register.
 func Define[P, R any](e *Engine, name string, fn func(ctx Context, params P) (R, error)) *Workflow[P, R] {
-	if err := ids.ValidClass(classPrefix + name); err != nil {
+	if err := ids.ValidClass(partitionClassPrefix + name); err != nil {
 		panic(fmt.Sprintf("workflow: define %q: %v", name, err))
 	}
 	d := &definition{e: e, name: name,
@@ -236,10 +244,11 @@ func Define[P, R any](e *Engine, name string, fn func(ctx Context, params P) (R,
 	}
 	e.defs[name] = d
 	e.mu.Unlock()
-	d.local = &home{class: classPrefix + name, prefix: "workflow/"}
-	d.ns = roost.RegisterWithOptions(e.app, classPrefix+name, func(st *roost.State) (*object, error) {
+	d.registerPartitions()
+	d.ns = roost.Register(e.app, classPrefix+name, func(st *roost.State) (*object, error) {
 		return &object{st: st, def: d}, nil
-	}, &roost.ClassOptions{Methods: []roost.MethodHandler{opMethod}})
+	})
+	e.migrateAll(d)
 	e.resume(d)
 	return &Workflow[P, R]{def: d}
 }
@@ -256,29 +265,6 @@ func (e *Engine) definition(name string) (*definition, error) {
 		return nil, errcode.New(errcode.UnknownWorkflow, "no workflow named %q", name)
 	}
 	return d, nil
-}
-
-// object is an instance's object: all its state is in its storage.
-type object struct {
-	st  *roost.State
-	def *definition
-}
-
-// place is the instance as its own events see it.
-func (o *object) place() place { return place{st: o.st.Storage(), h: o.def.local} }
-
-func (o *object) journal() journal { return o.place().journal() }
-
-// Alarm resumes the instance: its sleep ended, its wait timed out, or its
-// retry is due; in cluster mode, also at each beat while it runs, which
-// sets the next beat and resumes it on a new owner (see Options.Beat).
-func (o *object) Alarm(ctx context.Context, _ roost.AlarmInfo) error {
-	p := o.place()
-	m, ok, err := p.journal().meta(ctx)
-	if err != nil || !ok {
-		return err
-	}
-	return o.def.wake(ctx, p, o.def.standalone(m.ID), m)
 }
 
 // wake resumes the instance whose record is m, in an event of its home h
@@ -319,13 +305,10 @@ func (e *Engine) isLive(workflow, id string) bool {
 	return e.live[runKey{workflow, id}] != nil
 }
 
-// start starts a run of the standalone instance id, unless one is live:
-// that one starts another when it ends. Without a free slot, the run waits
-// in the queue. fresh, if not nil, is the state of an instance just created
+// startAt starts a run of the instance at home h, unless one is live: that
+// one starts another when it ends. Without a free slot, the run waits in
+// the queue. fresh, if not nil, is the state of an instance just created
 // (no journal to load).
-func (e *Engine) start(d *definition, id string, fresh *meta) { e.startAt(d, d.standalone(id), fresh) }
-
-// startAt is start for the instance at home h.
 func (e *Engine) startAt(d *definition, h *home, fresh *meta) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -350,7 +333,7 @@ func (e *Engine) startLocked(d *definition, h *home, fresh *meta) {
 	ctx, stop := context.WithCancel(e.ctx)
 	id := h.id
 	log := e.log.With("workflow", d.name, "instance", id)
-	if h.hosted() {
+	if h.hosted {
 		log = log.With("host", h.class+"/"+h.stub.ID().String())
 	}
 	r := &run{e: e, def: d, id: id, home: h, ctx: ctx, stop: stop, log: log, meta: fresh}

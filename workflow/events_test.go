@@ -19,20 +19,31 @@ import (
 	"github.com/roost-dev/roost/workflow"
 )
 
-// instanceEvents is the number of events the objects of workflow name ran,
-// from the app's metrics.
-func instanceEvents(t *testing.T, env *roosttest.Env, name string) int {
+// partitionEvents is the number of events the partitions of workflow name
+// ran, from the app's metrics.
+func partitionEvents(t *testing.T, env *roosttest.Env, name string) int {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	env.App().MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
-	re := regexp.MustCompile(`(?m)^roost_events_total\{[^}]*class="wf-` + name + `"[^}]*\} (\d+)$`)
+	re := regexp.MustCompile(`(?m)^roost_events_total\{[^}]*class="wfp-` + name + `"[^}]*\} (\d+)$`)
 	n := 0
 	for _, m := range re.FindAllSubmatch(body, -1) {
 		v, _ := strconv.Atoi(string(m[1]))
 		n += v
 	}
 	return n
+}
+
+// instanceEvents waits until the partitions of workflow name ran at least
+// want events of one finished instance since before (the count at its
+// creation), and returns how many they ran. The instance's events are
+// followed by one more of the engine's: the one that drops its live mark
+// once the index has its end (see settle), counted here.
+func instanceEvents(t *testing.T, env *roosttest.Env, name string, before, want int) int {
+	t.Helper()
+	env.WaitUntil(func() bool { return partitionEvents(t, env, name)-before >= want+1 })
+	return partitionEvents(t, env, name) - before - 1
 }
 
 // listedAs waits until the index lists the instance with status: unlike
@@ -95,9 +106,10 @@ func TestTheEndCommitsWithTheLastStep(t *testing.T) {
 		{"fails", workflow.StatusErrored, 3},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			before := partitionEvents(t, env, tt.name)
 			create(t, wfs[tt.name], "i", 1)
 			listedAs(t, env, e, tt.name, "i", tt.status)
-			if n := instanceEvents(t, env, tt.name); n != tt.events {
+			if n := instanceEvents(t, env, tt.name, before, tt.events); n != tt.events {
 				t.Errorf("%d events of the instance, want %d", n, tt.events)
 			}
 			st := wait(env, wfs[tt.name].Get("i"), tt.status)
@@ -128,6 +140,7 @@ func TestWaitGetsTheEndFromTheRun(t *testing.T) {
 		})
 	})
 	workflow.WaitResumed(e)
+	before := partitionEvents(t, env, "waited")
 	inst := create(t, wf, "i", 1)
 	type result struct {
 		st  *workflow.Status
@@ -144,7 +157,8 @@ func TestWaitGetsTheEndFromTheRun(t *testing.T) {
 	if r.err != nil || r.st.Status != workflow.StatusComplete || string(r.st.Output) != "2" || len(r.st.Steps) != 1 {
 		t.Fatalf("Wait = %+v, %v", r.st, r.err)
 	}
-	if n := instanceEvents(t, env, "waited"); n != 2 { // create, and the step with the end
+	listedAs(t, env, e, "waited", "i", workflow.StatusComplete)
+	if n := instanceEvents(t, env, "waited", before, 2); n != 2 { // create, and the step with the end
 		t.Errorf("%d events of the instance, want 2", n)
 	}
 }

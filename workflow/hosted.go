@@ -57,7 +57,7 @@ const hostedTimerPrefix = "workflow/"
 // home is the home of the instance id of d in h's object.
 func (h *Host) home(d *definition, id string) *home {
 	name := hostedTimerPrefix + d.name + "/" + id
-	return &home{stub: h.st.Stub(), class: h.st.Class(), prefix: name + "/", timer: name, id: id,
+	return &home{stub: h.st.Stub(), class: h.st.Class(), prefix: name + "/", timer: name, hosted: true, id: id,
 		// '\x00' is in no instance ID: no standalone instance has this key.
 		key: runKey{d.name, "\x00" + h.st.Class() + "/" + h.st.ID().String() + "/" + id}}
 }

@@ -57,7 +57,7 @@ func newShopEnv(t *testing.T) *shopEnv {
 		v.fulfil = workflow.Define(e, "fulfil", func(ctx workflow.Context, order string) (string, error) {
 			charge, err := workflow.Step(ctx, "charge", func(ctx workflow.StepContext) (string, error) {
 				n := v.charges.Add(1)
-				st := ctx.Storage()
+				st := ctx.Host()
 				if _, err := st.Exec(ctx, `UPDATE orders SET status = 'charged' WHERE id = ?`, order); err != nil {
 					return "", err
 				}
@@ -77,7 +77,7 @@ func newShopEnv(t *testing.T) *shopEnv {
 				return "", err
 			}
 			_, err = workflow.Step(ctx, "deliver", func(ctx workflow.StepContext) (bool, error) {
-				_, err := ctx.Storage().Exec(ctx, `UPDATE orders SET status = 'delivered' WHERE id = ?`, order)
+				_, err := ctx.Host().Exec(ctx, `UPDATE orders SET status = 'delivered' WHERE id = ?`, order)
 				return true, err
 			})
 			return charge + " by " + by, err

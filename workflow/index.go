@@ -33,6 +33,7 @@ type index struct {
 
 	mu      sync.Mutex
 	pending map[string]map[string]entry // by workflow, by instance ID
+	ended   map[string][]entry          // by workflow: ends written, their live marks to drop
 	kick    chan struct{}               // a report is pending
 	stop    chan struct{}               // closed by close or abort
 	done    chan struct{}               // closed when the flusher ended
@@ -66,7 +67,7 @@ type indexObject struct {
 // newIndex registers the index's class; start starts its flusher.
 func newIndex(e *Engine) *index {
 	ctx, cancel := context.WithCancel(context.Background())
-	ix := &index{e: e, ctx: ctx, cancel: cancel, pending: map[string]map[string]entry{},
+	ix := &index{e: e, ctx: ctx, cancel: cancel, pending: map[string]map[string]entry{}, ended: map[string][]entry{},
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	ix.ns = roost.RegisterWithOptions(e.app, indexClass, func(st *roost.State) (*indexObject, error) {
 		err := st.BlockConcurrencyWhile(st.Context(), func(ctx context.Context) error {
@@ -84,7 +85,7 @@ func (ix *index) start() { go ix.flusher() }
 // reportAt reports the status of the instance at home h to the index,
 // unless it is hosted: the index lists standalone instances only.
 func (e *Engine) reportAt(d *definition, h *home, m *meta) {
-	if !h.hosted() {
+	if !h.hosted {
 		e.report(d, m)
 	}
 }
@@ -142,6 +143,7 @@ func (ix *index) flusher() {
 			return
 		}
 		ix.flush(ix.ctx)
+		ix.settleEnded(ix.ctx)
 		gap.Reset(indexFlushGap)
 		select {
 		case <-gap.C:
@@ -194,6 +196,42 @@ func (ix *index) flush(ctx context.Context) {
 				ix.e.log.Warn("workflow: cannot update the index; it is tried again", "workflow", name, "err", err)
 			}
 			ix.requeue(name, entries)
+			continue
+		}
+		ix.wrote(name, entries)
+	}
+}
+
+// wrote notes the reports that reached the index of workflow: the live
+// marks of the instances that ended go (see settle) at the flusher's next
+// round.
+func (ix *index) wrote(workflow string, entries []entry) {
+	if ix.e.clustered {
+		return
+	}
+	ix.mu.Lock()
+	for _, en := range entries {
+		if finished(en.Status) {
+			ix.ended[workflow] = append(ix.ended[workflow], en)
+		}
+	}
+	ix.mu.Unlock()
+	select {
+	case ix.kick <- struct{}{}:
+	default:
+	}
+}
+
+// settleEnded drops the live marks of the instances whose ends reached the
+// index.
+func (ix *index) settleEnded(ctx context.Context) {
+	ix.mu.Lock()
+	ended := ix.ended
+	ix.ended = map[string][]entry{}
+	ix.mu.Unlock()
+	for name, entries := range ended {
+		if d, err := ix.e.definition(name); err == nil {
+			ix.e.settle(ctx, d, entries)
 		}
 	}
 }
@@ -204,7 +242,7 @@ func (ix *index) flush(ctx context.Context) {
 // the reports taken, for a requeue if the event fails.
 func (ix *index) writePending(ctx context.Context, o *indexObject, workflow string) ([]entry, error) {
 	entries := ix.take(workflow)
-	return entries, o.upsert(ctx, entries, ix.e.clock.Now())
+	return entries, o.upsert(ctx, entries)
 }
 
 // close stops the flusher after its last flush of the pending reports,
@@ -232,14 +270,11 @@ func (ix *index) abort() {
 	<-ix.done
 }
 
-func (o *indexObject) upsert(ctx context.Context, entries []entry, now time.Time) error {
+func (o *indexObject) upsert(ctx context.Context, entries []entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
 	st := o.st.Storage()
-	if err := roost.PutJSON(ctx, st, writtenKey, now.UnixMilli()); err != nil {
-		return err
-	}
 	for _, en := range entries {
 		if _, err := st.Exec(ctx, `INSERT INTO instances (id, status, created, updated) VALUES (?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated = excluded.updated
@@ -321,6 +356,7 @@ func (e *Engine) List(ctx context.Context, workflow string, opts ListOptions) (*
 		e.index.requeue(workflow, pending)
 		return nil, err
 	}
+	e.index.wrote(workflow, pending)
 	if len(page.Instances) > opts.Limit {
 		page.Instances = page.Instances[:opts.Limit]
 		page.Cursor = base64.RawURLEncoding.EncodeToString([]byte(page.Instances[opts.Limit-1].ID))
@@ -331,15 +367,6 @@ func (e *Engine) List(ctx context.Context, workflow string, opts ListOptions) (*
 // cleanKey marks, in a workflow's index object, that the engine closed
 // cleanly: every report reached the index.
 const cleanKey = "clean"
-
-// writtenKey holds, in a workflow's index object, when reports were last
-// written to it (Unix ms).
-const writtenKey = "written"
-
-// reportLag bounds how long before an index write a status change may have
-// been made whose report that write missed (reports follow their commits
-// at once; this is ample).
-const reportLag = time.Minute
 
 // markClean records that every report of the engine's workflows reached
 // their indexes. Close calls it after the last flush. It skips the
@@ -369,19 +396,19 @@ func (e *Engine) markClean(ctx context.Context) error {
 
 // resume brings d's instances back after a start, in the background: the
 // runs of the instances that were running or queued are gone (sleeps,
-// waits and retries come back through their alarms), and after a crash the
+// waits and retries come back through their timers), and after a crash the
 // index may have missed the last reports. After a clean close, it resumes the
 // instances the index lists as running or queued; after a crash (or at the
 // first start), it first asks the instances of d active since the index's
 // last write for their status, which corrects the index too (see
-// reconcile). In cluster mode it does nothing: the instances' alarms
+// reconcile). In cluster mode it does nothing: the instances' timers
 // resume them on their owners, and the index may miss the last reports of
 // a node that crashed until the instance changes again.
 func (e *Engine) resume(d *definition) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	// Defined after Close, nothing runs any more. In cluster mode, every
-	// instance that runs has an alarm, which resumes it (see Options.Beat).
+	// instance that runs has a timer, which resumes it (see Options.Beat).
 	if e.closing || e.clustered {
 		return
 	}
@@ -414,7 +441,7 @@ func (e *Engine) resume(d *definition) {
 			delete(e.unchecked, d.name)
 			e.mu.Unlock()
 		case !errors.Is(err, context.Canceled):
-			e.log.Warn("workflow: cannot resume instances at startup; their alarms will", "workflow", d.name, "err", err)
+			e.log.Warn("workflow: cannot resume instances at startup; their timers will", "workflow", d.name, "err", err)
 		}
 	}()
 }
@@ -429,7 +456,7 @@ func (e *Engine) resumeListed(d *definition) error {
 				return err
 			}
 			for _, s := range page.Instances {
-				e.poke(d, d.ns.GetByName(s.ID))
+				e.poke(d, s.ID)
 			}
 			if page.Cursor == "" {
 				break
@@ -441,52 +468,38 @@ func (e *Engine) resumeListed(d *definition) error {
 }
 
 // reconcile brings the instances of d back after an unclean stop, which
-// may have lost the index's last reports: it checks every instance active
-// since the index was last written (less reportLag), newest first, then
-// resumes those the index lists as running or queued (a step may have run
-// since before then). An index never written has every instance checked.
+// may have lost the index's last reports: it checks every instance with a
+// live mark (created or restarted, and not known to the index as ended:
+// see settle), then resumes those the index lists as running or queued.
 func (e *Engine) reconcile(d *definition) (checked int, err error) {
-	var since time.Time
-	err = roost.Do(e.ctx, e.index.ns.GetByName(d.name), func(ctx context.Context, o *indexObject) error {
-		ms, ok, err := roost.GetJSON[int64](ctx, o.st.Storage(), writtenKey)
-		if ok {
-			since = time.UnixMilli(ms).Add(-reportLag)
-		}
-		return err
-	})
-	if err != nil {
-		return 0, err
-	}
 	start := e.clock.Now()
-	opts := roost.ListObjectsOptions{Class: d.ns.Class(), Sort: roost.SortActive, Limit: 1000}
-	for done := false; !done; {
-		page, err := e.app.Admin().List(e.ctx, opts)
+	for k := range partitions {
+		err := e.liveIDs(d, k, func(ids []string) {
+			for _, id := range ids {
+				e.poke(d, id)
+			}
+			checked += len(ids)
+		})
 		if err != nil {
 			return checked, err
 		}
-		for _, o := range page.Objects {
-			if o.LastActive.Before(since) {
-				done = true
-				break
-			}
-			e.poke(d, d.ns.Get(o.ID))
-			checked++
-		}
-		done = done || page.Next == ""
-		opts.Cursor = page.Next
 	}
 	if checked > 0 {
-		e.log.Info("workflow: instances checked after an unclean stop", "workflow", d.name, "instances", checked, "since", since, "took", e.clock.Now().Sub(start))
+		e.log.Info("workflow: instances checked after an unclean stop", "workflow", d.name, "instances", checked, "took", e.clock.Now().Sub(start))
 	}
 	return checked, e.resumeListed(d)
 }
 
-// poke reads an instance's status, reports it to the index, and starts its
-// run if it should run (running or queued) and has none.
-func (e *Engine) poke(d *definition, stub *roost.Stub) {
+// poke reads the standalone instance id's status, reports it to the index,
+// and starts its run if it should run (running or queued) and has none.
+func (e *Engine) poke(d *definition, id string) {
+	if err := e.migrate(e.ctx, d, id); err != nil {
+		return
+	}
+	h := d.standalone(id)
 	var m *meta
-	err := roost.Do(e.ctx, stub, func(ctx context.Context, o *object) error {
-		got, ok, err := o.journal().meta(ctx)
+	err := e.do(e.ctx, h, func(ctx context.Context, p place) error {
+		got, ok, err := p.journal().meta(ctx)
 		if ok {
 			m = got
 		}
@@ -497,6 +510,6 @@ func (e *Engine) poke(d *definition, stub *roost.Stub) {
 	}
 	e.report(d, m)
 	if (m.Status == StatusRunning || m.Status == StatusQueued) && !e.isLive(d.name, m.ID) {
-		e.start(d, m.ID, nil)
+		e.startAt(d, h, nil)
 	}
 }

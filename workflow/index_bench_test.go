@@ -41,7 +41,7 @@ func BenchmarkIndex_MillionInstances(b *testing.B) {
 			entries = append(entries, entry{ID: fmt.Sprintf("i%07d", i), Status: status, Created: at, Updated: at})
 		}
 		if err := roost.Do(ctx, e.index.ns.GetByName("big"), func(ctx context.Context, o *indexObject) error {
-			return o.upsert(ctx, entries, t0)
+			return o.upsert(ctx, entries)
 		}); err != nil {
 			b.Fatal(err)
 		}

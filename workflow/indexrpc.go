@@ -25,11 +25,11 @@ type listQuery struct {
 }
 
 func (o *indexObject) serveWrite(ctx context.Context, entries []entry) (struct{}, error) {
-	return struct{}{}, o.upsert(ctx, entries, o.ix.e.clock.Now())
+	return struct{}{}, o.upsert(ctx, entries)
 }
 
 func (o *indexObject) serveList(ctx context.Context, q listQuery) ([]Summary, error) {
-	if err := o.upsert(ctx, q.Pending, o.ix.e.clock.Now()); err != nil {
+	if err := o.upsert(ctx, q.Pending); err != nil {
 		return nil, err
 	}
 	return o.query(ctx, q)

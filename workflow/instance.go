@@ -220,6 +220,9 @@ func (d *definition) createIn(ctx context.Context, p place, id string, params js
 	if err := j.putParams(ctx, params); err != nil {
 		return nil, err
 	}
+	if err := d.e.markLive(ctx, p); err != nil {
+		return nil, err
+	}
 	if err := d.e.arm(ctx, p); err != nil {
 		return nil, err
 	}

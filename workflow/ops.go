@@ -13,7 +13,7 @@ import (
 type opBody func(ctx context.Context, p place, j journal, m *meta) (bool, error)
 
 // op returns the body of the operation req and what to do once its event
-// succeeded (nil: nothing). Status is read by [object.apply] itself.
+// succeeded (nil: nothing). Status is read by [Instance.applyIn] itself.
 func (i *Instance) op(req opRequest) (opBody, func(), error) {
 	switch req.Op {
 	case opStatus:
@@ -178,6 +178,9 @@ func (i *Instance) restartOp(ctx context.Context, p place, j journal, m *meta) (
 	}
 	m.Run++
 	m.Status, m.Output, m.Error, m.Finished, m.Events = StatusRunning, nil, nil, time.Time{}, 0
+	if err := i.def.e.markLive(ctx, p); err != nil {
+		return false, err
+	}
 	return true, i.def.e.runningAlarm(ctx, p) // the old run's sleep, wait or retry goes
 }
 
@@ -186,7 +189,7 @@ func (i *Instance) restartOp(ctx context.Context, p place, j journal, m *meta) (
 // for a standalone instance on a single node it does nothing (a restart
 // resumes it from the index).
 func (e *Engine) arm(ctx context.Context, p place) error {
-	if !e.clustered && !p.h.hosted() {
+	if !e.clustered && !p.h.hosted {
 		return nil
 	}
 	return p.setWake(ctx, e.clock.Now().Add(e.beat))

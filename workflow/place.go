@@ -9,31 +9,29 @@ import (
 )
 
 // home is where an instance lives: the object whose storage holds its
-// journal, under which keys, and what wakes it. A standalone instance is
-// an object of its own (class "wf-<name>", its keys under "workflow/", its
-// alarm); a hosted one lives in its host's storage beside the host's data,
-// under "workflow/<name>/<id>/", woken by the host's named timer of that
-// name (see [Host]).
+// journal, under which keys, and the named timer that wakes it. A
+// standalone instance lives in one of its workflow's partitions (see
+// partition.go) under "i/<id>/", woken by the partition's timer "i/<id>";
+// a hosted one lives in its host's storage beside the host's data, under
+// "workflow/<name>/<id>/", woken by the host's timer of that name (see
+// [Host]).
 type home struct {
 	stub   *roost.Stub
 	class  string // the object's class, for errors
 	prefix string
-	// timer names the named timer that wakes the instance; "" is the
-	// object's alarm.
-	timer string
+	timer  string
+	// hosted is set for an instance that lives in its host's storage: its
+	// steps run in the host's events, and the index does not list it.
+	hosted bool
 	// id is the instance's ID; key is its key in the engine's runs,
 	// waiters and retries.
 	id  string
 	key runKey
 }
 
-// standalone is the home of the standalone instance id of d.
-func (d *definition) standalone(id string) *home {
-	return &home{stub: d.ns.GetByName(id), class: d.ns.Class(), prefix: "workflow/", id: id, key: runKey{d.name, id}}
-}
-
-// hosted reports whether the instance lives in another object's storage.
-func (h *home) hosted() bool { return h.timer != "" }
+// kvPrefix starts the keys of an instance's own state (StepContext.Storage)
+// under its home's prefix.
+const kvPrefix = "kv/"
 
 // place is an instance's home as one of its host's events sees it.
 type place struct {
@@ -45,34 +43,11 @@ func (p place) journal() journal { return journal{st: p.st, prefix: p.h.prefix} 
 
 // setWake wakes the instance at t.
 func (p place) setWake(ctx context.Context, t time.Time) error {
-	if p.h.timer == "" {
-		return p.st.SetAlarm(ctx, t)
-	}
 	return p.st.Schedule(ctx, p.h.timer, t, nil)
-}
-
-// wakeAt returns when the instance is woken, if it is.
-func (p place) wakeAt(ctx context.Context) (time.Time, bool, error) {
-	if p.h.timer == "" {
-		return p.st.GetAlarm(ctx)
-	}
-	timers, err := p.st.Timers(ctx)
-	if err != nil {
-		return time.Time{}, false, err
-	}
-	for _, t := range timers {
-		if t.Name == p.h.timer {
-			return t.Next, true, nil
-		}
-	}
-	return time.Time{}, false, nil
 }
 
 // clearWake removes the instance's wake.
 func (p place) clearWake(ctx context.Context) error {
-	if p.h.timer == "" {
-		return p.st.DeleteAlarm(ctx)
-	}
 	_, err := p.st.CancelTimer(ctx, p.h.timer)
 	return err
 }
@@ -82,7 +57,7 @@ func (e *Engine) do(ctx context.Context, h *home, fn func(ctx context.Context, p
 	return roost.Do(ctx, h.stub, func(ctx context.Context, obj any) error {
 		var st *roost.State
 		switch o := obj.(type) {
-		case *object:
+		case *partition:
 			st = o.st
 		case hoster:
 			host := o.WorkflowHost()

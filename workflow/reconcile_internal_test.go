@@ -10,41 +10,62 @@ import (
 	"github.com/roost-dev/roost/internal/clock"
 )
 
-// After an unclean stop, the startup check reads only the instances active
-// since the index was last written (less reportLag): with a million
-// finished instances, a restart does not read them all.
-func TestUncleanStartChecksOnlyRecentInstances(t *testing.T) {
+// After an unclean stop, the startup check reads only the instances with
+// a live mark: those that may run, and those whose end the index may not
+// have. With a million finished instances, a restart does not read them
+// all.
+func TestUncleanStartChecksOnlyLiveInstances(t *testing.T) {
 	vc := clock.NewVirtual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	e := openEngine(t, roost.Config{Clock: vc})
 	wf := Define(e, "old", func(ctx Context, n int) (int, error) {
+		if n < 0 {
+			if err := Sleep(ctx, "nap", time.Hour); err != nil {
+				return 0, err
+			}
+		}
 		return Step(ctx, "s", func(StepContext) (int, error) { return n, nil })
 	})
 	e.resuming.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	run := func(prefix string, n int) {
-		for i := range n {
-			inst, _, err := wf.Create(ctx, fmt.Sprint(prefix, i), i)
-			if err != nil {
+	for i := range 5 {
+		inst, _, err := wf.Create(ctx, fmt.Sprint("a", i), i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, err := inst.Wait(ctx); err != nil || st.Status != StatusComplete {
+			t.Fatalf("%+v, %v", st, err)
+		}
+	}
+	for i := range 3 {
+		if _, _, err := wf.Create(ctx, fmt.Sprint("b", i), -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live := func() int {
+		n := 0
+		for k := range partitions {
+			if err := e.liveIDs(wf.def, k, func(ids []string) { n += len(ids) }); err != nil {
 				t.Fatal(err)
 			}
-			if st, err := inst.Wait(ctx); err != nil || st.Status != StatusComplete {
-				t.Fatalf("%+v, %v", st, err)
-			}
+		}
+		return n
+	}
+	for live() != 3 { // the index has the ends of the five: their marks go
+		if ctx.Err() != nil {
+			t.Fatalf("%d live marks, want 3", live())
 		}
 		if _, err := e.List(ctx, "old", ListOptions{}); err != nil { // writes the reports
 			t.Fatal(err)
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	run("a", 5)
-	vc.Advance(2 * time.Hour)
-	run("b", 3)
 	checked, err := e.reconcile(wf.def)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if checked != 3 {
-		t.Fatalf("checked %d instances, want the 3 active since the index was written", checked)
+		t.Fatalf("checked %d instances, want the 3 that sleep", checked)
 	}
 }
 

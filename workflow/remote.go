@@ -9,18 +9,18 @@ import (
 	"github.com/roost-dev/roost/internal/errcode"
 )
 
-// In cluster mode, an instance's object and a workflow's index object each
-// live on one owner node. An operation tries roost.Do first: on the owner,
-// and always on a single node, it runs here as it always did. On another
-// node Do fails with not_owner before anything ran, and the operation
-// crosses to the owner as an RPC call of the object's class, which the
-// cluster forwards; the method runs the same code in the object's event
-// there. So a run starts on the instance's owner only, the node that fires
-// its alarms.
+// In cluster mode, an instance's partition and a workflow's index object
+// each live on one owner node. An operation tries roost.Do first: on the
+// owner, and always on a single node, it runs here as it always did. On
+// another node Do fails with not_owner before anything ran, and the
+// operation crosses to the owner as an RPC call of the partition's class,
+// which the cluster forwards; the method runs the same code in the
+// partition's event there. So a run starts on the partition's owner only,
+// the node that fires its timers.
 
-// opMethod is the instance class's RPC method: an operation of [Instance]
-// on the instance's owner.
-var opMethod = roost.NewMethod("workflow.op", (*object).serveOp)
+// opMethod is the partition class's RPC method: an operation of
+// [Instance] on the owner of the instance's partition.
+var opMethod = roost.NewMethod("workflow.op", (*partition).serveOp)
 
 // The operations of opRequest.Op.
 const (
@@ -51,11 +51,11 @@ type opReply struct {
 	Gone    bool    `json:"gone,omitempty"`    // purge
 }
 
-// serveOp runs an operation that another node sent: in the instance's
+// serveOp runs an operation that another node sent: in the partition's
 // event, and its effects on the engine (a run started, stopped) before the
 // event commits. A run's first event waits for this one's commit, and sees
 // nothing to run if it failed.
-func (o *object) serveOp(ctx context.Context, req opRequest) (opReply, error) {
+func (o *partition) serveOp(ctx context.Context, req opRequest) (opReply, error) {
 	reply, after, err := o.apply(ctx, req)
 	if err == nil && after != nil {
 		after()
@@ -65,20 +65,24 @@ func (o *object) serveOp(ctx context.Context, req opRequest) (opReply, error) {
 
 // apply runs req in o's event: it returns the answer and what to do once
 // the event succeeded.
-func (o *object) apply(ctx context.Context, req opRequest) (opReply, func(), error) {
+func (o *partition) apply(ctx context.Context, req opRequest) (opReply, func(), error) {
 	d := o.def
-	if req.Op == opCreate {
-		m, err := d.createIn(ctx, o.place(), req.ID, req.Params)
+	p, err := o.place(req.ID)
+	if err != nil {
+		return opReply{}, nil, err
+	}
+	switch req.Op {
+	case opCreate:
+		m, err := d.createIn(ctx, p, req.ID, req.Params)
 		if err != nil || m == nil {
 			return opReply{}, nil, err
 		}
-		return opReply{Created: true}, func() { d.created(d.standalone(req.ID), m) }, nil
-	}
-	if req.Op == opPurge {
-		gone, err := o.purge(ctx, req.Before)
+		return opReply{Created: true}, func() { d.created(p.h, m) }, nil
+	case opPurge:
+		gone, err := o.purge(ctx, p, req.Before)
 		return opReply{Gone: gone}, nil, err
 	}
-	return (&Instance{def: d, id: req.ID}).applyIn(ctx, o.place(), req)
+	return (&Instance{def: d, id: req.ID}).applyIn(ctx, p, req)
 }
 
 // applyIn runs the operation req (not a create or a purge) on the instance
@@ -119,9 +123,12 @@ func (i *Instance) apply(ctx context.Context, req opRequest) (reply opReply, rem
 		return opReply{}, false, err
 	}
 	req.ID = i.id
-	stub := i.def.ns.GetByName(i.id)
+	if err := i.def.e.migrate(ctx, i.def, i.id); err != nil {
+		return opReply{}, false, err
+	}
+	stub := i.home().stub
 	var after func()
-	err = roost.Do(ctx, stub, func(ctx context.Context, o *object) (err error) {
+	err = roost.Do(ctx, stub, func(ctx context.Context, o *partition) (err error) {
 		reply, after, err = o.apply(ctx, req)
 		return err
 	})
@@ -139,11 +146,11 @@ func (i *Instance) apply(ctx context.Context, req opRequest) (reply opReply, rem
 // not own the object: nothing ran.
 func notOwner(err error) bool { return err != nil && errcode.Of(err) == errcode.NotOwner }
 
-// defaultBeat is the default of [Options.Beat]: in cluster mode, the alarm
+// defaultBeat is the default of [Options.Beat]: in cluster mode, the timer
 // of an instance that runs (or waits for a slot) is set this far ahead,
 // and set again whenever it fires while the instance still runs. If its
 // owner dies, the node that takes the instance's shard over fires the
-// alarm, which resumes the instance there: within a failover plus the
+// timer, which resumes the instance there: within a failover plus the
 // beat.
 const defaultBeat = 5 * time.Second
 
@@ -151,7 +158,7 @@ const defaultBeat = 5 * time.Second
 // its home's event: the beat (see arm), or none (a restart of the node
 // resumes its instances, see resume).
 func (e *Engine) runningAlarm(ctx context.Context, p place) error {
-	if !e.clustered && !p.h.hosted() {
+	if !e.clustered && !p.h.hosted {
 		return p.clearWake(ctx)
 	}
 	return e.arm(ctx, p)

@@ -99,8 +99,10 @@ func (e *Engine) expired(ctx context.Context, d *definition, q expiredQuery) (id
 	}
 	if err != nil {
 		e.index.requeue(d.name, pending)
+		return nil, err
 	}
-	return ids, err
+	e.index.wrote(d.name, pending)
+	return ids, nil
 }
 
 // forget removes the rows of purged instances from the index.
@@ -119,22 +121,6 @@ func (e *Engine) forget(ctx context.Context, d *definition, req forgetRequest) (
 	return n, err
 }
 
-// purge removes the instance in its event if it finished before before,
-// and reports whether it is gone (removed now or before); false: it runs
-// again, or it ended later, and its row in the index stays.
-func (o *object) purge(ctx context.Context, before time.Time) (bool, error) {
-	m, ok, err := o.journal().meta(ctx)
-	switch {
-	case err != nil:
-		return false, err
-	case !ok:
-		return true, nil
-	case !finished(m.Status) || !m.Finished.Before(before):
-		return false, nil
-	}
-	return true, o.st.Storage().DeleteAll(ctx)
-}
-
 // The index's side of a purge, also RPC methods for the nodes that do not
 // own the index object (see remote.go).
 var (
@@ -143,7 +129,7 @@ var (
 )
 
 func (o *indexObject) serveExpired(ctx context.Context, q expiredQuery) ([]string, error) {
-	if err := o.upsert(ctx, q.Pending, o.ix.e.clock.Now()); err != nil {
+	if err := o.upsert(ctx, q.Pending); err != nil {
 		return nil, err
 	}
 	return o.expired(ctx, q)

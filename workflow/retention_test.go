@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,12 +87,8 @@ func TestRetention_PurgesFinishedInstancesAfterTheRetention(t *testing.T) {
 	}
 	// The sweep forgets the rows after the instances it purged.
 	v.WaitUntil(func() bool { return slices.Equal(listed(t, v.Workflows(), "job"), []string{"sleeper"}) })
-	objs, err := v.App().Admin().List(context.Background(), roost.ListObjectsOptions{Class: "wf-job"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(objs.Objects) != 1 {
-		t.Fatalf("%d instance objects have storage, want 1 (the sleeper)", len(objs.Objects))
+	if ids := stored(t, v.App(), "job"); !slices.Equal(ids, []string{"sleeper"}) {
+		t.Fatalf("the partitions hold instances %q, want the sleeper only", ids)
 	}
 
 	again := create(t, wf, "ok", "ok") // create fails the test unless it is new
@@ -174,4 +171,29 @@ func TestPurge_OverHTTP(t *testing.T) {
 	if code, _ := v.HTTP(http.MethodPost, "/workflows/nope/purge", ""); code != http.StatusNotFound {
 		t.Fatalf("an unknown workflow's purge: %d, want 404", code)
 	}
+}
+
+// stored returns the IDs of the instances of workflow whose records its
+// partitions hold, sorted.
+func stored(t *testing.T, app *roost.App, workflow string) []string {
+	t.Helper()
+	ctx := context.Background()
+	objs, err := app.Admin().List(ctx, roost.ListObjectsOptions{Class: "wfp-" + workflow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, o := range objs.Objects {
+		in, err := app.Admin().Inspect(ctx, roost.ObjectRef{Class: o.Class, ID: o.ID}, roost.InspectOptions{Prefix: "i/", KeysOnly: true, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, kv := range in.KV {
+			if id, ok := strings.CutSuffix(strings.TrimPrefix(kv.Key, "i/"), "/meta"); ok {
+				ids = append(ids, id)
+			}
+		}
+	}
+	slices.Sort(ids)
+	return ids
 }

@@ -135,7 +135,7 @@ func (r *run) drive() {
 }
 
 // suspend ends the run where the function is: the instance's state and
-// alarm were recorded, and a later run replays the function. It ends the
+// wake were recorded, and a later run replays the function. It ends the
 // function's goroutine with runtime.Goexit, which no recover stops.
 func (r *run) suspend(why string) {
 	r.log.Debug("workflow: run suspended", "why", why)
@@ -187,6 +187,13 @@ func (r *run) event(fn func(ctx context.Context, p place, m *meta) ([]*record, e
 	if r.stopped.Load() {
 		return errStopped
 	}
+	return r.commit(fn)
+}
+
+// commit is event, also for a run that was stopped: the outcome of a step
+// attempt that ran commits unless the instance moved on (a graceful Close
+// lets it).
+func (r *run) commit(fn func(ctx context.Context, p place, m *meta) ([]*record, error)) error {
 	var m, stored *meta
 	var recs []*record
 	err := r.e.do(r.ctx, r.home, func(ctx context.Context, p place) error {
@@ -254,7 +261,7 @@ func (r *run) abort(err error) {
 
 // fault notes that an event of the run failed with err: unless the
 // instance moved on (errStopped), the engine closes, or (in cluster mode)
-// another node owns the instance now and resumes it with its alarm, the
+// another node owns the instance now and resumes it with its timer, the
 // run ends as failed, and the instance runs again after retryDelay.
 func (r *run) fault(what string, err error) {
 	if errors.Is(err, errStopped) || r.ctx.Err() != nil || notOwner(err) {
@@ -298,104 +305,6 @@ func (r *run) fail(err error) {
 	r.suspend("failed")
 }
 
-// step runs a step: see [Step].
-func (r *run) step(name string, cfg stepConfig, fn func(StepContext) ([]byte, error)) ([]byte, error) {
-	seq, rec := r.next(name, kindStep)
-	if rec != nil && rec.State == recDone {
-		if rec.Error != nil {
-			return nil, rec.Error.err()
-		}
-		return rec.Result, nil
-	}
-	started := r.e.clock.Now()
-	attempts := 0
-	if rec != nil { // retrying
-		if r.e.clock.Now().Before(rec.Until) {
-			r.rearm("", rec.Until)
-			r.suspend("retry not due")
-		}
-		started, attempts = rec.Started, rec.Attempts
-	}
-	for {
-		attempts++
-		var got *record
-		// The event runs on a goroutine of its own: once the step
-		// succeeded, the function takes its result and runs on while the
-		// event is held for its end (see held).
-		h, succeeded := newHeld(), make(chan struct{})
-		go func() {
-			defer close(h.done)
-			h.err = r.event(func(ctx context.Context, p place, m *meta) ([]*record, error) {
-				out, err := attempt(ctx, p, name, attempts, cfg.timeout, fn)
-				now := r.e.clock.Now()
-				got = &record{Seq: seq, Name: name, Kind: kindStep, Attempts: attempts, Started: started, Ended: now}
-				switch {
-				case err == nil:
-					got.State, got.Result = recDone, out
-					close(succeeded)
-					if e := h.wait(ctx); e != nil {
-						if err := r.recordEnd(ctx, p, m, e); err != nil {
-							return nil, err
-						}
-					}
-				case IsNonRetryable(err) || attempts > cfg.retry.Limit:
-					got.State, got.Error = recDone, errorInfo(err)
-				default:
-					got.State, got.Error, got.Until = recRetrying, errorInfo(err), now.Add(cfg.delay(attempts))
-					if err := p.setWake(ctx, got.Until); err != nil {
-						return nil, err
-					}
-				}
-				return []*record{got}, nil
-			})
-		}()
-		select {
-		case <-succeeded:
-			r.held = h
-			r.e.metrics.attempts.WithLabelValues(r.def.name, "ok").Inc()
-			return got.Result, nil
-		case <-h.done:
-		}
-		if h.err != nil {
-			r.abort(h.err)
-		}
-		switch {
-		case got.State == recDone && got.Error != nil:
-			r.e.metrics.attempts.WithLabelValues(r.def.name, "failed").Inc()
-			return nil, got.Error.err()
-		case got.State == recDone:
-			r.e.metrics.attempts.WithLabelValues(r.def.name, "ok").Inc()
-			return got.Result, nil
-		}
-		r.e.metrics.attempts.WithLabelValues(r.def.name, "retry").Inc()
-		r.log.Debug("workflow: step attempt failed", "step", name, "attempt", attempts, "retry_at", got.Until, "err", got.Error.Message)
-		r.suspend("retry")
-	}
-}
-
-// attempt runs one attempt of a step's fn in a nested transaction, with its
-// timeout; a panic is the attempt's error.
-func attempt(ctx context.Context, p place, name string, n int, timeout time.Duration, fn func(StepContext) ([]byte, error)) (out []byte, err error) {
-	err = p.st.Transaction(ctx, func(ctx context.Context) (err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				err = errcode.New(errcode.HandlerPanic, "step %q panicked: %v", name, p)
-			}
-		}()
-		sctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		out, err = fn(stepContext{Context: sctx, st: p.st, name: name, attempt: n})
-		switch {
-		case err == nil && sctx.Err() != nil:
-			err = errcode.New(errcode.Timeout, "step %q: attempt %d took longer than its timeout of %s", name, n, timeout)
-		case err == nil && len(out) > MaxResultBytes:
-			err = NonRetryable(errcode.New(errcode.LimitExceeded, "step %q: result of %d bytes, at most %d", name, len(out), MaxResultBytes))
-		}
-		return err
-	})
-	return out, err
-}
-
 // sleep runs a sleep: see [Sleep].
 func (r *run) sleep(name string, until func(now time.Time) time.Time) error {
 	seq, rec := r.next(name, kindSleep)
@@ -433,16 +342,12 @@ func (r *run) sleep(name string, until func(now time.Time) time.Time) error {
 // rearm makes sure, in an event, that the instance waits for a sleep or
 // a retry that a replay reached before its time (after a pause and a
 // resume, or a wake that came while the run that recorded it was ending):
-// its alarm is set for until (a pause deleted it), and its status is
+// its wake is set for until (a pause removed it), and its status is
 // status (unless "").
 func (r *run) rearm(status string, until time.Time) {
 	err := r.event(func(ctx context.Context, p place, m *meta) ([]*record, error) {
 		if status != "" {
 			m.Status = status
-		}
-		at, ok, err := p.wakeAt(ctx)
-		if err != nil || ok && at.Equal(until) {
-			return nil, err
 		}
 		return nil, p.setWake(ctx, until)
 	})

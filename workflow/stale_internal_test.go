@@ -27,7 +27,7 @@ func TestStaleRunShowsTheStoredInstance(t *testing.T) {
 		t.Fatalf("%+v, %v", st, err)
 	}
 	stale := &meta{Workflow: "once", ID: "i", Params: []byte("1"), Status: StatusRunning, Created: st.Created, Updated: st.Created}
-	e.start(wf.def, "i", stale)
+	e.startAt(wf.def, wf.def.standalone("i"), stale)
 	st, err = inst.Wait(ctx)
 	if err != nil || st.Status != StatusComplete || string(st.Output) != "1" {
 		t.Fatalf("after a stale run: %+v, %v", st, err)

@@ -224,14 +224,14 @@ func TestStepWritesCommitWithItsResult(t *testing.T) {
 	v := newEnv(t, func(e *workflow.Engine) {
 		wf = workflow.Define(e, "writes", func(ctx workflow.Context, _ int) (string, error) {
 			if _, err := workflow.Step(ctx, "write", func(ctx workflow.StepContext) (int, error) {
+				if ctx.Host() != nil {
+					return 0, workflow.NonRetryable(errors.New("a standalone instance's step has a host"))
+				}
 				st := ctx.Storage()
 				if err := st.Put(ctx, "attempt", fmt.Appendf(nil, "%d", ctx.Attempt())); err != nil {
 					return 0, err
 				}
-				if _, err := st.Exec(ctx, "CREATE TABLE IF NOT EXISTS log (attempt INTEGER)"); err != nil {
-					return 0, err
-				}
-				if _, err := st.Exec(ctx, "INSERT INTO log VALUES (?)", ctx.Attempt()); err != nil {
+				if err := st.Put(ctx, fmt.Sprint("log/", ctx.Attempt()), nil); err != nil {
 					return 0, err
 				}
 				if ctx.Attempt() == 1 {
@@ -246,11 +246,11 @@ func TestStepWritesCommitWithItsResult(t *testing.T) {
 				if err != nil {
 					return "", err
 				}
-				var n int
-				if err := ctx.Storage().QueryRow(ctx, "SELECT count(*) FROM log").Scan(&n); err != nil {
+				rows, err := ctx.Storage().List(ctx, &roost.ListOptions{Prefix: "log/"})
+				if err != nil {
 					return "", err
 				}
-				return fmt.Sprintf("kv=%s rows=%d", kv, n), nil
+				return fmt.Sprintf("kv=%s rows=%d", kv, len(rows)), nil
 			})
 		})
 	})
@@ -260,6 +260,63 @@ func TestStepWritesCommitWithItsResult(t *testing.T) {
 	st := wait(v, inst, workflow.StatusComplete)
 	if out, _ := wf.Output(st); out != "kv=2 rows=1" {
 		t.Fatalf("storage after the steps: %s", out)
+	}
+}
+
+// Each instance has its own state, though instances share partitions; an
+// attempt reads its own writes (Get, List, Delete) before they commit.
+func TestStepStorageIsTheInstancesOwn(t *testing.T) {
+	var wf *workflow.Workflow[int, string]
+	v := newEnv(t, func(e *workflow.Engine) {
+		wf = workflow.Define(e, "own", func(ctx workflow.Context, n int) (string, error) {
+			if _, err := workflow.Step(ctx, "seed", func(ctx workflow.StepContext) (bool, error) {
+				st := ctx.Storage()
+				for _, k := range []string{"a", "b", "c"} {
+					if err := st.Put(ctx, k, fmt.Append(nil, n)); err != nil {
+						return false, err
+					}
+				}
+				return true, nil
+			}); err != nil {
+				return "", err
+			}
+			return workflow.Step(ctx, "mix", func(ctx workflow.StepContext) (string, error) {
+				st := ctx.Storage()
+				if ok, err := st.Delete(ctx, "b"); err != nil || !ok {
+					return "", fmt.Errorf("delete b: %v, %v", ok, err)
+				}
+				if ok, err := st.Delete(ctx, "nope"); err != nil || ok {
+					return "", fmt.Errorf("delete nope: %v, %v", ok, err)
+				}
+				if err := st.Put(ctx, "a0", []byte("new")); err != nil {
+					return "", err
+				}
+				if _, ok, _ := st.Get(ctx, "b"); ok {
+					return "", errors.New("b is still there")
+				}
+				page, err := st.List(ctx, &roost.ListOptions{Limit: 2})
+				if err != nil {
+					return "", err
+				}
+				rev, err := st.List(ctx, &roost.ListOptions{Reverse: true})
+				if err != nil {
+					return "", err
+				}
+				a, _, err := st.Get(ctx, "a")
+				var keys []string
+				for _, en := range append(page, rev...) {
+					keys = append(keys, en.Key)
+				}
+				return fmt.Sprintf("%s a=%s", strings.Join(keys, ","), a), err
+			})
+		})
+	})
+	for n := range 4 {
+		inst := create(t, wf, fmt.Sprint("own-", n), n)
+		st := wait(v, inst, workflow.StatusComplete)
+		if out, _ := wf.Output(st); out != fmt.Sprintf("a,a0,c,a0,a a=%d", n) {
+			t.Fatalf("instance %d saw %s", n, out)
+		}
 	}
 }
 

@@ -97,7 +97,7 @@ func run(ctx workflow.Context, cfg Config, id string) (string, error) {
 			return "", errors.New("payment service unavailable")
 		}
 		charge := "ch_" + id
-		_, err := ctx.Storage().Exec(ctx, `UPDATE orders SET status = 'charged', charge = ? WHERE id = ?`, charge, id)
+		_, err := ctx.Host().Exec(ctx, `UPDATE orders SET status = 'charged', charge = ? WHERE id = ?`, charge, id)
 		return charge, err
 	}, workflow.Retry{Limit: 5, Delay: cfg.RetryDelay, Backoff: workflow.Exponential})
 	if err != nil {
@@ -111,7 +111,7 @@ func run(ctx workflow.Context, cfg Config, id string) (string, error) {
 		return "", err
 	}
 	_, err = workflow.Step(ctx, "deliver", func(ctx workflow.StepContext) (bool, error) {
-		_, err := ctx.Storage().Exec(ctx, `UPDATE orders SET status = 'delivered' WHERE id = ?`, id)
+		_, err := ctx.Host().Exec(ctx, `UPDATE orders SET status = 'delivered' WHERE id = ?`, id)
 		return true, err
 	})
 	return charge + " delivered by " + by, err

@@ -59,7 +59,7 @@ func registerLedger(app *roost.App, e *workflow.Engine, sl *stepLog, delay time.
 				if err != nil {
 					return "", err
 				}
-				_, err = sc.Storage().Exec(sc, `UPDATE tally SET steps = steps + 1, last = ? WHERE id = ?`, tok, id)
+				_, err = sc.Host().Exec(sc, `UPDATE tally SET steps = steps + 1, last = ? WHERE id = ?`, tok, id)
 				return tok, err
 			}, workflow.Retry{Limit: 3, Delay: 100 * time.Millisecond})
 			if err != nil {
