@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -275,16 +276,27 @@ func (o *indexObject) upsert(ctx context.Context, entries []entry) error {
 		return nil
 	}
 	st := o.st.Storage()
-	for _, en := range entries {
-		if _, err := st.Exec(ctx, `INSERT INTO instances (id, status, created, updated) VALUES (?, ?, ?, ?)
+	for len(entries) > 0 {
+		chunk := entries[:min(len(entries), upsertChunk)]
+		entries = entries[len(chunk):]
+		args := make([]any, 0, 4*len(chunk))
+		for _, en := range chunk {
+			args = append(args, en.ID, en.Status, en.Created.UnixMilli(), en.Updated.UnixMilli())
+		}
+		q := `INSERT INTO instances (id, status, created, updated) VALUES (?, ?, ?, ?)` +
+			strings.Repeat(`, (?, ?, ?, ?)`, len(chunk)-1) + `
 			ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated = excluded.updated
-			WHERE excluded.updated >= instances.updated`,
-			en.ID, en.Status, en.Created.UnixMilli(), en.Updated.UnixMilli()); err != nil {
-			return fmt.Errorf("workflow: index %s: %w", en.ID, err)
+			WHERE excluded.updated >= instances.updated`
+		if _, err := st.Exec(ctx, q, args...); err != nil {
+			return fmt.Errorf("workflow: index %d instances from %s: %w", len(chunk), chunk[0].ID, err)
 		}
 	}
 	return nil
 }
+
+// upsertChunk is how many rows one statement of upsert writes: a statement
+// per chunk, not per row, since preparing one costs more than its rows.
+const upsertChunk = 200
 
 // Summary is an instance in a listing.
 type Summary struct {

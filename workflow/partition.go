@@ -39,9 +39,9 @@ const (
 // partitions is the number of partitions of a workflow. It is part of the
 // data layout (an instance's partition is its ID's hash modulo it), so it
 // cannot change once instances exist. Few partitions make big group
-// commits; 8 spread a workflow over the nodes of a small cluster (see
+// commits; 4 still spread a workflow over the nodes of a small cluster (see
 // BENCHMARKS.md, "Partitioned journals").
-const partitions = 8
+const partitions = 4
 
 // partitionOf returns the partition of the instance id.
 func partitionOf(id string) int {

@@ -50,8 +50,23 @@ func (db *DB) Size() (int64, error) {
 	if err != nil || db.conn == nil {
 		return 0, db.adminErr("size", err)
 	}
-	n, err := selectInt(db.conn, `SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()`)
-	return n, db.adminErr("size", err)
+	// A cached statement: the runtime asks after every batch that wrote,
+	// and preparing this one costs more than running it.
+	st, err := db.stmt(`SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()`)
+	if err != nil {
+		return 0, db.adminErr("size", err)
+	}
+	rows, err := st.Query(nil)
+	if err != nil {
+		return 0, db.adminErr("size", err)
+	}
+	defer rows.Close()
+	v := make([]driver.Value, 1)
+	if err := rows.Next(v); err != nil {
+		return 0, db.adminErr("size", err)
+	}
+	n, _ := v[0].(int64)
+	return n, nil
 }
 
 // Export writes a consistent copy of the object's committed database,
