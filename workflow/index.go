@@ -141,6 +141,7 @@ func (ix *index) flusher() {
 		case <-ix.kick:
 		case <-ix.stop:
 			ix.flush(ix.ctx)
+			ix.settleEnded(ix.ctx)
 			return
 		}
 		ix.flush(ix.ctx)
@@ -150,6 +151,7 @@ func (ix *index) flusher() {
 		case <-gap.C:
 		case <-ix.stop:
 			ix.flush(ix.ctx)
+			ix.settleEnded(ix.ctx)
 			return
 		}
 	}

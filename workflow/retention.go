@@ -59,16 +59,9 @@ func (e *Engine) Purge(ctx context.Context, workflow string, opts PurgeOptions) 
 		if err != nil {
 			return purged, err
 		}
-		gone := make([]string, 0, len(ids))
-		for _, id := range ids {
-			i := &Instance{def: d, id: id}
-			reply, _, err := i.apply(ctx, opRequest{Op: opPurge, Before: opts.Before})
-			if err != nil {
-				return purged, fmt.Errorf("workflow: purge %s/%s: %w", workflow, id, err)
-			}
-			if reply.Gone {
-				gone = append(gone, id)
-			}
+		gone, err := e.purgeIDs(ctx, d, ids, opts.Before)
+		if err != nil {
+			return purged, err
 		}
 		n, err := e.forget(ctx, d, forgetRequest{IDs: gone, Before: q.Before})
 		purged += n
@@ -77,6 +70,58 @@ func (e *Engine) Purge(ctx context.Context, workflow string, opts PurgeOptions) 
 			return purged, err
 		}
 	}
+}
+
+// purgeIDs purges the instances ids of d that finished before before, and
+// returns those that are gone: the instances of a partition here in one
+// event of it, the others one by one on their owners.
+func (e *Engine) purgeIDs(ctx context.Context, d *definition, ids []string, before time.Time) ([]string, error) {
+	var byPart [partitions][]string
+	for _, id := range ids {
+		if err := e.migrate(ctx, d, id); err != nil {
+			return nil, fmt.Errorf("workflow: purge %s/%s: %w", d.name, id, err)
+		}
+		k := partitionOf(id)
+		byPart[k] = append(byPart[k], id)
+	}
+	gone := make([]string, 0, len(ids))
+	for k, ids := range byPart {
+		if len(ids) == 0 {
+			continue
+		}
+		err := roost.Do(ctx, d.partStubs[k], func(ctx context.Context, o *partition) error {
+			for _, id := range ids {
+				p, err := o.place(id)
+				if err != nil {
+					return err
+				}
+				ok, err := o.purge(ctx, p, before)
+				if err != nil {
+					return fmt.Errorf("workflow: purge %s/%s: %w", d.name, id, err)
+				}
+				if ok {
+					gone = append(gone, id)
+				}
+			}
+			return nil
+		})
+		if !notOwner(err) {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		for _, id := range ids { // another node owns the partition
+			reply, _, err := (&Instance{def: d, id: id}).apply(ctx, opRequest{Op: opPurge, Before: before})
+			if err != nil {
+				return nil, fmt.Errorf("workflow: purge %s/%s: %w", d.name, id, err)
+			}
+			if reply.Gone {
+				gone = append(gone, id)
+			}
+		}
+	}
+	return gone, nil
 }
 
 // expired returns the IDs of the index's instances that finished before
