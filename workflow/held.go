@@ -11,15 +11,17 @@ import (
 // commit alone. A variable for tests on slow machines.
 var holdMax = 20 * time.Millisecond
 
-// held is the event of a step that succeeded, kept open after the function
-// got the step's result, so that the function's end, if it comes next,
-// commits with the step's record: one commit fewer per instance, which is a
-// sync fewer with SyncFull. Until its next primitive the function only runs
-// code that replays the same way and that no one sees (whatever must not
-// happen twice belongs in a step), so the step's record may commit after
-// that code ran; the function's next primitive, or its end, waits for the
-// commit (release), and the run's snapshot shows the step only once it is
-// durable.
+// held is the commit of a step that succeeded, kept back after the
+// function got the step's result, so that the function's end, if it comes
+// next, commits with the step's record: one commit fewer per instance,
+// which is a sync fewer with SyncFull. For a hosted instance it is the
+// step's event, kept open; for a standalone one, a goroutine that waits
+// before it runs the event of the step's outcome (see run.attemptOut).
+// Until its next primitive the function only runs code that replays the
+// same way and that no one sees (whatever must not happen twice belongs in
+// a step), so the step's record may commit after that code ran; the
+// function's next primitive, or its end, waits for the commit (release),
+// and the run's snapshot shows the step only once it is durable.
 type held struct {
 	mu   sync.Mutex
 	open bool         // the event still waits for the function's move

@@ -61,10 +61,8 @@ type stepAttempt struct {
 	n       int
 }
 
-// outcome records the attempt's outcome (out or err) in an event of the
-// instance, at p: its record, and the retry's wake if it failed and has
-// retries left.
-func (a *stepAttempt) outcome(ctx context.Context, p place, now time.Time, out []byte, err error) (*record, error) {
+// record returns the record of the attempt's outcome (out or err) at now.
+func (a *stepAttempt) record(now time.Time, out []byte, err error) *record {
 	got := &record{Seq: a.seq, Name: a.name, Kind: kindStep, Attempts: a.n, Started: a.started, Ended: now}
 	switch {
 	case err == nil:
@@ -73,6 +71,15 @@ func (a *stepAttempt) outcome(ctx context.Context, p place, now time.Time, out [
 		got.State, got.Error = recDone, errorInfo(err)
 	default:
 		got.State, got.Error, got.Until = recRetrying, errorInfo(err), now.Add(a.cfg.delay(a.n))
+	}
+	return got
+}
+
+// outcome returns the record of the attempt's outcome, in an event of the
+// instance at p, with the wake of its retry if it has one left.
+func (a *stepAttempt) outcome(ctx context.Context, p place, now time.Time, out []byte, err error) (*record, error) {
+	got := a.record(now, out, err)
+	if got.State == recRetrying {
 		if err := p.setWake(ctx, got.Until); err != nil {
 			return nil, err
 		}
@@ -91,7 +98,7 @@ func (r *run) attemptOut(a *stepAttempt) *record {
 	kv := &bufferedKV{r: r}
 	out, err := call(r.ctx, stepContext{kv: kv, name: a.name, attempt: a.n}, a.cfg.timeout, a.fn)
 	if err == nil && kv.empty() {
-		got, _ := a.outcome(context.Background(), place{}, r.e.clock.Now(), out, nil) // sets no wake
+		got := a.record(r.e.clock.Now(), out, nil)
 		h := newHeld()
 		go func() {
 			defer close(h.done)
