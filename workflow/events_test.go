@@ -64,17 +64,18 @@ func listedAs(t *testing.T, env *roosttest.Env, e *workflow.Engine, name, id, st
 	})
 }
 
-// A function that ends right after its last step records its end in the
-// step's event: one commit fewer. When the code after the last step runs
-// longer than the event is held, or panics, the step commits alone and the
-// end follows in an event of its own; the results are the same.
-func TestTheEndCommitsWithTheLastStep(t *testing.T) {
-	hold := workflow.HoldFor(t, time.Second)
+// A step's result is durable before the function sees it: once Step
+// returned, the instance's status shows the step done (the snapshot of a
+// run shows only what committed), and the function's end commits in an
+// event of its own, whether it returns, fails or panics.
+func TestAStepIsDurableBeforeTheFunctionSeesIt(t *testing.T) {
 	var e *workflow.Engine
 	wfs := map[string]*workflow.Workflow[int, int]{}
+	seen := map[string]*atomic.Int64{}
 	env := newEnv(t, func(eng *workflow.Engine) {
 		e = eng
-		for _, name := range []string{"quick", "slow", "panics", "fails"} {
+		for _, name := range []string{"returns", "panics", "fails"} {
+			seen[name] = new(atomic.Int64)
 			wfs[name] = workflow.Define(eng, name, func(ctx workflow.Context, n int) (int, error) {
 				for i := range 2 {
 					var err error
@@ -82,10 +83,15 @@ func TestTheEndCommitsWithTheLastStep(t *testing.T) {
 					if err != nil {
 						return 0, err
 					}
+					st, err := wfs[name].Get(ctx.InstanceID()).Status(ctx)
+					if err != nil {
+						return 0, err
+					}
+					if len(st.Steps) == i+1 && st.Steps[i].State == "done" {
+						seen[name].Add(1)
+					}
 				}
 				switch name {
-				case "slow":
-					time.Sleep(hold + 100*time.Millisecond) // longer than the event is held
 				case "panics":
 					panic("after the last step")
 				case "fails":
@@ -96,21 +102,20 @@ func TestTheEndCommitsWithTheLastStep(t *testing.T) {
 		}
 	})
 	workflow.WaitResumed(e)
-	for _, tt := range []struct {
-		name, status string
-		events       int // create, s0, s1, and the end's own unless held
-	}{
-		{"quick", workflow.StatusComplete, 3},
-		{"slow", workflow.StatusComplete, 4},
-		{"panics", workflow.StatusErrored, 3},
-		{"fails", workflow.StatusErrored, 3},
+	for _, tt := range []struct{ name, status string }{
+		{"returns", workflow.StatusComplete},
+		{"panics", workflow.StatusErrored},
+		{"fails", workflow.StatusErrored},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			before := partitionEvents(t, env, tt.name)
 			create(t, wfs[tt.name], "i", 1)
 			listedAs(t, env, e, tt.name, "i", tt.status)
-			if n := instanceEvents(t, env, tt.name, before, tt.events); n != tt.events {
-				t.Errorf("%d events of the instance, want %d", n, tt.events)
+			if n := instanceEvents(t, env, tt.name, before, 4); n != 4 { // create, s0, s1, the end
+				t.Errorf("%d events of the instance, want 4", n)
+			}
+			if n := seen[tt.name].Load(); n != 2 {
+				t.Errorf("the function saw %d of its 2 steps' results durable", n)
 			}
 			st := wait(env, wfs[tt.name].Get("i"), tt.status)
 			if len(st.Steps) != 2 || st.Steps[1].State != "done" {
@@ -126,7 +131,6 @@ func TestTheEndCommitsWithTheLastStep(t *testing.T) {
 // A Wait that is waiting when the instance ends gets its status from the
 // run that ended it, without an event to read the instance.
 func TestWaitGetsTheEndFromTheRun(t *testing.T) {
-	workflow.HoldFor(t, time.Second)
 	var e *workflow.Engine
 	var wf *workflow.Workflow[int, int]
 	release := make(chan struct{})
@@ -158,8 +162,8 @@ func TestWaitGetsTheEndFromTheRun(t *testing.T) {
 		t.Fatalf("Wait = %+v, %v", r.st, r.err)
 	}
 	listedAs(t, env, e, "waited", "i", workflow.StatusComplete)
-	if n := instanceEvents(t, env, "waited", before, 2); n != 2 { // create, and the step with the end
-		t.Errorf("%d events of the instance, want 2", n)
+	if n := instanceEvents(t, env, "waited", before, 3); n != 3 { // create, the step, the end
+		t.Errorf("%d events of the instance, want 3", n)
 	}
 }
 

@@ -63,9 +63,6 @@ type run struct {
 	// goroutine writes them.
 	cursor    int
 	suspended bool
-	// held is the event of the last step, kept open for the function's end
-	// (see held). Only the function's goroutine uses it.
-	held *held
 
 	mu   sync.Mutex // guards meta, recs and partial: the committed state
 	meta *meta
@@ -275,7 +272,6 @@ func (r *run) fault(what string, err error) {
 // function asks for, or nil if the function reached the journal's end. It
 // moves the cursor on.
 func (r *run) next(name, kind string) (int, *record) {
-	r.release()
 	if r.stopped.Load() {
 		r.suspend("stopped")
 	}
@@ -415,29 +411,20 @@ func waitError(rec *record) error {
 	return &errcode.Error{Code: errcode.Code(rec.Error.Code), Message: rec.Error.Message, Err: ErrEventTimeout}
 }
 
-// finish records the instance's end: in the event of its last step if
-// that is still held, else in an event of its own.
+// finish records the instance's end, in an event of its own, also while
+// the engine closes (the instance moved on if it was paused, terminated or
+// restarted: then nothing is recorded).
 func (r *run) finish(status string, out []byte, fnErr error) {
-	e := &ending{status: status, out: out, err: fnErr}
-	done, err := r.finishHeld(e)
-	if !done {
-		err = r.event(func(ctx context.Context, p place, m *meta) ([]*record, error) {
-			return nil, r.recordEnd(ctx, p, m, e)
-		})
-		if err != nil {
-			r.fault("cannot record the instance's end", err)
+	err := r.commit(func(ctx context.Context, p place, m *meta) ([]*record, error) {
+		m.Status, m.Output, m.Finished = status, out, r.e.clock.Now()
+		if fnErr != nil {
+			m.Error = errorInfo(fnErr)
 		}
+		return nil, p.clearWake(ctx)
+	})
+	if err != nil {
+		r.fault("cannot record the instance's end", err)
+		return
 	}
-	if err == nil {
-		r.e.metrics.finished.WithLabelValues(r.def.name, status).Inc()
-	}
-}
-
-// recordEnd writes the instance's end into m, in an event.
-func (r *run) recordEnd(ctx context.Context, p place, m *meta, e *ending) error {
-	m.Status, m.Output, m.Finished = e.status, e.out, r.e.clock.Now()
-	if e.err != nil {
-		m.Error = errorInfo(e.err)
-	}
-	return p.clearWake(ctx)
+	r.e.metrics.finished.WithLabelValues(r.def.name, status).Inc()
 }

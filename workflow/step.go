@@ -89,32 +89,12 @@ func (a *stepAttempt) outcome(ctx context.Context, p place, now time.Time, out [
 
 // attemptOut runs an attempt of a standalone instance's step: its function
 // runs first, with the instance's own state buffered (see bufferedKV), then
-// its outcome and its writes commit in a short event of the partition. An
-// attempt that succeeded without writes is held (see held): the function
-// takes its result and runs on, and the record commits with the function's
-// end if that comes within holdMax, else alone. It returns the record,
-// committed or held.
+// its outcome and its writes commit in a short event of the partition. It
+// returns the committed record: the function sees a step's result once it
+// is durable.
 func (r *run) attemptOut(a *stepAttempt) *record {
 	kv := &bufferedKV{r: r}
 	out, err := call(r.ctx, stepContext{kv: kv, name: a.name, attempt: a.n}, a.cfg.timeout, a.fn)
-	if err == nil && kv.empty() {
-		got := a.record(r.e.clock.Now(), out, nil)
-		h := newHeld()
-		go func() {
-			defer close(h.done)
-			e := h.wait(r.ctx)
-			h.err = r.commit(func(ctx context.Context, p place, m *meta) ([]*record, error) {
-				if e != nil {
-					if err := r.recordEnd(ctx, p, m, e); err != nil {
-						return nil, err
-					}
-				}
-				return []*record{got}, nil
-			})
-		}()
-		r.held = h
-		return got
-	}
 	var got *record
 	evErr := r.commit(func(ctx context.Context, p place, m *meta) ([]*record, error) {
 		err := err
@@ -143,44 +123,24 @@ func (r *run) attemptOut(a *stepAttempt) *record {
 
 // attemptIn runs an attempt of a hosted instance's step in an event of its
 // host, in a nested transaction, so that its writes to the host's storage
-// commit with its record. The event runs on a goroutine of its own: once
-// the step succeeded, the function takes its result and runs on while the
-// event is held for its end (see held). It returns the record, committed
-// or held.
+// commit with its record. It returns the committed record.
 func (r *run) attemptIn(a *stepAttempt) *record {
 	var got *record
-	h, succeeded := newHeld(), make(chan struct{})
-	go func() {
-		defer close(h.done)
-		h.err = r.event(func(ctx context.Context, p place, m *meta) ([]*record, error) {
-			var out []byte
-			err := p.st.Transaction(ctx, func(ctx context.Context) (err error) {
-				out, err = call(ctx, stepContext{kv: prefixKV{st: p.st, prefix: p.h.prefix + kvPrefix}, host: p.st, name: a.name, attempt: a.n}, a.cfg.timeout, a.fn)
-				return err
-			})
-			var err2 error
-			if got, err2 = a.outcome(ctx, p, r.e.clock.Now(), out, err); err2 != nil {
-				return nil, err2
-			}
-			if got.State == recDone && got.Error == nil {
-				close(succeeded)
-				if e := h.wait(ctx); e != nil {
-					if err := r.recordEnd(ctx, p, m, e); err != nil {
-						return nil, err
-					}
-				}
-			}
-			return []*record{got}, nil
+	err := r.event(func(ctx context.Context, p place, m *meta) ([]*record, error) {
+		var out []byte
+		err := p.st.Transaction(ctx, func(ctx context.Context) (err error) {
+			out, err = call(ctx, stepContext{kv: prefixKV{st: p.st, prefix: p.h.prefix + kvPrefix}, host: p.st, name: a.name, attempt: a.n}, a.cfg.timeout, a.fn)
+			return err
 		})
-	}()
-	select {
-	case <-succeeded:
-		r.held = h
-		return got
-	case <-h.done:
-	}
-	if h.err != nil {
-		r.abort(h.err)
+		var err2 error
+		got, err2 = a.outcome(ctx, p, r.e.clock.Now(), out, err)
+		if err2 != nil {
+			return nil, err2
+		}
+		return []*record{got}, nil
+	})
+	if err != nil {
+		r.abort(err)
 	}
 	return got
 }
