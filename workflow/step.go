@@ -98,7 +98,7 @@ func (r *run) attemptOut(a *stepAttempt) *record {
 	var got *record
 	evErr := r.commit(func(ctx context.Context, p place, m *meta) ([]*record, error) {
 		err := err
-		if err == nil {
+		if err == nil && !kv.empty() {
 			// A write over a storage limit fails the attempt for good, with
 			// none of its writes; the record still commits.
 			if cerr := p.st.Transaction(ctx, func(ctx context.Context) error { return kv.commit(ctx, p) }); cerr != nil {
