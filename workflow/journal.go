@@ -132,9 +132,17 @@ type event struct {
 type journal struct {
 	st     *roost.Storage
 	prefix string
+	// metas, if not nil, caches the record of the instance id while it
+	// runs (see partition).
+	metas metaCache
+	id    string
 }
 
 func (j journal) meta(ctx context.Context) (*meta, bool, error) {
+	if m := j.metas[j.id]; m != nil {
+		c := *m // its fields are replaced, never changed in place
+		return &c, true, nil
+	}
 	m, ok, err := roost.GetJSON[*meta](ctx, j.st, j.prefix+metaKey)
 	if err != nil {
 		return nil, false, fmt.Errorf("workflow: read the instance: %w", err)
@@ -143,7 +151,19 @@ func (j journal) meta(ctx context.Context) (*meta, bool, error) {
 }
 
 func (j journal) putMeta(ctx context.Context, m *meta) error {
-	return roost.PutJSON(ctx, j.st, j.prefix+metaKey, m)
+	if err := roost.PutJSON(ctx, j.st, j.prefix+metaKey, m); err != nil {
+		return err
+	}
+	if j.metas != nil {
+		if m.Status == StatusRunning || m.Status == StatusQueued {
+			c := *m
+			c.Params = nil // stored apart, read apart
+			j.metas[j.id] = &c
+		} else {
+			delete(j.metas, j.id)
+		}
+	}
+	return nil
 }
 
 // putParams stores the instance's params (once, at its creation).

@@ -50,16 +50,25 @@ func partitionOf(id string) int {
 	return int(h.Sum32() % partitions)
 }
 
-// partition is a partition object: all its state is in its storage.
+// partition is a partition object: all its state is in its storage, and
+// the records of its running instances also in metas, which spares an
+// event of a run the read and decoding of the record it then writes. The
+// cache follows the partition's events: an event that fails resets the
+// object, and with it the cache, as does a batch whose commit fails.
 type partition struct {
-	st  *roost.State
-	def *definition
+	st    *roost.State
+	def   *definition
+	metas metaCache
 }
+
+// metaCache holds the records of a partition's running and queued
+// instances, by ID.
+type metaCache map[string]*meta
 
 // registerPartitions registers d's partition class and makes its stubs.
 func (d *definition) registerPartitions() {
 	d.parts = roost.RegisterWithOptions(d.e.app, partitionClassPrefix+d.name, func(st *roost.State) (*partition, error) {
-		return &partition{st: st, def: d}, nil
+		return &partition{st: st, def: d, metas: metaCache{}}, nil
 	}, &roost.ClassOptions{Methods: []roost.MethodHandler{opMethod}})
 	for k := range d.partStubs {
 		d.partStubs[k] = d.parts.GetByName("p" + strconv.Itoa(k))
@@ -82,7 +91,7 @@ func (o *partition) place(id string) (place, error) {
 	if h.stub.ID() != o.st.ID() {
 		return place{}, errcode.New(errcode.BadRequest, "workflow %s: instance %q is not in partition %s", o.def.name, id, o.st.ID())
 	}
-	return place{st: o.st.Storage(), h: h}, nil
+	return place{st: o.st.Storage(), h: h, metas: o.metas}, nil
 }
 
 // Timer resumes the instance whose timer fired: its sleep ended, its wait
@@ -132,6 +141,7 @@ func (p place) remove(ctx context.Context) error {
 	if _, err := p.st.DeleteMany(ctx, keys); err != nil {
 		return err
 	}
+	delete(p.metas, p.h.id)
 	return p.clearWake(ctx)
 }
 

@@ -37,9 +37,13 @@ const kvPrefix = "kv/"
 type place struct {
 	st *roost.Storage
 	h  *home
+	// metas is its partition's cache of records (nil for a hosted one).
+	metas metaCache
 }
 
-func (p place) journal() journal { return journal{st: p.st, prefix: p.h.prefix} }
+func (p place) journal() journal {
+	return journal{st: p.st, prefix: p.h.prefix, metas: p.metas, id: p.h.id}
+}
 
 // setWake wakes the instance at t.
 func (p place) setWake(ctx context.Context, t time.Time) error {
@@ -58,7 +62,7 @@ func (e *Engine) do(ctx context.Context, h *home, fn func(ctx context.Context, p
 		var st *roost.State
 		switch o := obj.(type) {
 		case *partition:
-			st = o.st
+			return fn(ctx, place{st: o.st.Storage(), h: h, metas: o.metas})
 		case hoster:
 			host := o.WorkflowHost()
 			if host == nil {
