@@ -13,7 +13,7 @@ import (
 
 // Standalone instances live in partitions: a workflow's instances hash by
 // ID to one of a fixed number of objects of class "wfp-<name>" (named
-// "p0", "p1", ...), whose databases hold their params, journals, events
+// "p0" and "p1"), whose databases hold their params, journals, events
 // and own state side by side. A partition is an ordinary object, placed
 // and replicated like any other in cluster mode; its events are short (a
 // step's record, a status change) because steps run outside them (see
@@ -39,9 +39,13 @@ const (
 // partitions is the number of partitions of a workflow. It is part of the
 // data layout (an instance's partition is its ID's hash modulo it), so it
 // cannot change once instances exist. Few partitions make big group
-// commits; 4 still spread a workflow over the nodes of a small cluster (see
-// BENCHMARKS.md, "Partitioned journals").
-const partitions = 4
+// commits: with 64 callers, 2 run the three-step workflow a fifth faster
+// than 4 and nearly twice as fast as 8 (see BENCHMARKS.md, "Partitioned
+// journals"). The
+// price is in cluster mode: a partition is one object, with one owner, so
+// a workflow's standalone instances run on at most 2 nodes (many workflows
+// spread further; hosted instances run where their hosts are).
+const partitions = 2
 
 // partitionOf returns the partition of the instance id.
 func partitionOf(id string) int {

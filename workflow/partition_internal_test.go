@@ -29,7 +29,7 @@ func idsIn(k, n int) []string {
 // the others of its partition commit theirs; its run goes again later.
 func TestPartition_AFailingEventRollsBackOnlyItsInstance(t *testing.T) {
 	e := openEngine(t, roost.Config{MaxDatabaseSize: 512 << 10})
-	ids := idsIn(3, 17)
+	ids := idsIn(partitions-1, 17)
 	big := ids[0]
 	var bigCalls atomic.Int64
 	wf := Define(e, "shared", func(ctx Context, n int) (string, error) {
