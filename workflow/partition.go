@@ -41,10 +41,10 @@ const (
 // cannot change once instances exist. Few partitions make big group
 // commits: with 64 callers, 2 run the three-step workflow a fifth faster
 // than 4 and nearly twice as fast as 8 (see BENCHMARKS.md, "Partitioned
-// journals"). The
-// price is in cluster mode: a partition is one object, with one owner, so
-// a workflow's standalone instances run on at most 2 nodes (many workflows
-// spread further; hosted instances run where their hosts are).
+// journals"). The price is in cluster mode: a partition is one object,
+// with one owner, so a workflow's standalone instances run on at most 2
+// nodes (many workflows spread further; hosted instances run where their
+// hosts are).
 const partitions = 2
 
 // partitionOf returns the partition of the instance id.
