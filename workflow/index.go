@@ -499,7 +499,7 @@ func (e *Engine) reconcile(d *definition) (checked int, err error) {
 		}
 	}
 	if checked > 0 {
-		e.log.Info("workflow: instances checked after an unclean stop", "workflow", d.name, "instances", checked, "took", e.clock.Now().Sub(start))
+		e.log.Info("workflow: live instances checked at startup (no clean close was recorded: a crash, or a first start)", "workflow", d.name, "instances", checked, "took", e.clock.Now().Sub(start))
 	}
 	return checked, e.resumeListed(d)
 }
