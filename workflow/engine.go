@@ -267,11 +267,15 @@ func (e *Engine) definition(name string) (*definition, error) {
 	return d, nil
 }
 
-// wake resumes the instance whose record is m, in an event of its home h
-// (p): its sleep ended, its wait timed out, its retry is due, or its beat
-// came.
-func (d *definition) wake(ctx context.Context, p place, h *home, m *meta) error {
+// wake resumes the instance at p, in an event of its home, if it exists
+// and runs: its sleep ended, its wait timed out, its retry is due, or its
+// beat came.
+func (d *definition) wake(ctx context.Context, p place) error {
 	e := d.e
+	m, ok, err := p.journal().meta(ctx)
+	if err != nil || !ok {
+		return err
+	}
 	if !runnable(m.Status) {
 		return nil
 	}
@@ -280,7 +284,7 @@ func (d *definition) wake(ctx context.Context, p place, h *home, m *meta) error 
 		if err := p.journal().putMeta(ctx, m); err != nil {
 			return err
 		}
-		e.reportAt(d, h, m)
+		e.reportAt(d, p.h, m)
 	}
 	if err := e.arm(ctx, p); err != nil {
 		return err
@@ -288,7 +292,7 @@ func (d *definition) wake(ctx context.Context, p place, h *home, m *meta) error 
 	// A live run may be ending (it suspended for this very wake): start
 	// then has it run again once it ended. Its first event waits for this
 	// one to commit.
-	e.startAt(d, h, nil)
+	e.startAt(d, p.h, nil)
 	return nil
 }
 

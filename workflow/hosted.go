@@ -175,11 +175,5 @@ func (h *Host) Timer(ctx context.Context, f roost.TimerFire) (bool, error) {
 	if err != nil {
 		return true, err // retried: its workflow may be defined later
 	}
-	hm := h.home(d, id)
-	p := place{st: h.st.Storage(), h: hm}
-	m, ok, err := p.journal().meta(ctx)
-	if err != nil || !ok {
-		return true, err
-	}
-	return true, d.wake(ctx, p, hm, m)
+	return true, d.wake(ctx, place{st: h.st.Storage(), h: h.home(d, id)})
 }

@@ -490,7 +490,7 @@ func (e *Engine) reconcile(d *definition) (checked int, err error) {
 	for k := range partitions {
 		err := e.liveIDs(d, k, func(ids []string) {
 			for _, id := range ids {
-				e.poke(d, id)
+				e.check(d, id)
 			}
 			checked += len(ids)
 		})
@@ -504,12 +504,18 @@ func (e *Engine) reconcile(d *definition) (checked int, err error) {
 	return checked, e.resumeListed(d)
 }
 
-// poke reads the standalone instance id's status, reports it to the index,
-// and starts its run if it should run (running or queued) and has none.
+// poke moves the standalone instance id into its partition if it is of
+// the old layout, then checks it (see check).
 func (e *Engine) poke(d *definition, id string) {
-	if err := e.migrate(e.ctx, d, id); err != nil {
-		return
+	if err := e.migrate(e.ctx, d, id); err == nil {
+		e.check(d, id)
 	}
+}
+
+// check reads the standalone instance id's status, reports it to the
+// index, and starts its run if it should run (running or queued) and has
+// none.
+func (e *Engine) check(d *definition, id string) {
 	h := d.standalone(id)
 	var m *meta
 	err := e.do(e.ctx, h, func(ctx context.Context, p place) error {

@@ -126,7 +126,7 @@ func (e *Engine) migrate(ctx context.Context, d *definition, id string) error {
 	}
 	moved, err := e.migrateStub(ctx, d, d.ns.GetByName(id))
 	if moved != "" {
-		e.poke(d, moved) // into the index, and running again if it ran
+		e.check(d, moved) // into the index, and running again if it ran
 	}
 	return err
 }
@@ -189,7 +189,7 @@ func (e *Engine) migrateAll(d *definition) {
 						break
 					}
 					if id != "" {
-						e.poke(d, id) // into the index, and running again if it ran
+						e.check(d, id) // into the index, and running again if it ran
 						moved++
 					}
 				}

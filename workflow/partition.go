@@ -111,11 +111,7 @@ func (o *partition) Timer(ctx context.Context, f roost.TimerFire) error {
 	if err != nil {
 		return nil // not an instance's: nothing to resume
 	}
-	m, ok, err := p.journal().meta(ctx)
-	if err != nil || !ok {
-		return err
-	}
-	return o.def.wake(ctx, p, p.h, m)
+	return o.def.wake(ctx, p)
 }
 
 // markLive records, on a single node, that the standalone instance at p may
@@ -185,7 +181,11 @@ func (e *Engine) settle(ctx context.Context, d *definition, written []entry) {
 		err := roost.Do(ctx, d.partStubs[k], func(ctx context.Context, o *partition) error {
 			var done []string
 			for _, id := range ids {
-				m, ok, err := journal{st: o.st.Storage(), prefix: instancePrefix + id + "/"}.meta(ctx)
+				p, err := o.place(id)
+				if err != nil {
+					return err
+				}
+				m, ok, err := p.journal().meta(ctx)
 				if err != nil {
 					return err
 				}

@@ -108,12 +108,8 @@ func (r *run) attemptOut(a *stepAttempt) *record {
 				err = NonRetryable(cerr)
 			}
 		}
-		var err2 error
-		got, err2 = a.outcome(ctx, p, r.e.clock.Now(), out, err)
-		if err2 != nil {
-			return nil, err2
-		}
-		return []*record{got}, nil
+		got, err = a.outcome(ctx, p, r.e.clock.Now(), out, err)
+		return []*record{got}, err
 	})
 	if evErr != nil {
 		r.abort(evErr)
@@ -132,12 +128,8 @@ func (r *run) attemptIn(a *stepAttempt) *record {
 			out, err = call(ctx, stepContext{kv: prefixKV{st: p.st, prefix: p.h.prefix + kvPrefix}, host: p.st, name: a.name, attempt: a.n}, a.cfg.timeout, a.fn)
 			return err
 		})
-		var err2 error
-		got, err2 = a.outcome(ctx, p, r.e.clock.Now(), out, err)
-		if err2 != nil {
-			return nil, err2
-		}
-		return []*record{got}, nil
+		got, err = a.outcome(ctx, p, r.e.clock.Now(), out, err)
+		return []*record{got}, err
 	})
 	if err != nil {
 		r.abort(err)
