@@ -263,6 +263,37 @@ func TestStepWritesCommitWithItsResult(t *testing.T) {
 	}
 }
 
+// A step's write to its instance's storage over the value limit fails the
+// step for good, with none of its writes, and the instance goes on: the
+// function sees the error (code limit_exceeded) after one attempt, and the
+// run is not stopped and retried as after a failure of the server.
+func TestStepWriteOverALimitFailsTheStep(t *testing.T) {
+	var wf *workflow.Workflow[int, string]
+	var calls atomic.Int64
+	env := roosttest.New(t, func(_ *roost.App, env *roosttest.Env) {
+		wf = workflow.Define(env.Workflows(), "toobig", func(ctx workflow.Context, _ int) (string, error) {
+			_, err := workflow.Step(ctx, "write", func(ctx workflow.StepContext) (bool, error) {
+				calls.Add(1)
+				if err := ctx.Storage().Put(ctx, "small", []byte("ok")); err != nil {
+					return false, err
+				}
+				return true, ctx.Storage().Put(ctx, "big", make([]byte, 4096))
+			})
+			if roost.ErrorCode(err) != "limit_exceeded" {
+				return "", fmt.Errorf("the step's error: %v", err)
+			}
+			return workflow.Step(ctx, "read", func(ctx workflow.StepContext) (string, error) {
+				_, ok, err := ctx.Storage().Get(ctx, "small")
+				return fmt.Sprint("small written: ", ok), err
+			})
+		})
+	}, roosttest.WithStart(epoch), roosttest.WithConfig(func(cfg *roost.Config) { cfg.MaxValueSize = 1024 }))
+	st := wait(env, create(t, wf, "w", 0), workflow.StatusComplete)
+	if out, _ := wf.Output(st); out != "small written: false" || calls.Load() != 1 {
+		t.Fatalf("output %q after %d attempts; want the step failed once, with none of its writes", out, calls.Load())
+	}
+}
+
 // Each instance has its own state, though instances share partitions; an
 // attempt reads its own writes (Get, List, Delete) before they commit.
 func TestStepStorageIsTheInstancesOwn(t *testing.T) {
