@@ -78,3 +78,21 @@ func TestPartition_AFailingEventRollsBackOnlyItsInstance(t *testing.T) {
 		t.Errorf("the big step ran %d times, want 2 (its first record rolled back)", bigCalls.Load())
 	}
 }
+
+// An attempt's buffered writes are bounded: the write that would pass
+// maxBufferedBytes fails with limit_exceeded, and the ones before it stay.
+func TestBufferedKV_BoundsAnAttemptsWrites(t *testing.T) {
+	kv := &bufferedKV{}
+	value := make([]byte, 1<<20)
+	n := 0
+	var err error
+	for ; err == nil && n < 100; n++ {
+		err = kv.Put(context.Background(), fmt.Sprint("k", n), value)
+	}
+	if roost.ErrorCode(err) != "limit_exceeded" || n != maxBufferedBytes>>20 {
+		t.Fatalf("write %d failed with %v; want the 16th of 1 MiB to pass the bound", n, err)
+	}
+	if _, ok := kv.buffered("k0"); !ok || len(kv.writes) != n-1 {
+		t.Fatalf("%d writes kept, want the %d before the bound", len(kv.writes), n-1)
+	}
+}
