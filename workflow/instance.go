@@ -278,13 +278,21 @@ func (i *Instance) read(ctx context.Context, j journal, m *meta) (*Status, error
 func (i *Instance) Wait(ctx context.Context) (*Status, error) {
 	e := i.def.e
 	pause := pollFirst
+	var last *Status
 	for {
 		c := e.waiter(i.def.name, i.id)
 		st, remote, err := i.status(ctx)
+		if err != nil && ctx.Err() != nil {
+			// ctx ended during a read from the owner node, which reports
+			// its own timeout: the wait ended.
+			e.dropWaiter(i.def.name, i.id, c)
+			return last, ctx.Err()
+		}
 		if err != nil || st.Done() {
 			e.dropWaiter(i.def.name, i.id, c)
 			return st, err
 		}
+		last = st
 		var poll <-chan time.Time
 		if remote { // its end is not heard here (an unstopped timer is collected)
 			e.dropWaiter(i.def.name, i.id, c)
