@@ -3,6 +3,7 @@ package roost
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/roost-dev/roost/internal/node"
 )
@@ -72,4 +73,16 @@ func (r *Row) Scan(dest ...any) error {
 		return ErrNoRows
 	}
 	return r.rows.Scan(dest...)
+}
+
+// HasTable reports whether the object's database has a table named name.
+// It creates nothing, so a class that creates its schema with its first
+// write (reads of an object never written then leave nothing on disk)
+// answers its reads from an empty object without touching its tables.
+func (s *Storage) HasTable(ctx context.Context, name string) (bool, error) {
+	var n int
+	if err := s.QueryRow(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?`, name).Scan(&n); err != nil {
+		return false, fmt.Errorf("look for table %q: %w", name, err)
+	}
+	return n > 0, nil
 }

@@ -319,6 +319,37 @@ func TestStorage_DeleteAllRemovesEverything(t *testing.T) {
 	})
 }
 
+// TestStorage_HasTable: an object never written has no table and HasTable
+// leaves it without a file; a view or index of that name is not a table.
+func TestStorage_HasTable(t *testing.T) {
+	t.Parallel()
+	app := newApp(t, roost.Config{})
+	c := registerObj(app, "tables", nil)
+	has := func(name string) (got bool) {
+		t.Helper()
+		c.mustRun(t, "x", func(ctx context.Context, o *obj) (err error) {
+			got, err = o.st.Storage().HasTable(ctx, name)
+			return err
+		})
+		return got
+	}
+	if has("t") {
+		t.Fatal("HasTable(t) of an object never written = true")
+	}
+	if files := dbFiles(t, app.Dir); len(files) != 0 {
+		t.Fatalf("database files %q after HasTable on an empty object, want none", files)
+	}
+	c.mustRun(t, "x", func(ctx context.Context, o *obj) error {
+		_, err := o.st.Storage().Exec(ctx, `CREATE TABLE t (v TEXT); CREATE VIEW v AS SELECT v FROM t; CREATE INDEX i ON t (v)`)
+		return err
+	})
+	for name, want := range map[string]bool{"t": true, "v": false, "i": false, "T2": false} {
+		if got := has(name); got != want {
+			t.Errorf("HasTable(%s) = %v, want %v", name, got, want)
+		}
+	}
+}
+
 func TestStorage_LimitsThroughPublicAPI(t *testing.T) {
 	t.Parallel()
 	// checkLimits tries each kind of write and read at and over the limits.

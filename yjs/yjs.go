@@ -105,12 +105,12 @@ func (d *Doc) load(ctx context.Context) error {
 		return nil
 	}
 	s := d.st.Storage()
-	var n int
-	if err := s.QueryRow(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'yjs_updates'`).Scan(&n); err != nil {
-		return fmt.Errorf("yjs: look for the document's table: %w", err)
+	var err error
+	if d.hasTable, err = s.HasTable(ctx, "yjs_updates"); err != nil {
+		return fmt.Errorf("yjs: %w", err)
 	}
 	var stored [][]byte
-	if d.hasTable = n > 0; d.hasTable {
+	if d.hasTable {
 		rows, err := s.Query(ctx, `SELECT data FROM yjs_updates ORDER BY seq`)
 		if err != nil {
 			return fmt.Errorf("yjs: read the document: %w", err)

@@ -180,8 +180,7 @@ func (r *Room) store(ctx context.Context, m message) error {
 // history returns the last 100 messages, oldest first.
 func (r *Room) history(ctx context.Context) ([]message, error) {
 	out := []message{}
-	var n int
-	if err := r.st.Storage().QueryRow(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'messages'`).Scan(&n); err != nil || n == 0 {
+	if ok, err := r.st.Storage().HasTable(ctx, "messages"); err != nil || !ok {
 		return out, err // no message yet
 	}
 	rows, err := r.st.Storage().Query(ctx, `SELECT name, text, at FROM

@@ -79,8 +79,8 @@ func (c *Counter) add(ctx context.Context, by int64) (int64, error) {
 
 func (c *Counter) value(ctx context.Context) (int64, error) {
 	if !c.table {
-		var n int
-		if err := c.st.Storage().QueryRow(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'counter'`).Scan(&n); err != nil || n == 0 {
+		ok, err := c.st.Storage().HasTable(ctx, "counter")
+		if err != nil || !ok {
 			return 0, err // never written
 		}
 		c.table = true

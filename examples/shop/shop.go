@@ -200,8 +200,7 @@ func (s *Shop) show(ctx context.Context, w http.ResponseWriter, id string) error
 // shop's first order (reads create no table).
 func (s *Shop) orders(ctx context.Context, id string) ([]Order, error) {
 	st := s.st.Storage()
-	var n int
-	if err := st.QueryRow(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'orders'`).Scan(&n); err != nil || n == 0 {
+	if ok, err := st.HasTable(ctx, "orders"); err != nil || !ok {
 		return []Order{}, err
 	}
 	rows, err := st.Query(ctx, `SELECT id, item, cents, status, charge FROM orders WHERE ?1 = '' OR id = ?1 ORDER BY id`, id)
