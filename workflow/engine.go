@@ -499,8 +499,8 @@ func (e *Engine) snapshot(workflow, id string) (*meta, []*record, bool) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.meta == nil {
-		return nil, nil, false
+	if r.meta == nil || r.partial {
+		return nil, nil, false // read from its home
 	}
 	m := *r.meta
 	return &m, append([]*record(nil), r.recs...), true
