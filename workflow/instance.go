@@ -270,9 +270,10 @@ func (i *Instance) read(ctx context.Context, j journal, m *meta) (*Status, error
 }
 
 // Wait returns the instance's status once it finished, or when ctx ends
-// (with ctx's error and the status then), or when the app drains for its
-// shutdown (with roost.ErrShuttingDown and the status then: a waiting
-// client is answered before the server stops; see roost.App.Drain). In
+// (with ctx's error and the last status it read, nil if none), or when the
+// app drains for its shutdown (with roost.ErrShuttingDown and the status
+// then: a waiting client is answered before the server stops; see
+// roost.App.Drain). In
 // cluster mode, a wait for an instance that another node owns asks that
 // node for its status again and again, at most a second apart.
 func (i *Instance) Wait(ctx context.Context) (*Status, error) {
