@@ -75,10 +75,10 @@ func (r *Row) Scan(dest ...any) error {
 	return r.rows.Scan(dest...)
 }
 
-// HasTable reports whether the object's database has a table named name.
-// It creates nothing, so a class that creates its schema with its first
-// write (reads of an object never written then leave nothing on disk)
-// answers its reads from an empty object without touching its tables.
+// HasTable reports whether the object's database has a table named name,
+// and creates nothing: a class that creates its schema with its first write
+// asks it before reading its tables, so that reads of an object never
+// written leave nothing on disk.
 func (s *Storage) HasTable(ctx context.Context, name string) (bool, error) {
 	var n int
 	if err := s.QueryRow(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?`, name).Scan(&n); err != nil {
