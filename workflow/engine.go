@@ -367,7 +367,7 @@ func (e *Engine) runEnded(r *run) {
 		delete(e.waiters, k)
 	}
 	switch {
-	case r.again:
+	case r.again, r.moved:
 		e.startLocked(r.def, r.home, nil)
 	case r.failed && !e.closing:
 		e.retryLocked(r.def, r.home)
@@ -377,6 +377,11 @@ func (e *Engine) runEnded(r *run) {
 		e.queue[0] = queued{}
 		e.queue = e.queue[1:]
 		delete(e.inQueue, q.h.key)
+		if e.clustered {
+			// While it waited, its partition may have moved to another
+			// node, run it there and come back: its run reads it.
+			q.fresh = nil
+		}
 		e.startLocked(q.d, q.h, q.fresh)
 	}
 	e.mu.Unlock()

@@ -216,7 +216,7 @@ func (d *definition) createIn(ctx context.Context, p place, id string, params js
 	if d.e.busy() {
 		status = StatusQueued
 	}
-	m := &meta{Workflow: d.name, ID: id, Params: params, Status: status, Created: now, Updated: now}
+	m := &meta{Workflow: d.name, ID: id, Params: params, Status: status, Created: now, Updated: now, Runner: d.e.runnerToken()}
 	if err := j.putParams(ctx, params); err != nil {
 		return nil, err
 	}

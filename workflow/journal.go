@@ -65,6 +65,9 @@ type meta struct {
 	Finished time.Time `json:"finished,omitzero"`
 	// Events is the number of events received (the next event's seq).
 	Events int `json:"events"`
+	// Runner, in cluster mode, names the run that executes the instance
+	// (see run.token): a run's events are refused once another took over.
+	Runner string `json:"runner,omitempty"`
 }
 
 // ErrorInfo is an error as an instance records it.

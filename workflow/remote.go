@@ -3,6 +3,8 @@ package workflow
 import (
 	"context"
 	"encoding/json"
+	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/roost-dev/roost"
@@ -171,3 +173,13 @@ const (
 	pollFirst = 50 * time.Millisecond
 	pollMax   = time.Second
 )
+
+// runnerToken returns a new name for a run (see run.token), or "" on a
+// single node, where one process runs every instance and the engine's live
+// runs keep one run per instance.
+func (e *Engine) runnerToken() string {
+	if !e.clustered {
+		return ""
+	}
+	return strconv.FormatUint(rand.Uint64(), 36)
+}

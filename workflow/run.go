@@ -57,6 +57,13 @@ type run struct {
 	// gen is the instance's Run this run executes: its events are refused
 	// once the instance restarted. Set before the function starts.
 	gen int
+	// token, in cluster mode, is the instance's Runner while this run
+	// executes it: its events are refused once another run took over
+	// (another node ran the instance while its partition was away from
+	// this one, and it came back during a step). moved is then set: the
+	// instance runs again from its journal. Set before the function starts.
+	token string
+	moved bool
 
 	// cursor is the journal seq the function asks for next, and suspended
 	// is set when a primitive ended the function. Only the function's
@@ -74,6 +81,9 @@ type run struct {
 
 // errStopped ends a run whose instance no longer runs it.
 var errStopped = errors.New("workflow: the run was stopped")
+
+// errMoved ends a run that another run took over (see run.token).
+var errMoved = errors.New("workflow: another run took the instance over")
 
 // drive runs the function to its end or its suspension.
 func (r *run) drive() {
@@ -93,7 +103,7 @@ func (r *run) drive() {
 	}
 	r.mu.Lock()
 	params := r.meta.Params
-	r.gen = r.meta.Run
+	r.gen, r.token = r.meta.Run, r.meta.Runner
 	r.mu.Unlock()
 	var (
 		out      []byte
@@ -155,8 +165,14 @@ func (r *run) load() (bool, error) {
 		if err := j.params(ctx, m); err != nil {
 			return err
 		}
-		recs, err = j.records(ctx)
-		return err
+		if recs, err = j.records(ctx); err != nil || !runnable(m.Status) {
+			return err
+		}
+		if r.e.clustered { // take it over from any run that executed it before
+			m.Runner = r.e.runnerToken()
+			return j.putMeta(ctx, m)
+		}
+		return nil
 	})
 	if err != nil || m == nil || !runnable(m.Status) {
 		return false, err
@@ -203,6 +219,10 @@ func (r *run) commit(fn func(ctx context.Context, p place, m *meta) ([]*record, 
 		if !ok || m.Run != r.gen || !runnable(m.Status) {
 			stored = m
 			return errStopped
+		}
+		if m.Runner != r.token {
+			stored = m
+			return errMoved
 		}
 		if m.Status == StatusQueued {
 			m.Status = StatusRunning // its turn came
@@ -259,8 +279,14 @@ func (r *run) abort(err error) {
 // fault notes that an event of the run failed with err: unless the
 // instance moved on (errStopped), the engine closes, or (in cluster mode)
 // another node owns the instance now and resumes it with its timer, the
-// run ends as failed, and the instance runs again after retryDelay.
+// run ends as failed, and the instance runs again after retryDelay. A run
+// that another took over (errMoved) ends, and the instance runs again at
+// once from its journal.
 func (r *run) fault(what string, err error) {
+	if errors.Is(err, errMoved) {
+		r.moved = true
+		return
+	}
 	if errors.Is(err, errStopped) || r.ctx.Err() != nil || notOwner(err) {
 		return
 	}
