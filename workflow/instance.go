@@ -273,9 +273,9 @@ func (i *Instance) read(ctx context.Context, j journal, m *meta) (*Status, error
 // (with ctx's error and the last status it read, nil if none), or when the
 // app drains for its shutdown (with roost.ErrShuttingDown and the status
 // then: a waiting client is answered before the server stops; see
-// roost.App.Drain). In
-// cluster mode, a wait for an instance that another node owns asks that
-// node for its status again and again, at most a second apart.
+// roost.App.Drain). In cluster mode, a wait for an instance that another
+// node owns asks that node for its status again and again, at most a
+// second apart.
 func (i *Instance) Wait(ctx context.Context) (*Status, error) {
 	e := i.def.e
 	pause := pollFirst

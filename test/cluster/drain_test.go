@@ -33,7 +33,7 @@ func (w *strictWriters) run(ctx context.Context, c *cluster.Cluster, id int) {
 		if err == nil && status == http.StatusOK {
 			w.acked[name]++
 		} else {
-			w.failures = append(w.failures, fmt.Sprintf("%s at %s: status %d %.200s %v", name, time.Now().Format("15:04:05.000"), status, body, err))
+			w.failures = append(w.failures, fmt.Sprintf("%s at %s: status %d %.800s %v", name, time.Now().Format("15:04:05.000"), status, body, err))
 		}
 		w.mu.Unlock()
 	}
