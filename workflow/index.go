@@ -140,18 +140,15 @@ func (ix *index) flusher() {
 		select {
 		case <-ix.kick:
 		case <-ix.stop:
-			ix.flush(ix.ctx)
-			ix.settleEnded(ix.ctx)
+			ix.round(ix.ctx)
 			return
 		}
-		ix.flush(ix.ctx)
-		ix.settleEnded(ix.ctx)
+		ix.round(ix.ctx)
 		gap.Reset(indexFlushGap)
 		select {
 		case <-gap.C:
 		case <-ix.stop:
-			ix.flush(ix.ctx)
-			ix.settleEnded(ix.ctx)
+			ix.round(ix.ctx)
 			return
 		}
 	}
@@ -171,6 +168,13 @@ func (ix *index) requeue(workflow string, entries []entry) {
 			p[en.ID] = en
 		}
 	}
+}
+
+// round is one round of the flusher: it writes the pending reports, then
+// drops the live marks of the ends written.
+func (ix *index) round(ctx context.Context) {
+	ix.flush(ctx)
+	ix.settleEnded(ctx)
 }
 
 // flush writes the pending reports of every workflow.
@@ -413,9 +417,8 @@ func (e *Engine) markClean(ctx context.Context) error {
 // waits and retries come back through their timers), and after a crash the
 // index may have missed the last reports. After a clean close, it resumes the
 // instances the index lists as running or queued; after a crash (or at the
-// first start), it first asks the instances of d active since the index's
-// last write for their status, which corrects the index too (see
-// reconcile). In cluster mode it does nothing: the instances' timers
+// first start), it first asks the instances of d with a live mark for their
+// status, which corrects the index too (see reconcile). In cluster mode it does nothing: the instances' timers
 // resume them on their owners, and the index may miss the last reports of
 // a node that crashed until the instance changes again.
 func (e *Engine) resume(d *definition) {

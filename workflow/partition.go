@@ -54,6 +54,15 @@ func partitionOf(id string) int {
 	return int(h.Sum32() % partitions)
 }
 
+// byPartition groups ids by their partition.
+func byPartition(ids []string) (parts [partitions][]string) {
+	for _, id := range ids {
+		k := partitionOf(id)
+		parts[k] = append(parts[k], id)
+	}
+	return parts
+}
+
 // partition is a partition object: all its state is in its storage, and
 // the records of its running instances also in metas, which spares an
 // event of a run the read and decoding of the record it then writes. The
@@ -167,14 +176,13 @@ func (e *Engine) settle(ctx context.Context, d *definition, written []entry) {
 	if e.clustered {
 		return
 	}
-	var byPart [partitions][]string
+	var ended []string
 	for _, en := range written {
 		if finished(en.Status) {
-			k := partitionOf(en.ID)
-			byPart[k] = append(byPart[k], en.ID)
+			ended = append(ended, en.ID)
 		}
 	}
-	for k, ids := range byPart {
+	for k, ids := range byPartition(ended) {
 		if len(ids) == 0 {
 			continue
 		}

@@ -76,16 +76,13 @@ func (e *Engine) Purge(ctx context.Context, workflow string, opts PurgeOptions) 
 // returns those that are gone: the instances of a partition here in one
 // event of it, the others one by one on their owners.
 func (e *Engine) purgeIDs(ctx context.Context, d *definition, ids []string, before time.Time) ([]string, error) {
-	var byPart [partitions][]string
 	for _, id := range ids {
 		if err := e.migrate(ctx, d, id); err != nil {
 			return nil, fmt.Errorf("workflow: purge %s/%s: %w", d.name, id, err)
 		}
-		k := partitionOf(id)
-		byPart[k] = append(byPart[k], id)
 	}
 	gone := make([]string, 0, len(ids))
-	for k, ids := range byPart {
+	for k, ids := range byPartition(ids) {
 		if len(ids) == 0 {
 			continue
 		}

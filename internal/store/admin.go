@@ -60,13 +60,8 @@ func (db *DB) Size() (int64, error) {
 	if err != nil {
 		return 0, db.adminErr("size", err)
 	}
-	defer rows.Close()
-	v := make([]driver.Value, 1)
-	if err := rows.Next(v); err != nil {
-		return 0, db.adminErr("size", err)
-	}
-	n, _ := v[0].(int64)
-	return n, nil
+	n, err := firstInt(rows)
+	return n, db.adminErr("size", err)
 }
 
 // Export writes a consistent copy of the object's committed database,
@@ -246,6 +241,12 @@ func selectInt(conn *sqlite3.SQLiteConn, query string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return firstInt(rows)
+}
+
+// firstInt reads the integer in the first column of the first row, and
+// closes rows.
+func firstInt(rows driver.Rows) (int64, error) {
 	defer rows.Close()
 	v := make([]driver.Value, 1)
 	if err := rows.Next(v); err != nil {
